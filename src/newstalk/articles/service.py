@@ -1,0 +1,100 @@
+"""Decisions about articles: exact dedup on store, tombstones on delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newstalk.articles import repository
+from newstalk.articles.models import Article, Tombstone
+from newstalk.errors import NotFound
+from newstalk.ingestion.types import NormalizedArticle
+from newstalk.kit.bus import Event
+from newstalk.kit.db import UnitOfWork, utcnow
+
+INGESTED_TOPIC = "article.ingested"
+EXTRACT_TOPIC = "article.extract"
+
+
+async def store_articles(
+    uow: UnitOfWork,
+    *,
+    source_id: int,
+    full_text: bool,
+    items: Sequence[NormalizedArticle],
+    first_seen_at: datetime,
+) -> list[tuple[int, str]]:
+    """Store the articles not seen before (by canonical URL or content hash, tombstones included).
+
+    Emits ``article.ingested`` for each stored article, and ``article.extract`` when the
+    source gives summaries only. Returns (id, content_hash) of each stored article.
+    """
+    if not items:
+        return []
+    seen_urls, seen_hashes = await repository.known_keys(
+        uow.session, [a.url for a in items], [a.content_hash for a in items]
+    )
+    now = utcnow()
+    rows = []
+    for a in items:
+        if a.url in seen_urls or a.content_hash in seen_hashes:
+            continue
+        seen_urls.add(a.url)
+        seen_hashes.add(a.content_hash)
+        rows.append(
+            {
+                "source_id": source_id,
+                "url": a.url,
+                "content_hash": a.content_hash,
+                "guid": a.guid[:2048] if a.guid else None,
+                "title": a.title,
+                "author": a.author[:512] if a.author else None,
+                "summary": a.summary,
+                "content_html": a.content_html,
+                "content_text": a.content_text,
+                "language": a.language,
+                "image_url": a.image_url if a.image_url and len(a.image_url) <= 2048 else None,
+                "full_text_extracted": False,
+                "published_at": a.published_at,
+                "first_seen_at": first_seen_at,
+                "stored_at": now,
+            }
+        )
+    stored = await repository.insert_new(uow.session, rows)
+    language_by_hash = {r["content_hash"]: r["language"] for r in rows}
+    for article_id, content_hash in stored:
+        payload = {
+            "article_id": article_id,
+            "source_id": source_id,
+            "content_hash": content_hash,
+            "language": language_by_hash[content_hash],
+        }
+        uow.emit(Event(INGESTED_TOPIC, content_hash, payload, first_seen_at))
+        if full_text:
+            uow.emit(Event(EXTRACT_TOPIC, f"extract:{content_hash}", payload, first_seen_at))
+    return stored
+
+
+async def get_article(session: AsyncSession, article_id: int) -> Article:
+    """An article by id, or NotFound."""
+    article = await repository.get(session, article_id)
+    if article is None:
+        raise NotFound(f"news: no article with id {article_id}")
+    return article
+
+
+async def delete_article(uow: UnitOfWork, article_id: int, *, reason: str | None) -> None:
+    """Delete an article and leave a tombstone so the next poll doesn't bring it back."""
+    article = await get_article(uow.session, article_id)
+    if not await repository.tombstone_exists(uow.session, article.url):
+        uow.session.add(
+            Tombstone(
+                url=article.url,
+                content_hash=article.content_hash,
+                reason=reason,
+                deleted_at=utcnow(),
+            )
+        )
+    await uow.session.delete(article)

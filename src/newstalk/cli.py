@@ -1,0 +1,470 @@
+"""The ``newstalk`` command: run the service in one process or per role, manage the database and sources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from newstalk.config import Settings, load_settings
+from newstalk.errors import NewsTalkError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="newstalk",
+    help="NewsTalk: a self-hosted AI newsroom. `newstalk up` runs everything in one process.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(
+    help="Database schema: upgrade to the code's version or show the current one.",
+    no_args_is_help=True,
+)
+sources_app = typer.Typer(
+    help="Subscribe to feeds, list, remove, import and export OPML.", no_args_is_help=True
+)
+feeds_app = typer.Typer(help="Fetch and parse feeds without storing anything.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="sources")
+app.add_typer(feeds_app, name="feeds")
+
+HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to stderr and exit; never a traceback."""
+    typer.echo(f"newstalk: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except NewsTalkError as exc:
+        fail(exc.detail, 2)
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # One line per fetch is noise at INFO; fetch outcomes are in metrics and source health.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine, turning NewsTalkError into a one-line message."""
+    try:
+        return asyncio.run(factory())  # type: ignore[arg-type]
+    except NewsTalkError as exc:
+        fail(exc.detail)
+
+
+def ensure_migrated(settings: Settings, *, auto: bool) -> None:
+    """Upgrade (embedded) or refuse to start (production roles) when the schema is behind."""
+    from newstalk.kit import migrate
+
+    if auto:
+        migrate.upgrade(settings.sync_database_url)
+        return
+    try:
+        current = migrate.current_revision(settings.sync_database_url)
+    except Exception as exc:
+        fail(f"database: cannot connect ({type(exc).__name__}); check NEWSTALK_DATABASE_URL")
+    head = migrate.head_revision()
+    if current != head:
+        fail(f"database: schema at {current}, code needs {head}; run 'newstalk db upgrade' first")
+
+
+def _graceful_server(config: Any) -> Any:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """Shuts down gracefully on SIGTERM/SIGINT and exits 0 (uvicorn re-raises the signal)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer(config)
+
+
+def serve(settings: Settings, host: str, port: int, *, run_pipeline: bool, demo: bool = False) -> None:
+    import uvicorn
+
+    from newstalk.main import create_app
+
+    application = create_app(settings, run_pipeline=run_pipeline, demo=demo)
+    config = uvicorn.Config(
+        application,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        timeout_graceful_shutdown=int(settings.fetch_timeout_s) + 10,
+    )
+    _graceful_server(config).run()
+
+
+@app.command()
+def up(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Also serve sample Korean and English feeds and subscribe to them.")
+    ] = False,
+) -> None:
+    """Run everything in one process: API, scheduler and every pipeline stage (SQLite by default)."""
+    overrides: dict[str, Any] = {"allow_private_networks": True} if demo else {}
+    if demo:
+        overrides["public_url"] = f"http://{host}:{port}"
+    settings = settings_or_exit(**overrides)
+    setup_logging(settings)
+    ensure_migrated(settings, auto=True)
+    if demo:
+        from newstalk.demo import subscribe_demo_feeds
+
+        added = run_async(lambda: subscribe_demo_feeds(settings, f"http://{host}:{port}"))
+        typer.echo(
+            f"newstalk: demo feeds subscribed ({added} new); articles appear at http://{host}:{port}/api/v1/news",
+            err=True,
+        )
+    typer.echo(f"newstalk: API docs at http://{host}:{port}/docs", err=True)
+    serve(settings, host, port, run_pipeline=True, demo=demo)
+
+
+@app.command()
+def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Run the HTTP API only (scale it out; run workers and one scheduler beside it)."""
+    settings = settings_or_exit()
+    setup_logging(settings)
+    ensure_migrated(settings, auto=False)
+    serve(settings, host, port, run_pipeline=False)
+
+
+def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool) -> None:
+    from newstalk.pipeline.runner import start_pipeline
+    from newstalk.runtime import Services
+
+    async def main() -> None:
+        services = Services.build(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tasks = start_pipeline(services, stop, stages=stages, scheduler=scheduler)
+        try:
+            await stop.wait()
+            logging.getLogger("newstalk").info("stopping: finishing in-flight jobs, releasing the rest")
+            await asyncio.wait(tasks, timeout=settings.fetch_timeout_s + 10)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await services.aclose()
+
+    asyncio.run(main())
+
+
+@app.command()
+def worker(
+    stage: Annotated[str, typer.Argument(help="A stage name (collect, extract, websub) or 'all'.")],
+) -> None:
+    """Run one pipeline stage (or all of them) until SIGTERM."""
+    from newstalk.pipeline.stages import all_stages
+
+    settings = settings_or_exit()
+    names = [s.name for s in all_stages(None)]
+    if stage != "all" and stage not in names:
+        fail(f"worker: unknown stage {stage!r}; choose one of {', '.join(names)} or 'all'", 2)
+    setup_logging(settings)
+    ensure_migrated(settings, auto=False)
+    _run_roles(settings, None if stage == "all" else [stage], scheduler=False)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduler (exactly one per deployment): enqueue polls for due sources."""
+    settings = settings_or_exit()
+    setup_logging(settings)
+    ensure_migrated(settings, auto=False)
+    _run_roles(settings, [], scheduler=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Migrate the database to the newest schema."""
+    from newstalk.kit import migrate
+
+    settings = settings_or_exit()
+    try:
+        migrate.upgrade(settings.sync_database_url, revision)
+    except Exception as exc:
+        fail(f"db upgrade: {type(exc).__name__}: {exc}".splitlines()[0])
+    typer.echo(f"database at {migrate.current_revision(settings.sync_database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the code's."""
+    from newstalk.kit import migrate
+
+    settings = settings_or_exit()
+    try:
+        current = migrate.current_revision(settings.sync_database_url)
+    except Exception as exc:
+        fail(f"db current: cannot connect ({type(exc).__name__}); check NEWSTALK_DATABASE_URL")
+    head = migrate.head_revision()
+    typer.echo(
+        f"database: {current or 'empty'}  code: {head}  {'(current)' if current == head else '(run newstalk db upgrade)'}"
+    )
+
+
+async def _with_services(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from newstalk.runtime import Services
+
+    services = Services.build(settings)
+    try:
+        return await fn(services)
+    finally:
+        await services.aclose()
+
+
+def _source_line(s: Any) -> str:
+    state = s.status if s.status == "active" else f"{s.status}: {s.paused_reason or ''}"
+    return f"{s.id}\t{s.feed_url}\t{s.title}\t{state}"
+
+
+@sources_app.command("add")
+def sources_add(
+    url: Annotated[str, typer.Argument(help="Feed URL, or a web page that links to its feed.")],
+    title: Annotated[str | None, typer.Option(help="Display name (default: the feed's title).")] = None,
+    category: Annotated[str | None, typer.Option(help="Category, e.g. economy.")] = None,
+    language: Annotated[str | None, typer.Option(help="Language hint, e.g. ko or en.")] = None,
+    full_text: Annotated[
+        bool, typer.Option(help="The feed has summaries only: fetch each article page.")
+    ] = False,
+) -> None:
+    """Subscribe to a feed (fetched once now to check it and find its title)."""
+    from newstalk.sources import service
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+
+    async def go(services: Any) -> str:
+        async with services.db.unit() as uow:
+            source = await service.add_source(
+                uow,
+                settings,
+                services.fetcher,
+                url=url,
+                title=title,
+                category=category,
+                language=language,
+                full_text=full_text,
+            )
+        return _source_line(source)
+
+    typer.echo(run_async(lambda: _with_services(settings, go)))
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """List sources: id, feed URL, title, status."""
+    from newstalk.sources import repository
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+
+    async def go(services: Any) -> list[str]:
+        async with services.db.read() as session:
+            return [_source_line(s) for s in await repository.list_all(session)]
+
+    for line in run_async(lambda: _with_services(settings, go)):
+        typer.echo(line)
+
+
+@sources_app.command("remove")
+def sources_remove(
+    source_id: Annotated[int, typer.Argument(help="The source's id (see `sources list`).")],
+) -> None:
+    """Unsubscribe and delete the source's articles."""
+    from newstalk.sources import service
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+
+    async def go(services: Any) -> None:
+        async with services.db.unit() as uow:
+            await service.delete_source(uow, source_id)
+
+    run_async(lambda: _with_services(settings, go))
+    typer.echo(f"removed source {source_id}")
+
+
+@sources_app.command("import-opml")
+def sources_import_opml(
+    path: Annotated[Path, typer.Argument(help="An OPML file.", exists=True, dir_okay=False)],
+) -> None:
+    """Subscribe to every feed in an OPML file; already subscribed ones are skipped."""
+    from newstalk.sources import service
+    from newstalk.sources.opml import parse_opml
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+    try:
+        outlines = parse_opml(path.read_bytes())
+    except NewsTalkError as exc:
+        fail(exc.detail)
+
+    async def go(services: Any) -> tuple[int, int, list[str]]:
+        async with services.db.unit() as uow:
+            return await service.import_outlines(uow, settings, outlines)
+
+    added, skipped, errors = run_async(lambda: _with_services(settings, go))
+    for err in errors:
+        typer.echo(f"newstalk: {err}", err=True)
+    typer.echo(f"added {added}, skipped {skipped} already subscribed, {len(errors)} invalid")
+
+
+@sources_app.command("export-opml")
+def sources_export_opml(
+    path: Annotated[
+        Path | None, typer.Argument(help="Write here instead of standard output.", dir_okay=False)
+    ] = None,
+) -> None:
+    """Write every source as OPML 2.0."""
+    from newstalk.sources import service
+    from newstalk.sources.opml import render_opml
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+
+    async def go(services: Any) -> bytes:
+        async with services.db.read() as session:
+            return render_opml(await service.export_outlines(session), title="NewsTalk sources")
+
+    data = run_async(lambda: _with_services(settings, go))
+    if path is None:
+        sys.stdout.buffer.write(data)
+    else:
+        path.write_bytes(data)
+
+
+@feeds_app.command("check")
+def feeds_check(
+    targets: Annotated[list[str], typer.Argument(help="Feed URLs or files.")],
+) -> None:
+    """Fetch and parse feeds, print their items as JSON lines; store nothing. Exit 1 if any failed."""
+    from newstalk.ingestion.process import parse_and_normalize
+    from newstalk.kit.db import utcnow
+    from newstalk.kit.http import Fetcher
+
+    settings = settings_or_exit()
+
+    async def go() -> int:
+        failures = 0
+        fetcher = Fetcher(
+            user_agent=settings.user_agent,
+            timeout_s=settings.fetch_timeout_s,
+            max_bytes=settings.fetch_max_bytes,
+            max_redirects=settings.fetch_max_redirects,
+            per_host_limit=settings.fetch_per_host_limit,
+            allow_private_networks=settings.allow_private_networks,
+        )
+        try:
+            for target in targets:
+                try:
+                    if "://" in target:
+                        result = await fetcher.fetch(target)
+                        body, url, ctype = result.body, result.url, result.content_type
+                    else:
+                        body, url = await asyncio.to_thread(_read_feed_file, target, settings.fetch_max_bytes)
+                        ctype = None
+                    feed, items = await asyncio.to_thread(
+                        parse_and_normalize,
+                        body,
+                        url=url,
+                        content_type=ctype,
+                        first_seen_at=utcnow(),
+                    )
+                except NewsTalkError as exc:
+                    failures += 1
+                    typer.echo(f"newstalk: feeds check: {target}: {exc.detail}", err=True)
+                    continue
+                except Exception as exc:  # a bug must still be one line per bad feed, never a traceback
+                    failures += 1
+                    typer.echo(
+                        f"newstalk: feeds check: {target}: unexpected {type(exc).__name__}: {exc}".splitlines()[
+                            0
+                        ],
+                        err=True,
+                    )
+                    continue
+                for a in items:
+                    sys.stdout.write(
+                        json.dumps(
+                            {
+                                "feed": target,
+                                "feed_title": feed.title,
+                                "url": a.url,
+                                "title": a.title,
+                                "published_at": a.published_at.isoformat(),
+                                "language": a.language,
+                                "author": a.author,
+                                "content_hash": a.content_hash,
+                                "summary": a.summary,
+                            },
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
+        finally:
+            await fetcher.aclose()
+        return failures
+
+    failures = asyncio.run(go())
+    if failures:
+        raise typer.Exit(1)
+
+
+def _read_feed_file(target: str, max_bytes: int) -> tuple[bytes, str]:
+    """A feed file's bytes (at most ``max_bytes``) and its file:// URL."""
+    path = Path(target)
+    if not path.is_file():
+        raise NewsTalkError("no such file, and not a URL")
+    with path.open("rb") as fh:
+        body = fh.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise NewsTalkError(f"file is larger than {max_bytes} bytes (NEWSTALK_FETCH_MAX_BYTES)")
+    return body, path.absolute().as_uri()
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except NewsTalkError as exc:
+        fail(exc.detail)

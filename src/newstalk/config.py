@@ -1,0 +1,159 @@
+"""One typed settings object, read from NEWSTALK_* variables, an optional .env, and *_FILE secrets.
+
+Settings fail at start-up: wrong types and missing values stop the process with a
+message naming the variable, and production refuses default or missing secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newstalk import __version__
+from newstalk.errors import ConfigError
+
+DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the development default production refuses
+SECRET_FIELDS = ("admin_token",)
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Everything NewsTalk reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSTALK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.development
+    database_url: str = "sqlite:///./data/newstalk.db"
+    admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = Field("INFO", pattern="^(?i)(debug|info|warning|error|critical)$")
+    api_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+    # fetching
+    allow_private_networks: bool = False
+    user_agent: str = f"NewsTalk/{__version__} (+https://github.com/newstalk/newstalk)"
+    fetch_timeout_s: float = Field(20.0, gt=0, le=300)
+    fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=1024)
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_per_host_limit: int = Field(2, ge=1, le=64)
+    fetch_concurrency: int = Field(32, ge=1, le=512)
+
+    # schedule
+    poll_default_s: int = Field(15 * 60, ge=60)
+    poll_min_s: int = Field(2 * 60, ge=10)
+    poll_max_s: int = Field(6 * 60 * 60, ge=60)
+    pause_after_failures: int = Field(10, ge=1)
+    scheduler_tick_s: float = Field(5.0, gt=0)
+
+    # pipeline
+    queue_batch_size: int = Field(32, ge=1, le=1000)
+    queue_lease_s: float = Field(120.0, gt=0)
+    queue_max_attempts: int = Field(5, ge=1)
+    queue_retry_base_s: float = Field(5.0, gt=0)
+    queue_poll_idle_s: float = Field(0.5, gt=0)
+
+    # websub
+    websub_enabled: bool = True
+    websub_lease_s: int = Field(7 * 24 * 3600, ge=300)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """Let NEWSTALK_<SECRET>_FILE point at a file holding the secret (Docker/K8s secrets)."""
+        if not isinstance(data, dict):
+            return data
+        for name in SECRET_FIELDS:
+            path = os.environ.get(f"NEWSTALK_{name.upper()}_FILE") or data.get(f"{name}_file")
+            if path:
+                try:
+                    data[name] = Path(path).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ValueError(
+                        f"NEWSTALK_{name.upper()}_FILE={path} cannot be read: {exc.strerror}"
+                    ) from exc
+        return data
+
+    @model_validator(mode="after")
+    def _enforce_production_secrets(self) -> Self:
+        if self.environment is Environment.production:
+            token = self.admin_token.get_secret_value()
+            if not token or token == DEV_ADMIN_TOKEN or len(token) < 24:
+                raise ValueError(
+                    "NEWSTALK_ADMIN_TOKEN must be set to a random value of at least 24 characters "
+                    "in production (or NEWSTALK_ADMIN_TOKEN_FILE to a file holding it); "
+                    "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
+            if self.allow_private_networks:
+                raise ValueError(
+                    "NEWSTALK_ALLOW_PRIVATE_NETWORKS=true is refused in production: it lets feeds "
+                    "reach internal services"
+                )
+        if self.poll_min_s > self.poll_max_s:
+            raise ValueError("NEWSTALK_POLL_MIN_S must not exceed NEWSTALK_POLL_MAX_S")
+        return self
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with the async driver SQLAlchemy needs for the service."""
+        return to_async_url(self.database_url)
+
+    @property
+    def sync_database_url(self) -> str:
+        """The URL with the sync driver Alembic uses."""
+        return to_sync_url(self.database_url)
+
+
+def to_async_url(url: str) -> str:
+    """Map a user-facing database URL to its asyncio driver."""
+    scheme, sep, rest = url.partition("://")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"sqlite+aiosqlite{sep}{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+psycopg{sep}{rest}"
+    raise ConfigError(
+        f"config: NEWSTALK_DATABASE_URL has unsupported scheme {scheme!r}; use sqlite or postgresql"
+    )
+
+
+def to_sync_url(url: str) -> str:
+    """Map a user-facing database URL to its blocking driver."""
+    scheme, sep, rest = url.partition("://")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"sqlite{sep}{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+psycopg{sep}{rest}"
+    raise ConfigError(
+        f"config: NEWSTALK_DATABASE_URL has unsupported scheme {scheme!r}; use sqlite or postgresql"
+    )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise ConfigError with one readable line per problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = "_".join(str(p) for p in err["loc"])
+            name = f"NEWSTALK_{loc.upper()}" if loc else "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {msg}" if loc else msg)
+        raise ConfigError("config: " + "; ".join(problems)) from None

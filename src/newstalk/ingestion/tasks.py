@@ -1,0 +1,145 @@
+"""The collect and extract stages: fetch → parse → normalize → dedup → store, then full text."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from datetime import datetime
+
+from newstalk.articles import service as articles
+from newstalk.articles.models import Article
+from newstalk.errors import FeedParseError, FetchError
+from newstalk.ingestion.extract import extract_full_text
+from newstalk.ingestion.process import parse_and_normalize
+from newstalk.ingestion.types import NormalizedArticle, ParsedFeed
+from newstalk.kit import metrics
+from newstalk.kit.db import utcnow
+from newstalk.kit.http import FetchResult
+from newstalk.pipeline.worker import JobContext
+from newstalk.sources import repository as sources_repo
+from newstalk.sources import service as sources
+from newstalk.sources.models import ACTIVE
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_FETCH_REASONS = frozenset({"timeout", "connect"})
+
+
+async def handle_collect(ctx: JobContext) -> None:
+    """Poll one source (``source.poll``) or ingest a WebSub push (``source.push``)."""
+    source_id = int(ctx.job.payload["source_id"])
+    async with ctx.services.db.read() as session:
+        source = await sources_repo.get(session, source_id)
+        if source is None or source.status != ACTIVE:
+            return
+        feed_url, etag, last_modified = source.feed_url, source.etag, source.last_modified
+    first_seen = utcnow()
+    label = str(source_id)
+    if ctx.job.topic == sources.PUSH_TOPIC:
+        body = base64.b64decode(ctx.job.payload["body_b64"])
+        try:
+            pushed, pushed_items = await asyncio.to_thread(
+                parse_and_normalize,
+                body,
+                url=feed_url,
+                content_type=ctx.job.payload.get("content_type"),
+                first_seen_at=first_seen,
+            )
+        except FeedParseError as exc:
+            log.warning("websub: push for source %s ignored: %s", source_id, exc.detail)
+            return
+        await _store(ctx, source_id, pushed, pushed_items, first_seen, fetch=None)
+        metrics.SOURCE_FETCHES.labels(label, "push").inc()
+        return
+
+    try:
+        result = await ctx.services.fetcher.fetch(feed_url, etag=etag, last_modified=last_modified)
+        feed: ParsedFeed | None = None
+        items: list[NormalizedArticle] = []
+        if result.status != 304:
+            feed, items = await asyncio.to_thread(
+                parse_and_normalize,
+                result.body,
+                url=result.url,
+                content_type=result.content_type,
+                first_seen_at=first_seen,
+            )
+    except (FetchError, FeedParseError) as exc:
+        reason = exc.reason if isinstance(exc, FetchError) else "parse"
+        async with ctx.commit() as uow:
+            src = await sources_repo.get(uow.session, source_id)
+            if src is not None:
+                sources.record_failure(src, ctx.services.settings, exc.detail, reason=reason, now=utcnow())
+        metrics.SOURCE_FETCHES.labels(label, reason).inc()
+        return
+    await _store(ctx, source_id, feed, items, first_seen, fetch=result)
+    metrics.SOURCE_FETCHES.labels(label, "not_modified" if result.status == 304 else "ok").inc()
+
+
+async def _store(
+    ctx: JobContext,
+    source_id: int,
+    feed: ParsedFeed | None,
+    items: list[NormalizedArticle],
+    first_seen: datetime,
+    *,
+    fetch: FetchResult | None,
+) -> None:
+    settings = ctx.services.settings
+    async with ctx.commit() as uow:
+        src = await sources_repo.get(uow.session, source_id)
+        if src is None:
+            return
+        stored = await articles.store_articles(
+            uow, source_id=source_id, full_text=src.full_text, items=items, first_seen_at=first_seen
+        )
+        if fetch is not None:
+            sources.record_success(
+                src,
+                settings,
+                now=utcnow(),
+                status=fetch.status,
+                etag=fetch.etag,
+                last_modified=fetch.last_modified,
+                permanent_url=fetch.permanent_url,
+                feed=feed,
+                new_items=len(stored),
+            )
+        elif stored:
+            src.article_count += len(stored)
+            src.last_new_item_at = utcnow()
+        if feed is not None:
+            sources.note_hub(uow, settings, src, feed)
+    elapsed = (utcnow() - first_seen).total_seconds()
+    language = {a.content_hash: a.language for a in items}
+    for _, content_hash in stored:
+        metrics.STAGE_LATENCY.labels("collect").observe(elapsed)
+        metrics.ARTICLES_STORED.labels(language[content_hash]).inc()
+
+
+async def handle_extract(ctx: JobContext) -> None:
+    """Replace a summary-only article's text with the full text of its page."""
+    article_id = int(ctx.job.payload["article_id"])
+    async with ctx.services.db.read() as session:
+        article = await session.get(Article, article_id)
+        if article is None or article.full_text_extracted:
+            return
+        url = article.url
+    try:
+        page = await ctx.services.fetcher.fetch(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+    except FetchError as exc:
+        if exc.reason in TRANSIENT_FETCH_REASONS:
+            raise
+        log.info("extract: keeping the summary of article %s: %s", article_id, exc.detail)
+        return
+    extracted = await asyncio.to_thread(extract_full_text, page.body, page.url)
+    async with ctx.commit() as uow:
+        art = await uow.session.get(Article, article_id)
+        if art is None:
+            return
+        art.full_text_extracted = True
+        if extracted is not None:
+            html, text = extracted
+            if len(text) > len(art.content_text):
+                art.content_html, art.content_text = html, text

@@ -1,0 +1,90 @@
+"""Pipeline transport: events, jobs and the interface every transport implements.
+
+A stage consumes the topics it subscribes to and emits new events inside the same
+transaction as its results (see ``UnitOfWork.emit``). Delivery is at-least-once;
+handlers are idempotent, keyed by content hashes. The embedded transport is a queue
+table in the service database (``dbqueue``); a Kafka transport plugs in behind the
+same interface (publishing through an outbox table) without touching domain code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A fact one stage tells the next; ``key`` deduplicates pending work per stage."""
+
+    topic: str
+    key: str | None
+    payload: Mapping[str, Any]
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One delivery of an event to one stage, leased to one worker."""
+
+    id: int
+    stage: str
+    topic: str
+    key: str | None
+    payload: dict[str, Any]
+    first_seen_at: datetime
+    attempts: int
+    lease_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    stage: str
+    status: str
+    count: int
+
+
+@dataclass(slots=True)
+class Routes:
+    """Which stages receive which topics; static, so every process routes alike."""
+
+    by_topic: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def add(self, stage: str, topics: Sequence[str]) -> None:
+        for topic in topics:
+            current = self.by_topic.get(topic, ())
+            if stage not in current:
+                self.by_topic[topic] = (*current, stage)
+
+    def stages_for(self, topic: str) -> tuple[str, ...]:
+        return self.by_topic.get(topic, ())
+
+
+class LeaseLost(Exception):
+    """Another worker took this job over after our lease expired; our results roll back."""
+
+
+class Transport(Protocol):
+    """What the pipeline needs from a transport."""
+
+    async def publish(self, session: AsyncSession, events: Sequence[Event]) -> None:
+        """Write events inside the caller's transaction."""
+
+    async def claim(self, stage: str, *, limit: int, lease_s: float) -> list[Job]:
+        """Lease up to ``limit`` ready jobs of a stage (own transaction)."""
+
+    async def complete(self, session: AsyncSession, job: Job) -> None:
+        """Mark a job done inside the handler's transaction; raise LeaseLost if not ours."""
+
+    async def fail(self, job: Job, error: str, *, retry_at: datetime | None) -> None:
+        """Record a failure: retry at ``retry_at`` or dead-letter when it is None."""
+
+    async def release(self, jobs: Sequence[Job]) -> None:
+        """Give leased jobs back unprocessed (shutdown)."""
+
+    async def depth(self) -> list[QueueDepth]:
+        """Pending, running and dead counts per stage."""

@@ -1,0 +1,208 @@
+"""The embedded transport: a durable queue table in the service database.
+
+Claims take a lease; a worker that dies leaves its jobs to be reclaimed when the lease
+ends. A job is completed by deleting its row in the same transaction as the handler's
+results, guarded by the lease token, so a job's effects commit exactly once. On
+PostgreSQL several workers share the table with FOR UPDATE SKIP LOCKED; SQLite
+serializes writers itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text, and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from newstalk.kit.bus import Event, Job, LeaseLost, QueueDepth, Routes
+from newstalk.kit.db import Base, BigId, Database, UTCDateTime, utcnow
+
+READY = "ready"
+RUNNING = "running"
+DEAD = "dead"
+
+
+class QueueJob(Base):
+    __tablename__ = "queue_jobs"
+    __table_args__ = (
+        Index("ix_queue_jobs_claim", "stage", "status", "available_at"),
+        Index(
+            "uq_queue_jobs_pending_key",
+            "stage",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("status <> 'dead'"),
+            postgresql_where=text("status <> 'dead'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(128))
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    status: Mapped[str] = mapped_column(String(16), default=READY)
+    attempts: Mapped[int] = mapped_column(default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DbQueueTransport:
+    """Queue-table transport for the embedded shape and for PostgreSQL without Kafka."""
+
+    def __init__(self, db: Database, routes: Routes) -> None:
+        self.db = db
+        self.routes = routes
+
+    async def publish(self, session: AsyncSession, events: Sequence[Event]) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "stage": stage,
+                "topic": ev.topic,
+                "dedup_key": ev.key,
+                "payload": dict(ev.payload),
+                "status": READY,
+                "attempts": 0,
+                "available_at": now,
+                "first_seen_at": ev.first_seen_at,
+                "created_at": now,
+            }
+            for ev in events
+            for stage in self.routes.stages_for(ev.topic)
+        ]
+        if not rows:
+            return
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(QueueJob)
+        stmt = ins.on_conflict_do_nothing(
+            index_elements=["stage", "dedup_key"], index_where=text("status <> 'dead'")
+        )
+        await session.execute(stmt, rows)
+
+    async def claim(self, stage: str, *, limit: int, lease_s: float) -> list[Job]:
+        now = utcnow()
+        token = str(uuid.uuid4())
+        claimable = (
+            select(QueueJob.id)
+            .where(
+                QueueJob.stage == stage,
+                or_(
+                    and_(QueueJob.status == READY, QueueJob.available_at <= now),
+                    and_(QueueJob.status == RUNNING, QueueJob.lease_until < now),
+                ),
+            )
+            .order_by(QueueJob.available_at, QueueJob.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.unit() as uow:
+            ids = list((await uow.session.scalars(claimable)).all())
+            if not ids:
+                return []
+            await uow.session.execute(
+                update(QueueJob)
+                .where(QueueJob.id.in_(ids))
+                .values(
+                    status=RUNNING,
+                    lease_until=now + timedelta(seconds=lease_s),
+                    lease_token=token,
+                    attempts=QueueJob.attempts + 1,
+                )
+            )
+            rows = (
+                await uow.session.scalars(select(QueueJob).where(QueueJob.id.in_(ids)).order_by(QueueJob.id))
+            ).all()
+            return [
+                Job(
+                    id=r.id,
+                    stage=r.stage,
+                    topic=r.topic,
+                    key=r.dedup_key,
+                    payload=r.payload,
+                    first_seen_at=r.first_seen_at,
+                    attempts=r.attempts,
+                    lease_token=token,
+                )
+                for r in rows
+            ]
+
+    async def complete(self, session: AsyncSession, job: Job) -> None:
+        result = await session.execute(
+            delete(QueueJob).where(QueueJob.id == job.id, QueueJob.lease_token == job.lease_token)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(f"pipeline: job {job.id} ({job.stage}) was taken over by another worker")
+
+    async def fail(self, job: Job, error: str, *, retry_at: datetime | None) -> None:
+        values: dict[str, Any] = {
+            "last_error": error[:4000],
+            "lease_until": None,
+            "lease_token": None,
+        }
+        if retry_at is None:
+            values["status"] = DEAD
+        else:
+            values.update(status=READY, available_at=retry_at)
+        async with self.db.unit() as uow:
+            await uow.session.execute(
+                update(QueueJob)
+                .where(QueueJob.id == job.id, QueueJob.lease_token == job.lease_token)
+                .values(**values)
+            )
+
+    async def release(self, jobs: Sequence[Job]) -> None:
+        if not jobs:
+            return
+        async with self.db.unit() as uow:
+            for job in jobs:
+                await uow.session.execute(
+                    update(QueueJob)
+                    .where(QueueJob.id == job.id, QueueJob.lease_token == job.lease_token)
+                    .values(
+                        status=READY,
+                        lease_until=None,
+                        lease_token=None,
+                        attempts=QueueJob.attempts - 1,
+                        available_at=utcnow(),
+                    )
+                )
+
+    async def depth(self) -> list[QueueDepth]:
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(QueueJob.stage, QueueJob.status, func.count()).group_by(
+                    QueueJob.stage, QueueJob.status
+                )
+            )
+            return [QueueDepth(stage=s, status=st, count=c) for s, st, c in rows.all()]
+
+    async def dead_jobs(self, *, stage: str | None, limit: int, after_id: int | None) -> list[QueueJob]:
+        """Dead-lettered jobs, oldest first, for the API."""
+        stmt = select(QueueJob).where(QueueJob.status == DEAD)
+        if stage:
+            stmt = stmt.where(QueueJob.stage == stage)
+        if after_id is not None:
+            stmt = stmt.where(QueueJob.id > after_id)
+        async with self.db.read() as session:
+            return list((await session.scalars(stmt.order_by(QueueJob.id).limit(limit))).all())
+
+    async def retry_dead(self, job_id: int) -> bool:
+        """Put a dead job back in line; False when no dead job has this id."""
+        async with self.db.unit() as uow:
+            result = await uow.session.execute(
+                update(QueueJob)
+                .where(QueueJob.id == job_id, QueueJob.status == DEAD)
+                .values(status=READY, attempts=0, available_at=utcnow(), last_error=None)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]

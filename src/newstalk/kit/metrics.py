@@ -1,0 +1,60 @@
+"""Every Prometheus metric NewsTalk exports, declared once, namespaced newstalk_, small label sets."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+HTTP_REQUESTS = Counter(
+    "newstalk_http_requests_total",
+    "HTTP requests by route template, method and status",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "newstalk_http_request_duration_seconds",
+    "HTTP request latency by route template and method",
+    ["route", "method"],
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+STAGE_LATENCY = Histogram(
+    "newstalk_stage_latency_seconds",
+    "Time from an article's first sighting to a stage finishing it",
+    ["stage"],
+    registry=REGISTRY,
+    buckets=LATENCY_BUCKETS,
+)
+STAGE_JOBS = Counter(
+    "newstalk_stage_jobs_total",
+    "Pipeline jobs handled, by stage and outcome (ok, retry, dead, lease_lost)",
+    ["stage", "outcome"],
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "newstalk_queue_depth",
+    "Pipeline jobs by stage and status (ready, running, dead)",
+    ["stage", "status"],
+    registry=REGISTRY,
+)
+SOURCE_FETCHES = Counter(
+    "newstalk_source_fetches_total",
+    "Feed fetch outcomes per source (ok, not_modified, or an error reason)",
+    ["source", "outcome"],
+    registry=REGISTRY,
+)
+ARTICLES_STORED = Counter(
+    "newstalk_articles_stored_total",
+    "New articles stored, by detected language",
+    ["language"],
+    registry=REGISTRY,
+)
+WEBSUB_EVENTS = Counter(
+    "newstalk_websub_events_total",
+    "WebSub verifications, pushes and rejections",
+    ["event"],
+    registry=REGISTRY,
+)

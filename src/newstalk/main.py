@@ -1,0 +1,76 @@
+"""create_app(): the FastAPI application; its lifespan builds and closes every resource."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from newstalk import __version__
+from newstalk.config import Settings, load_settings
+from newstalk.kit.api import BodyLimitMiddleware, MetricsMiddleware, install_error_handlers
+from newstalk.runtime import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, run_pipeline: bool = False, demo: bool = False
+) -> FastAPI:
+    """The API; with ``run_pipeline`` it also runs the scheduler and every stage (``newstalk up``)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        app.state.services = services
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        if run_pipeline:
+            from newstalk.pipeline.runner import start_pipeline
+
+            tasks = start_pipeline(services, stop)
+        try:
+            yield
+        finally:
+            stop.set()
+            if tasks:
+                _done, pending = await asyncio.wait(tasks, timeout=settings.fetch_timeout_s + 5)
+                for task in pending:
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*pending, return_exceptions=True)
+            await services.aclose()
+
+    app = FastAPI(
+        title="NewsTalk",
+        version=__version__,
+        summary="Self-hosted AI newsroom: collect, merge, fact-check and speak the news",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.api_max_body_bytes,
+        large_limit=settings.fetch_max_bytes,
+        large_prefixes=("/websub/", "/api/v1/sources/opml"),
+    )
+    app.add_middleware(MetricsMiddleware)
+    install_error_handlers(app)
+
+    from newstalk.articles.endpoints import router as news_router
+    from newstalk.ops import router as ops_router
+    from newstalk.pipeline.endpoints import router as pipeline_router
+    from newstalk.sources.endpoints import router as sources_router
+    from newstalk.sources.websub import router as websub_router
+
+    for router in (ops_router, sources_router, news_router, pipeline_router, websub_router):
+        app.include_router(router)
+    if demo:
+        from newstalk.demo import router as demo_router
+
+        app.include_router(demo_router)
+    return app

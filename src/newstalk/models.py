@@ -1,0 +1,10 @@
+"""Imports every table module so metadata is complete for Alembic and tests."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    """Register every table on ``Base.metadata``."""
+    import newstalk.articles.models
+    import newstalk.kit.bus.dbqueue
+    import newstalk.sources.models  # noqa: F401

@@ -1,0 +1,28 @@
+"""Start stage workers and the scheduler as tasks of the current event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from newstalk.pipeline.stages import all_stages
+from newstalk.pipeline.worker import StageWorker
+from newstalk.runtime import Services
+from newstalk.sources.tasks import run_scheduler
+
+
+def start_pipeline(
+    services: Services,
+    stop: asyncio.Event,
+    *,
+    stages: Sequence[str] | None = None,
+    scheduler: bool = True,
+) -> list[asyncio.Task[None]]:
+    """Spawn a worker per stage (all, or the named ones) and optionally the scheduler."""
+    chosen = [s for s in all_stages(services.settings) if stages is None or s.name in stages]
+    tasks = [
+        asyncio.create_task(StageWorker(services, s, stop=stop).run(), name=f"stage-{s.name}") for s in chosen
+    ]
+    if scheduler:
+        tasks.append(asyncio.create_task(run_scheduler(services, stop), name="scheduler"))
+    return tasks

@@ -1,0 +1,35 @@
+"""Every pipeline stage and the topics it consumes; the one place the pipeline is wired."""
+
+from __future__ import annotations
+
+from newstalk.config import Settings
+from newstalk.kit.bus import Routes
+from newstalk.pipeline.worker import Stage
+
+
+def all_stages(settings: Settings | None) -> list[Stage]:
+    """The stages, in pipeline order; ``settings`` None gives default concurrency (routing only)."""
+    from newstalk.articles.service import EXTRACT_TOPIC
+    from newstalk.ingestion.tasks import handle_collect, handle_extract
+    from newstalk.sources.service import POLL_TOPIC, PUSH_TOPIC, WEBSUB_TOPIC
+    from newstalk.sources.websub import handle_websub
+
+    return [
+        Stage(
+            "collect",
+            (POLL_TOPIC, PUSH_TOPIC),
+            handle_collect,
+            concurrency=settings.fetch_concurrency if settings else 1,
+            observe_job_latency=False,
+        ),
+        Stage("extract", (EXTRACT_TOPIC,), handle_extract, concurrency=4),
+        Stage("websub", (WEBSUB_TOPIC,), handle_websub, concurrency=4, observe_job_latency=False),
+    ]
+
+
+def routes() -> Routes:
+    """Topic → stages, the same in every process whatever it runs."""
+    r = Routes()
+    for stage in all_stages(None):
+        r.add(stage.name, stage.topics)
+    return r

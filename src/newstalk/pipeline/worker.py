@@ -1,0 +1,151 @@
+"""Runs pipeline stages: claim a batch, handle each job in its own transaction, retry or dead-letter.
+
+A handler commits its results, the events it emits and the job's completion in one
+unit (``JobContext.commit``). If the process dies first, nothing of the job is kept
+and its lease runs out, so another worker redoes it: at-least-once delivery with
+effects committed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from newstalk.errors import NewsTalkError
+from newstalk.kit import metrics
+from newstalk.kit.bus import Job, LeaseLost
+from newstalk.kit.db import UnitOfWork, utcnow
+
+if TYPE_CHECKING:
+    from newstalk.runtime import Services
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["JobContext"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    topics: tuple[str, ...]
+    handler: Handler
+    concurrency: int = 1
+    # Stages that observe per-article latency themselves (collect) turn the per-job one off.
+    observe_job_latency: bool = True
+
+
+class JobContext:
+    """What a handler gets: the services, its job, and the unit that completes the job."""
+
+    def __init__(self, services: Services, job: Job) -> None:
+        self.services = services
+        self.job = job
+        self.completed = False
+
+    @asynccontextmanager
+    async def commit(self) -> AsyncIterator[UnitOfWork]:
+        """The one transaction holding this job's results, emitted events and completion."""
+        if self.completed:
+            raise RuntimeError(f"pipeline: job {self.job.id} committed twice")
+        async with self.services.db.unit() as uow:
+            yield uow
+            await self.services.transport.complete(uow.session, self.job)
+        self.completed = True
+
+
+class StageWorker:
+    """Claims and handles one stage's jobs until told to stop."""
+
+    def __init__(self, services: Services, stage: Stage, *, stop: asyncio.Event | None = None) -> None:
+        self.services = services
+        self.stage = stage
+        self.stop = stop or asyncio.Event()
+        self._sem = asyncio.Semaphore(stage.concurrency)
+
+    async def run(self) -> None:
+        """Loop until ``stop`` is set; in-flight jobs finish, unstarted ones are released."""
+        idle = self.services.settings.queue_poll_idle_s
+        while not self.stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("pipeline: %s worker could not claim jobs; retrying", self.stage.name)
+                handled = 0
+                await asyncio.sleep(min(idle * 10, 5.0))
+            if handled == 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), timeout=idle)
+
+    async def run_once(self) -> int:
+        """Claim one batch and handle it; returns how many jobs were claimed."""
+        settings = self.services.settings
+        limit = max(settings.queue_batch_size, self.stage.concurrency)
+        jobs = await self.services.transport.claim(
+            self.stage.name, limit=limit, lease_s=settings.queue_lease_s
+        )
+        if not jobs:
+            return 0
+        unstarted: list[Job] = []
+        await asyncio.gather(*(self._guarded(job, unstarted) for job in jobs))
+        if unstarted:
+            await self.services.transport.release(unstarted)
+        return len(jobs)
+
+    async def _guarded(self, job: Job, unstarted: list[Job]) -> None:
+        async with self._sem:
+            if self.stop.is_set():
+                unstarted.append(job)
+                return
+            await self.handle(job)
+
+    async def handle(self, job: Job) -> None:
+        """Run the handler for one job and record the outcome."""
+        ctx = JobContext(self.services, job)
+        name = self.stage.name
+        try:
+            await self.stage.handler(ctx)
+            if not ctx.completed:
+                async with ctx.commit():
+                    pass
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+            metrics.STAGE_JOBS.labels(name, "lease_lost").inc()
+            return
+        except Exception as exc:
+            await self._fail(job, exc)
+            return
+        metrics.STAGE_JOBS.labels(name, "ok").inc()
+        if self.stage.observe_job_latency:
+            metrics.STAGE_LATENCY.labels(name).observe((utcnow() - job.first_seen_at).total_seconds())
+
+    async def _fail(self, job: Job, exc: Exception) -> None:
+        settings = self.services.settings
+        detail = exc.detail if isinstance(exc, NewsTalkError) else f"{type(exc).__name__}: {exc}"
+        if job.attempts >= settings.queue_max_attempts:
+            log.error(
+                "pipeline: %s job %s dead-lettered after %d attempts: %s",
+                job.stage,
+                job.id,
+                job.attempts,
+                detail,
+            )
+            metrics.STAGE_JOBS.labels(job.stage, "dead").inc()
+            await self.services.transport.fail(job, detail, retry_at=None)
+            return
+        delay = settings.queue_retry_base_s * (2 ** (job.attempts - 1)) * random.uniform(0.8, 1.2)
+        log.warning(
+            "pipeline: %s job %s failed (attempt %d), retrying in %.0fs: %s",
+            job.stage,
+            job.id,
+            job.attempts,
+            delay,
+            detail,
+        )
+        metrics.STAGE_JOBS.labels(job.stage, "retry").inc()
+        await self.services.transport.fail(job, detail, retry_at=utcnow() + timedelta(seconds=delay))

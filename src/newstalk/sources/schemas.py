@@ -1,0 +1,78 @@
+"""API shapes for sources."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+
+class SourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(description="A feed URL, or a web page that links to its feed")
+    title: str | None = Field(None, max_length=512)
+    category: str | None = Field(None, max_length=128)
+    language: str | None = Field(None, max_length=16, description="Hint such as 'ko' or 'en'")
+    full_text: bool = Field(False, description="Fetch each article page: the feed has summaries only")
+
+
+class SourceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=512)
+    category: str | None = Field(None, max_length=128)
+    language: str | None = Field(None, max_length=16)
+    full_text: bool | None = None
+    status: str | None = Field(None, pattern="^(active|paused)$", description="'paused' stops polling")
+
+
+class SourceHealth(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    status: str
+    paused_reason: str | None
+    last_status: str | None
+    last_error: str | None
+    consecutive_failures: int
+    fetch_interval_s: int
+    next_fetch_at: datetime
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    last_new_item_at: datetime | None
+    fetch_count: int
+    not_modified_count: int
+    websub_state: str | None
+    websub_lease_until: datetime | None
+
+
+class SourceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    feed_url: str
+    site_url: str | None
+    title: str
+    language: str | None
+    category: str | None
+    full_text: bool
+    status: str
+    paused_reason: str | None
+    last_error: str | None
+    consecutive_failures: int
+    article_count: int
+    fetch_interval_s: int
+    next_fetch_at: datetime
+    last_fetched_at: datetime | None
+    created_at: datetime
+
+
+class SourcePage(BaseModel):
+    items: list[SourceOut]
+    next_cursor: str | None
+
+
+class OpmlImportResult(BaseModel):
+    added: int
+    skipped: int
+    errors: list[str]

@@ -1,0 +1,264 @@
+"""Decisions about sources: adding (with autodiscovery), updating, polling outcomes, OPML."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newstalk.config import Settings
+from newstalk.errors import Conflict, FeedParseError, FetchError, InvalidInput, NotFound
+from newstalk.ingestion.parse import parse_feed
+from newstalk.ingestion.types import ParsedFeed
+from newstalk.ingestion.urls import canonicalize_url
+from newstalk.kit.bus import Event
+from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.http import Fetcher
+from newstalk.sources import repository, schedule
+from newstalk.sources.discovery import discover_feeds, looks_like_feed
+from newstalk.sources.models import ACTIVE, PAUSED, Source
+from newstalk.sources.opml import OpmlOutline
+
+log = logging.getLogger(__name__)
+
+POLL_TOPIC = "source.poll"
+PUSH_TOPIC = "source.push"
+WEBSUB_TOPIC = "source.websub"
+
+
+def poll_event(source_id: int, now: datetime) -> Event:
+    """The event asking the collect stage to poll one source; one pending per source."""
+    return Event(
+        topic=POLL_TOPIC,
+        key=f"source:{source_id}",
+        payload={"source_id": source_id},
+        first_seen_at=now,
+    )
+
+
+def websub_event(source_id: int, now: datetime) -> Event:
+    """The event asking the websub stage to (re)subscribe one source; one pending per source."""
+    return Event(WEBSUB_TOPIC, f"websub:{source_id}", {"source_id": source_id}, now)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedFeed:
+    feed_url: str
+    feed: ParsedFeed
+
+
+async def resolve_feed(fetcher: Fetcher, url: str) -> ResolvedFeed:
+    """Find the feed behind a URL: the URL itself, or the first feed a web page links to."""
+    result = await fetcher.fetch(url)
+    if looks_like_feed(result.body, result.content_type):
+        return ResolvedFeed(
+            result.permanent_url or url,
+            parse_feed(result.body, url=result.url, content_type=result.content_type),
+        )
+    candidates = discover_feeds(result.body, result.url)
+    if not candidates:
+        raise InvalidInput(
+            f'sources: {url} is neither a feed nor a page that links to one (<link rel="alternate">)'
+        )
+    errors = []
+    for candidate in candidates[:3]:
+        try:
+            found = await fetcher.fetch(candidate.url)
+            feed = parse_feed(found.body, url=found.url, content_type=found.content_type)
+        except (FetchError, FeedParseError) as exc:
+            errors.append(exc.detail)
+            continue
+        return ResolvedFeed(found.permanent_url or candidate.url, feed)
+    raise InvalidInput(f"sources: {url} links to feeds that could not be read: {'; '.join(errors)}")
+
+
+async def add_source(
+    uow: UnitOfWork,
+    settings: Settings,
+    fetcher: Fetcher | None,
+    *,
+    url: str,
+    title: str | None = None,
+    category: str | None = None,
+    language: str | None = None,
+    full_text: bool = False,
+) -> Source:
+    """Subscribe to a feed (discovering it from a page when needed) and schedule its first poll now.
+
+    With ``fetcher`` None the URL is stored as given without contacting it (OPML import).
+    """
+    feed_url = canonicalize_url(url)
+    feed: ParsedFeed | None = None
+    if fetcher is not None:
+        resolved = await resolve_feed(fetcher, feed_url)
+        feed_url, feed = canonicalize_url(resolved.feed_url), resolved.feed
+    if await repository.get_by_url(uow.session, feed_url) is not None:
+        raise Conflict(f"sources: {feed_url} is already subscribed")
+    now = utcnow()
+    source = Source(
+        feed_url=feed_url,
+        site_url=feed.site_url if feed else None,
+        title=(title or (feed.title if feed else "") or feed_url)[:512],
+        language=language or (feed.language[:16] if feed and feed.language else None),
+        category=category,
+        full_text=full_text,
+        status=ACTIVE,
+        fetch_interval_s=settings.poll_default_s,
+        next_fetch_at=now + timedelta(seconds=settings.poll_default_s),
+        consecutive_failures=0,
+        fetch_count=0,
+        not_modified_count=0,
+        article_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(source)
+    await uow.session.flush()
+    uow.emit(poll_event(source.id, now))
+    return source
+
+
+async def get_source(session: AsyncSession, source_id: int) -> Source:
+    """A source by id, or NotFound."""
+    source = await repository.get(session, source_id)
+    if source is None:
+        raise NotFound(f"sources: no source with id {source_id}")
+    return source
+
+
+async def update_source(uow: UnitOfWork, source_id: int, changes: dict[str, object]) -> Source:
+    """Apply an admin's changes; resuming a paused source resets its failures and polls it now."""
+    source = await get_source(uow.session, source_id)
+    now = utcnow()
+    status = changes.pop("status", None)
+    for name, value in changes.items():
+        setattr(source, name, value)
+    if status == PAUSED and source.status != PAUSED:
+        source.status, source.paused_reason = PAUSED, "paused by an admin"
+    elif status == ACTIVE and source.status != ACTIVE:
+        source.status, source.paused_reason = ACTIVE, None
+        source.consecutive_failures = 0
+        source.next_fetch_at = now
+        uow.emit(poll_event(source.id, now))
+    source.updated_at = now
+    return source
+
+
+async def delete_source(uow: UnitOfWork, source_id: int) -> None:
+    """Unsubscribe; the source's articles go with it."""
+    source = await get_source(uow.session, source_id)
+    await uow.session.delete(source)
+
+
+def record_failure(source: Source, settings: Settings, error: str, *, reason: str, now: datetime) -> None:
+    """Count a failed poll: back off exponentially and pause after too many in a row."""
+    source.consecutive_failures += 1
+    source.fetch_count += 1
+    source.last_fetched_at = now
+    source.last_status = reason[:32]
+    source.last_error = error[:2000]
+    interval = schedule.backoff_interval(
+        source.consecutive_failures,
+        base_s=max(source.fetch_interval_s, settings.poll_min_s),
+        max_s=settings.poll_max_s,
+    )
+    source.next_fetch_at = schedule.next_fetch_at(now, interval)
+    if source.consecutive_failures >= settings.pause_after_failures:
+        source.status = PAUSED
+        source.paused_reason = (
+            f"{error} — paused after {source.consecutive_failures} consecutive failures; "
+            "fix the feed, then set status to active"
+        )[:2000]
+    source.updated_at = now
+
+
+def record_success(
+    source: Source,
+    settings: Settings,
+    *,
+    now: datetime,
+    status: int,
+    etag: str | None,
+    last_modified: str | None,
+    permanent_url: str | None,
+    feed: ParsedFeed | None,
+    new_items: int,
+) -> None:
+    """Store a good poll: validators for the next conditional GET and the adaptive interval."""
+    source.fetch_count += 1
+    source.consecutive_failures = 0
+    source.last_error = None
+    source.last_fetched_at = source.last_success_at = now
+    source.last_status = "not-modified" if status == 304 else "ok"
+    if status == 304:
+        source.not_modified_count += 1
+    else:
+        source.etag, source.last_modified = (etag or None), (last_modified or None)
+    if permanent_url and permanent_url != source.feed_url:
+        log.info("sources: %s moved permanently to %s", source.feed_url, permanent_url)
+        source.feed_url = permanent_url
+    if feed is not None:
+        source.fetch_interval_s = schedule.publishing_interval(
+            (e.published_at or e.updated_at for e in feed.entries),
+            default_s=settings.poll_default_s,
+            min_s=settings.poll_min_s,
+            max_s=settings.poll_max_s,
+        )
+        if not source.site_url and feed.site_url:
+            source.site_url = feed.site_url[:2048]
+    if new_items:
+        source.last_new_item_at = now
+        source.article_count += new_items
+    source.next_fetch_at = schedule.next_fetch_at(now, source.fetch_interval_s)
+    source.updated_at = now
+
+
+def note_hub(uow: UnitOfWork, settings: Settings, source: Source, feed: ParsedFeed) -> None:
+    """Ask the websub stage to subscribe when a feed advertises a hub (or a new hub or topic)."""
+    if not settings.websub_enabled or not feed.hub_url:
+        return
+    topic = feed.feed_url or source.feed_url
+    # Renewals and stuck verifications are the scheduler's job (websub.renew_expiring); a hub
+    # that refused or failed us is asked again only when the feed names a different hub or topic.
+    if source.websub_hub == feed.hub_url and source.websub_topic == topic and source.websub_state is not None:
+        return
+    source.websub_hub, source.websub_topic = feed.hub_url[:2048], topic[:2048]
+    source.websub_state = "pending"
+    uow.emit(websub_event(source.id, utcnow()))
+
+
+def new_websub_secret() -> str:
+    """A per-subscription HMAC secret."""
+    return secrets.token_hex(32)
+
+
+async def import_outlines(
+    uow: UnitOfWork, settings: Settings, outlines: Sequence[OpmlOutline]
+) -> tuple[int, int, list[str]]:
+    """Subscribe to every outline not yet subscribed; returns (added, skipped, errors)."""
+    added = skipped = 0
+    errors: list[str] = []
+    for outline in outlines:
+        try:
+            url = canonicalize_url(outline.feed_url)
+        except InvalidInput as exc:
+            errors.append(exc.detail)
+            continue
+        if await repository.get_by_url(uow.session, url) is not None:
+            skipped += 1
+            continue
+        await add_source(uow, settings, None, url=url, title=outline.title, category=outline.category)
+        added += 1
+    return added, skipped, errors
+
+
+async def export_outlines(session: AsyncSession) -> list[OpmlOutline]:
+    """Every source as an OPML outline."""
+    return [
+        OpmlOutline(feed_url=s.feed_url, title=s.title, site_url=s.site_url, category=s.category)
+        for s in await repository.list_all(session)
+    ]

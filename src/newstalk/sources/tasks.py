@@ -1,0 +1,65 @@
+"""The scheduler: turn sources that are due into poll jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from newstalk.kit import metrics
+from newstalk.kit.db import utcnow
+from newstalk.sources import repository
+from newstalk.sources.service import poll_event
+
+if TYPE_CHECKING:
+    from newstalk.runtime import Services
+
+log = logging.getLogger(__name__)
+
+DUE_BATCH = 1000
+WEBSUB_RENEW_EVERY_S = 60.0
+
+
+async def enqueue_due(services: Services) -> int:
+    """Enqueue a poll for every active source whose time has come; returns how many."""
+    now = utcnow()
+    async with services.db.unit() as uow:
+        ids = await repository.due(uow.session, now, limit=DUE_BATCH)
+        if not ids:
+            return 0
+        # The collect stage sets the real next time; this only stops a second enqueue meanwhile.
+        await repository.push_back(uow.session, ids, now + timedelta(seconds=services.settings.poll_min_s))
+        for source_id in ids:
+            uow.emit(poll_event(source_id, now))
+    return len(ids)
+
+
+async def refresh_queue_depth(services: Services) -> None:
+    """Copy queue depth into its gauge (read at scrape time by /metrics too)."""
+    metrics.QUEUE_DEPTH.clear()
+    for row in await services.transport.depth():
+        metrics.QUEUE_DEPTH.labels(row.stage, row.status).set(row.count)
+
+
+async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
+    """Tick until ``stop``: enqueue due polls, refresh gauges."""
+    from newstalk.sources.websub import renew_expiring
+
+    tick = services.settings.scheduler_tick_s
+    last_renewal = 0.0
+    while not stop.is_set():
+        try:
+            count = await enqueue_due(services)
+            if count:
+                log.debug("scheduler: enqueued %d polls", count)
+            await refresh_queue_depth(services)
+            if time.monotonic() - last_renewal >= WEBSUB_RENEW_EVERY_S:
+                await renew_expiring(services)
+                last_renewal = time.monotonic()
+        except Exception:
+            log.exception("scheduler: tick failed; trying again in %.0fs", tick)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=tick)

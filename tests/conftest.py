@@ -1,0 +1,129 @@
+"""Shared fixtures: a freshly migrated database per test, on SQLite or PostgreSQL.
+
+NEWSTALK_TEST_DATABASE_URL picks PostgreSQL (a database the test run owns; it is
+migrated once and truncated after each test). Without it each test gets its own
+SQLite file copied from one migrated template.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from newstalk.config import Settings, to_sync_url
+from newstalk.kit import migrate
+from newstalk.kit.db import Base
+from newstalk.models import import_all_models
+from newstalk.runtime import Services
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+PG_URL = os.environ.get("NEWSTALK_TEST_DATABASE_URL", "")
+DB_FIXTURES = {"database_url", "settings", "services", "client"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_migrated() -> str:
+    migrate.upgrade(to_sync_url(PG_URL))
+    return PG_URL
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database for this test only."""
+    if PG_URL:
+        url = request.getfixturevalue("_postgres_migrated")
+        yield url
+        _truncate_all(url)
+        return
+    template = request.getfixturevalue("_sqlite_template")
+    path = tmp_path / "newstalk.db"
+    shutil.copyfile(template, path)
+    yield f"sqlite:///{path}"
+
+
+def _truncate_all(url: str) -> None:
+    import_all_models()
+    engine = create_engine(to_sync_url(url))
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: private networks allowed (servers run on 127.0.0.1), fast queue."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "allow_private_networks": True,
+        "admin_token": ADMIN_TOKEN,
+        "queue_poll_idle_s": 0.05,
+        "queue_retry_base_s": 0.05,
+        "scheduler_tick_s": 0.2,
+        "fetch_timeout_s": 10,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    svc = Services.build(settings)
+    try:
+        yield svc
+    finally:
+        await svc.aclose()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in process, lifespan included."""
+    from newstalk.main import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+@pytest.fixture
+def admin() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def feed_server() -> Iterator[Any]:
+    """A real HTTP server on 127.0.0.1 serving feeds the test builds."""
+    from tests.support.feedserver import serve
+
+    yield from serve()

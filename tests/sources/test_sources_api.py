@@ -1,0 +1,85 @@
+"""Sources over HTTP: autodiscovery, permanent redirects, OPML round trip, health."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from newstalk.runtime import Services
+from tests.pipeline.test_ingest_flow import collect_worker, drain
+from tests.support.feedserver import FeedServer, Route, items, rss
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_add_by_page_url_discovers_the_feed(
+    client: httpx.AsyncClient, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    feed_server.routes["/news/rss.xml"] = Route(
+        rss("한겨레 테스트", items("page", 3, base_url=feed_server.url("")))
+    )
+    page = (
+        b'<html><head><title>Site</title><link rel="alternate" type="application/rss+xml" '
+        b'title="RSS" href="/news/rss.xml"></head><body>hello</body></html>'
+    )
+    feed_server.routes["/"] = Route(page, "text/html; charset=utf-8")
+    resp = await client.post("/api/v1/sources", json={"url": feed_server.url("/")}, headers=admin)
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["feed_url"] == feed_server.url("/news/rss.xml")
+    assert body["title"] == "한겨레 테스트"
+
+    nothing = b"<html><head><title>No feed here</title></head><body></body></html>"
+    feed_server.routes["/plain"] = Route(nothing, "text/html")
+    refused = await client.post("/api/v1/sources", json={"url": feed_server.url("/plain")}, headers=admin)
+    assert refused.status_code == 422
+    assert "neither a feed nor a page" in refused.json()["detail"]
+
+
+async def test_permanent_redirect_updates_the_stored_url(
+    client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    feed_server.routes["/old.xml"] = Route(rss("Old", items("moved", 2, base_url=feed_server.url(""))))
+    created = (
+        await client.post("/api/v1/sources", json={"url": feed_server.url("/old.xml")}, headers=admin)
+    ).json()
+    feed_server.routes["/new.xml"] = feed_server.routes["/old.xml"]
+    feed_server.routes["/old.xml"] = Route(b"", status=301, location=feed_server.url("/new.xml"))
+    await drain(collect_worker(services))
+    source = (await client.get(f"/api/v1/sources/{created['id']}")).json()
+    assert source["feed_url"] == feed_server.url("/new.xml")
+    assert source["article_count"] == 2
+
+    # A temporary redirect does not move the source.
+    feed_server.routes["/tmp.xml"] = Route(b"", status=302, location=feed_server.url("/new.xml"))
+    other = (
+        await client.post("/api/v1/sources", json={"url": feed_server.url("/tmp.xml")}, headers=admin)
+    ).json()
+    assert other["feed_url"] == feed_server.url("/tmp.xml")
+
+
+async def test_opml_round_trip(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    opml = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>mine</title></head><body>
+  <outline text="경제">
+    <outline type="rss" text="경제 뉴스" xmlUrl="https://news.example.kr/economy.xml" htmlUrl="https://news.example.kr/"/>
+  </outline>
+  <outline type="rss" text="World" xmlUrl="https://world.example.com/feed?utm_source=x"/>
+</body></opml>""".encode()
+    headers = {**admin, "Content-Type": "text/x-opml"}
+    first = (await client.post("/api/v1/sources/opml", content=opml, headers=headers)).json()
+    assert first == {"added": 2, "skipped": 0, "errors": []}
+    again = (await client.post("/api/v1/sources/opml", content=opml, headers=headers)).json()
+    assert again == {"added": 0, "skipped": 2, "errors": []}
+    listed = (await client.get("/api/v1/sources")).json()["items"]
+    assert {s["feed_url"] for s in listed} == {
+        "https://news.example.kr/economy.xml",
+        "https://world.example.com/feed",
+    }
+    assert {s["category"] for s in listed} == {"경제", None}
+    exported = await client.get("/api/v1/sources/opml")
+    assert exported.headers["content-type"].startswith("text/x-opml")
+    assert "경제 뉴스" in exported.text
+    assert "https://world.example.com/feed" in exported.text
+    garbage = await client.post("/api/v1/sources/opml", content=b"<not opml", headers=headers)
+    assert garbage.status_code == 422
