@@ -64,6 +64,7 @@ def setup_logging(settings: Settings) -> None:
     )
     # One line per fetch is noise at INFO; fetch outcomes are in metrics and source health.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:

@@ -135,14 +135,16 @@ async def jobs(services: Services) -> list[QueueJob]:
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[bool]], *, timeout: float, what: str, worker: WorkerProcess
+    check: Callable[[], Awaitable[bool]], *, within: float, what: str, worker: WorkerProcess
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not await check():
         if worker.proc.poll() is not None:
-            pytest.fail(f"worker exited with {worker.proc.returncode} while waiting for {what}:\n{worker.log()}")
+            pytest.fail(
+                f"worker exited with {worker.proc.returncode} while waiting for {what}:\n{worker.log()}"
+            )
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}; worker log:\n{worker.log()}")
+            pytest.fail(f"timed out after {within}s waiting for {what}; worker log:\n{worker.log()}")
         await asyncio.sleep(0.02)
 
 
@@ -159,7 +161,7 @@ async def assert_exactly_once(services: Services, feed_ids: dict[str, int], feed
         it.link for i in range(n) for it in items(f"f{i}", ITEMS_PER_FEED, base_url=feed_server.url(""))
     }
     assert {a.url for a in arts} == expected_urls
-    per_source = {sid: 0 for sid in feed_ids.values()}
+    per_source = dict.fromkeys(feed_ids.values(), 0)
     for a in arts:
         per_source[a.source_id] += 1
     assert set(per_source.values()) == {ITEMS_PER_FEED}
@@ -168,7 +170,8 @@ async def assert_exactly_once(services: Services, feed_ids: dict[str, int], feed
         assert s.article_count == ITEMS_PER_FEED, s.feed_url
         # The killed attempt committed nothing, so exactly one poll is on record.
         assert s.fetch_count == 1, s.feed_url
-        assert s.last_status == "ok" and s.consecutive_failures == 0
+        assert s.last_status == "ok"
+        assert s.consecutive_failures == 0
 
 
 async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
@@ -185,7 +188,7 @@ async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     async def batch_two_waits_on_straggler() -> bool:
         return await article_count(services) >= done_before_kill
 
-    await wait_for(batch_two_waits_on_straggler, timeout=30, what="the third batch", worker=first)
+    await wait_for(batch_two_waits_on_straggler, within=30, what="the third batch", worker=first)
     os.kill(first.proc.pid, signal.SIGKILL)
     assert first.wait(timeout=10) == -signal.SIGKILL
 
@@ -195,7 +198,9 @@ async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     assert len(left) == n_feeds - (done_before_kill // ITEMS_PER_FEED)
     running = [j for j in left if j.status == "running"]
     assert [j.payload["source_id"] for j in running] == [feed_ids[urls[straggler]]]
-    assert running[0].lease_token and running[0].lease_until is not None and running[0].attempts == 1
+    assert running[0].lease_token
+    assert running[0].lease_until is not None
+    assert running[0].attempts == 1
     assert all(j.status == "ready" and j.attempts == 0 for j in left if j not in running)
     straggler_articles = select(func.count()).where(Article.source_id == feed_ids[urls[straggler]])
     assert await scalar(services, straggler_articles) == 0
@@ -206,7 +211,7 @@ async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     async def queue_empty() -> bool:
         return await scalar(services, select(func.count()).select_from(QueueJob)) == 0
 
-    await wait_for(queue_empty, timeout=60, what="the queue to drain", worker=second)
+    await wait_for(queue_empty, within=60, what="the queue to drain", worker=second)
     await assert_exactly_once(services, feed_ids, feed_server)
     # Only the straggler was fetched twice: once by the dead worker, once after its lease ran out.
     assert feed_server.hits[f"/feed{straggler}.xml"] == 2
@@ -231,7 +236,7 @@ async def test_sigterm_finishes_in_flight_jobs_and_releases_the_rest(
         claimed = [j for j in await jobs(services) if j.status == "running"]
         return len(claimed) == batch and feed_server.hits["/feed0.xml"] == feed_server.hits["/feed1.xml"] == 1
 
-    await wait_for(stragglers_in_flight, timeout=30, what="the slow feeds to be fetched", worker=first)
+    await wait_for(stragglers_in_flight, within=30, what="the slow feeds to be fetched", worker=first)
     first.proc.send_signal(signal.SIGTERM)
     assert first.wait(timeout=25) == 0, first.log()
     assert "Traceback" not in first.log()
@@ -250,7 +255,7 @@ async def test_sigterm_finishes_in_flight_jobs_and_releases_the_rest(
     async def queue_empty() -> bool:
         return await scalar(services, select(func.count()).select_from(QueueJob)) == 0
 
-    await wait_for(queue_empty, timeout=60, what="the queue to drain", worker=second)
+    await wait_for(queue_empty, within=60, what="the queue to drain", worker=second)
     await assert_exactly_once(services, feed_ids, feed_server)
     assert all(feed_server.hits[f"/feed{i}.xml"] == 1 for i in range(n_feeds))
     second.proc.send_signal(signal.SIGTERM)

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -31,13 +30,13 @@ from newstalk.config import Settings
 from newstalk.kit import metrics
 from newstalk.kit.bus.dbqueue import QueueJob
 from newstalk.kit.db import utcnow
-from newstalk.kit.migrate import upgrade
 from newstalk.main import create_app
 from newstalk.pipeline.stages import all_stages
 from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from newstalk.sources.models import ACTIVE, PAUSED, Source
 from newstalk.sources.websub import renew_expiring, signature_valid, websub_event
+from tests.conftest import make_settings
 
 T = TypeVar("T")
 TOPIC = "https://example.org/feed.xml"
@@ -189,10 +188,7 @@ def websub_count(event: str) -> float:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    db_path = tmp_path / "newstalk.db"
-    upgrade("sqlite:///" + str(db_path))
-
+def env(database_url: str) -> Iterator[Env]:
     hub_state = HubState()
     handler = type("Hub", (HubHandler,), {"state": hub_state})
     hub = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -203,12 +199,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        database_url="sqlite:///" + str(db_path),
-        allow_private_networks=True,
-        public_url=base,
-        fetch_max_bytes=8192,
-    )
+    settings = make_settings(database_url, public_url=base, fetch_max_bytes=8192)
     config = uvicorn.Config(
         create_app(settings), log_level="warning", ws="none", http="h11", loop="asyncio", lifespan="on"
     )

@@ -198,11 +198,27 @@ class DbQueueTransport:
             return list((await session.scalars(stmt.order_by(QueueJob.id).limit(limit))).all())
 
     async def retry_dead(self, job_id: int) -> bool:
-        """Put a dead job back in line; False when no dead job has this id."""
+        """Put a dead job back in line; False when no dead job has this id.
+
+        When the same work is already pending again (same stage and key), the dead row is
+        dropped instead: the pending job does it.
+        """
         async with self.db.unit() as uow:
-            result = await uow.session.execute(
-                update(QueueJob)
-                .where(QueueJob.id == job_id, QueueJob.status == DEAD)
-                .values(status=READY, attempts=0, available_at=utcnow(), last_error=None)
+            dead = await uow.session.scalar(
+                select(QueueJob).where(QueueJob.id == job_id, QueueJob.status == DEAD).with_for_update()
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if dead is None:
+                return False
+            if dead.dedup_key is not None:
+                twin = await uow.session.scalar(
+                    select(QueueJob.id).where(
+                        QueueJob.stage == dead.stage,
+                        QueueJob.dedup_key == dead.dedup_key,
+                        QueueJob.status != DEAD,
+                    )
+                )
+                if twin is not None:
+                    await uow.session.delete(dead)
+                    return True
+            dead.status, dead.attempts, dead.available_at, dead.last_error = READY, 0, utcnow(), None
+            return True
