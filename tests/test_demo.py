@@ -32,13 +32,13 @@ def get_json(url: str) -> dict[str, object]:
 def test_up_demo_shows_korean_and_english_articles_then_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
+    log = (tmp_path / "up.log").open("w")
     proc = subprocess.Popen(
         [NEWSTALK, "up", "--demo", "--port", str(port)],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         languages: set[str] = set()
