@@ -85,6 +85,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "queue_retry_base_s": 0.05,
         "scheduler_tick_s": 0.2,
         "fetch_timeout_s": 10,
+        "parse_processes": 0,  # in-thread; the process pool is exercised by the worker process tests
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

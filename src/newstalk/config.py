@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=1024)
     fetch_max_redirects: int = Field(5, ge=0, le=20)
     fetch_per_host_limit: int = Field(2, ge=1, le=64)
-    fetch_concurrency: int = Field(32, ge=1, le=512)
+    fetch_concurrency: int = Field(8, ge=1, le=512)
+    parse_processes: int = Field(2, ge=0, le=64)
 
     # schedule
     poll_default_s: int = Field(15 * 60, ge=60)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from newstalk.config import Settings
@@ -17,6 +19,8 @@ class Services:
     db: Database
     transport: DbQueueTransport
     fetcher: Fetcher
+    # Parsing is CPU-bound; a process pool lets it use other cores. None: a thread here.
+    parse_pool: Executor | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -32,8 +36,31 @@ class Services:
             per_host_limit=settings.fetch_per_host_limit,
             allow_private_networks=settings.allow_private_networks,
         )
-        return cls(settings=settings, db=db, transport=transport, fetcher=fetcher)
+        return cls(
+            settings=settings, db=db, transport=transport, fetcher=fetcher, parse_pool=_parse_pool(settings)
+        )
+
+    def restart_parse_pool(self) -> None:
+        """Replace a broken parse pool (a parse process died); queued work fails and is retried."""
+        if self.parse_pool is not None:
+            self.parse_pool.shutdown(wait=False, cancel_futures=True)
+        self.parse_pool = _parse_pool(self.settings)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
         await self.db.dispose()
+        if self.parse_pool is not None:
+            self.parse_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _parse_pool(settings: Settings) -> Executor | None:
+    if settings.parse_processes <= 0:
+        return None
+    from newstalk.ingestion.process import warm_up
+
+    # spawn, not fork: this process already runs threads (database driver, event loop).
+    return ProcessPoolExecutor(
+        max_workers=settings.parse_processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=warm_up,
+    )

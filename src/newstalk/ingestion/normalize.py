@@ -73,8 +73,10 @@ def normalize_entry(
     raw_html = entry.content_html or entry.summary_html or ""
     content_html = sanitize_html(raw_html, url)
     content_text = html_to_text(content_html)
-    summary_source = html_to_text(entry.summary_html) if entry.summary_html else content_text
-    summary = summarize(summary_source or content_text)
+    summary_source = content_text
+    if entry.content_html and entry.summary_html and entry.summary_html != entry.content_html:
+        summary_source = html_to_text(entry.summary_html) or content_text
+    summary = summarize(summary_source)
     title = entry.title or _cut(content_text, TITLE_CHARS)
 
     published = entry.published_at or entry.updated_at

@@ -9,6 +9,21 @@ from newstalk.ingestion.parse import parse_feed
 from newstalk.ingestion.types import NormalizedArticle, ParsedFeed
 
 
+def warm_up() -> None:
+    """Run in each parse process at start: load the language model, ignore terminal signals.
+
+    The parent process owns shutdown; a Ctrl-C or SIGTERM sent to the whole process group
+    must not kill parse processes mid-task with a traceback.
+    """
+    import signal
+
+    from newstalk.ingestion.language import detect_language
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    detect_language("warm up the language model", None)
+
+
 def parse_and_normalize(
     body: bytes, *, url: str, content_type: str | None, first_seen_at: datetime
 ) -> tuple[ParsedFeed, list[NormalizedArticle]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from newstalk.articles import service as articles
@@ -39,8 +41,8 @@ async def handle_collect(ctx: JobContext) -> None:
     if ctx.job.topic == sources.PUSH_TOPIC:
         body = base64.b64decode(ctx.job.payload["body_b64"])
         try:
-            pushed, pushed_items = await asyncio.to_thread(
-                parse_and_normalize,
+            pushed, pushed_items = await _parse(
+                ctx,
                 body,
                 url=feed_url,
                 content_type=ctx.job.payload.get("content_type"),
@@ -58,8 +60,8 @@ async def handle_collect(ctx: JobContext) -> None:
         feed: ParsedFeed | None = None
         items: list[NormalizedArticle] = []
         if result.status != 304:
-            feed, items = await asyncio.to_thread(
-                parse_and_normalize,
+            feed, items = await _parse(
+                ctx,
                 result.body,
                 url=result.url,
                 content_type=result.content_type,
@@ -75,6 +77,21 @@ async def handle_collect(ctx: JobContext) -> None:
         return
     await _store(ctx, source_id, feed, items, first_seen, fetch=result)
     metrics.SOURCE_FETCHES.labels(label, "not_modified" if result.status == 304 else "ok").inc()
+
+
+async def _parse(
+    ctx: JobContext, body: bytes, *, url: str, content_type: str | None, first_seen_at: datetime
+) -> tuple[ParsedFeed, list[NormalizedArticle]]:
+    """Parse and normalize off the event loop: in the parse process pool, or a thread."""
+    call = functools.partial(
+        parse_and_normalize, body, url=url, content_type=content_type, first_seen_at=first_seen_at
+    )
+    try:
+        return await asyncio.get_running_loop().run_in_executor(ctx.services.parse_pool, call)
+    except BrokenProcessPool:
+        log.error("ingestion: a parse process died; restarting the pool, the poll will be retried")
+        ctx.services.restart_parse_pool()
+        raise
 
 
 async def _store(
