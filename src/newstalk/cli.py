@@ -37,7 +37,11 @@ sources_app = typer.Typer(
 feeds_app = typer.Typer(help="Fetch and parse feeds without storing anything.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sources_app, name="sources")
+eval_app = typer.Typer(
+    help="Measure quality on public data sets; prints one table, or JSON.", no_args_is_help=True
+)
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(eval_app, name="eval")
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
@@ -449,6 +453,84 @@ def feeds_check(
     failures = asyncio.run(go())
     if failures:
         raise typer.Exit(1)
+
+
+@eval_app.command("stories")
+def eval_stories(
+    path: Annotated[Path, typer.Argument(help="A data file or folder in the chosen format.", exists=True)],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="bbc: JSONL with title/body (duplicate pairs); uci: UCI News Aggregator CSV (story "
+            "clusters, B-cubed); fnc1: folder with stances.jsonl + bodies.jsonl (related vs unrelated).",
+        ),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """Evaluate near-duplicate detection and story clustering on a labelled data set."""
+    evaluators = {
+        "bbc": "newstalk.stories.evaluate.bbc:evaluate_bbc",
+        "uci": "newstalk.stories.evaluate.uci:evaluate_uci",
+        "fnc1": "newstalk.stories.evaluate.fnc1:evaluate_fnc1",
+    }
+    if fmt not in evaluators:
+        fail(f"eval stories: --format must be one of {', '.join(evaluators)}", 2)
+    import importlib
+
+    module, _, name = evaluators[fmt].partition(":")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        result = getattr(importlib.import_module(module), name)(path)
+    except NewsTalkError as exc:
+        fail(exc.detail)
+    except (OSError, ValueError, KeyError) as exc:
+        fail(
+            f"eval stories: {path} is not a readable {fmt} data set: {type(exc).__name__}: {exc}".splitlines()[
+                0
+            ]
+        )
+    print_result(f"stories ({fmt}) on {path}", result, as_json=as_json)
+
+
+@eval_app.command("category")
+def eval_category(
+    path: Annotated[
+        Path, typer.Argument(help="An ag_news-format CSV (class index, title, description).", exists=True)
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """Accuracy of the story category classifier; on its own training file only held-out rows count."""
+    from newstalk.providers.embeddings import build_embeddings
+    from newstalk.stories.category import CategoryClassifier, evaluate_ag_news
+
+    settings = settings_or_exit()
+    try:
+        result = evaluate_ag_news(path, CategoryClassifier.load(), build_embeddings(settings))
+    except NewsTalkError as exc:
+        fail(exc.detail)
+    except (OSError, ValueError, KeyError) as exc:
+        fail(
+            f"eval category: {path} is not a readable ag_news CSV: {type(exc).__name__}: {exc}".splitlines()[
+                0
+            ]
+        )
+    print_result(f"category on {path}", result, as_json=as_json)
+
+
+def print_result(title: str, result: dict[str, Any], *, as_json: bool) -> None:
+    """One JSON object, or a two-column markdown table."""
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+        return
+    typer.echo(f"{title}\n\n| metric | value |\n|---|---|")
+    for key, value in result.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        typer.echo(f"| {key} | {shown} |")
 
 
 def _read_feed_file(target: str, max_bytes: int) -> tuple[bytes, str]:

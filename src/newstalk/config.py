@@ -19,7 +19,7 @@ from newstalk import __version__
 from newstalk.errors import ConfigError
 
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the development default production refuses
-SECRET_FIELDS = ("admin_token",)
+SECRET_FIELDS = ("admin_token", "embedding_api_key", "tts_openai_api_key")
 
 
 class Environment(StrEnum):
@@ -64,6 +64,22 @@ class Settings(BaseSettings):
     queue_max_attempts: int = Field(5, ge=1)
     queue_retry_base_s: float = Field(5.0, gt=0)
     queue_poll_idle_s: float = Field(0.5, gt=0)
+
+    # models (providers/); the defaults run offline from what pip installs
+    embedding_provider: str = Field("e5-small", pattern="^(e5-small|openai)$")
+    embedding_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://vllm:8000/v1"
+    )
+    embedding_model: str = "text-embedding-3-small"
+    embedding_api_key: SecretStr | None = None
+
+    # stories
+    story_window_h: int = Field(72, ge=1, le=24 * 30)
+
+    # speech (speech/); audio files go to a local folder unless object storage is configured
+    audio_dir: str = "./data/audio"
+    tts_openai_url: str | None = Field(None, description="OpenAI-compatible base URL for cloud TTS")
+    tts_openai_api_key: SecretStr | None = None
 
     # websub
     websub_enabled: bool = True

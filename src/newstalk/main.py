@@ -66,8 +66,9 @@ def create_app(
     from newstalk.pipeline.endpoints import router as pipeline_router
     from newstalk.sources.endpoints import router as sources_router
     from newstalk.sources.websub import router as websub_router
+    from newstalk.stories.endpoints import router as stories_router
 
-    for router in (ops_router, sources_router, news_router, pipeline_router, websub_router):
+    for router in (ops_router, sources_router, news_router, stories_router, pipeline_router, websub_router):
         app.include_router(router)
     if demo:
         from newstalk.demo import router as demo_router

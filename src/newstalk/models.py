@@ -7,4 +7,5 @@ def import_all_models() -> None:
     """Register every table on ``Base.metadata``."""
     import newstalk.articles.models
     import newstalk.kit.bus.dbqueue
-    import newstalk.sources.models  # noqa: F401
+    import newstalk.sources.models
+    import newstalk.stories.models  # noqa: F401

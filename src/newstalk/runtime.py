@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from newstalk.config import Settings
 from newstalk.kit.bus.dbqueue import DbQueueTransport
@@ -21,6 +22,9 @@ class Services:
     fetcher: Fetcher
     # Parsing is CPU-bound; a process pool lets it use other cores. None: a thread here.
     parse_pool: Executor | None = None
+    # State a stage builds on first use in this process (models, indexes); API-only
+    # processes never pay for it.
+    stage_state: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:

@@ -129,9 +129,10 @@ async def article_count(services: Services) -> int:
     return await scalar(services, select(func.count()).select_from(Article))
 
 
-async def jobs(services: Services) -> list[QueueJob]:
+async def jobs(services: Services, stage: str = "collect") -> list[QueueJob]:
     async with services.db.read() as session:
-        return list((await session.scalars(select(QueueJob).order_by(QueueJob.id))).all())
+        stmt = select(QueueJob).where(QueueJob.stage == stage).order_by(QueueJob.id)
+        return list((await session.scalars(stmt)).all())
 
 
 async def wait_for(
@@ -172,6 +173,9 @@ async def assert_exactly_once(services: Services, feed_ids: dict[str, int], feed
         assert s.fetch_count == 1, s.feed_url
         assert s.last_status == "ok"
         assert s.consecutive_failures == 0
+    # The events left with the results exactly once too: one stories job per article, none twice.
+    downstream = await jobs(services, stage="stories")
+    assert sorted(j.dedup_key or "" for j in downstream) == sorted(a.content_hash for a in arts)
 
 
 async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
@@ -209,7 +213,7 @@ async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     second = workers(batch=batch, concurrency=batch)
 
     async def queue_empty() -> bool:
-        return await scalar(services, select(func.count()).select_from(QueueJob)) == 0
+        return not await jobs(services)
 
     await wait_for(queue_empty, within=60, what="the queue to drain", worker=second)
     await assert_exactly_once(services, feed_ids, feed_server)
@@ -253,7 +257,7 @@ async def test_sigterm_finishes_in_flight_jobs_and_releases_the_rest(
     second = workers(batch=batch, concurrency=concurrency)
 
     async def queue_empty() -> bool:
-        return await scalar(services, select(func.count()).select_from(QueueJob)) == 0
+        return not await jobs(services)
 
     await wait_for(queue_empty, within=60, what="the queue to drain", worker=second)
     await assert_exactly_once(services, feed_ids, feed_server)

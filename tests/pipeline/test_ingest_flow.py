@@ -80,7 +80,9 @@ async def test_feeds_flow_into_news(
     urls = {i["url"] for i in (await client.get("/api/v1/news", params={"limit": 50})).json()["items"]}
     assert victim["url"] not in urls
     assert len(urls) == 9  # 9 - 1 deleted + 1 new
-    assert await count(services, QueueJob) == 0
+    async with services.db.read() as session:
+        pending = await session.scalar(select(func.count()).where(QueueJob.stage == "collect"))
+    assert pending == 0
 
 
 async def test_cursor_pages_are_stable_and_complete(

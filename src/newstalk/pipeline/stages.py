@@ -13,6 +13,8 @@ def all_stages(settings: Settings | None) -> list[Stage]:
     from newstalk.ingestion.tasks import handle_collect, handle_extract
     from newstalk.sources.service import POLL_TOPIC, PUSH_TOPIC, WEBSUB_TOPIC
     from newstalk.sources.websub import handle_websub
+    from newstalk.stories.service import EDITED_TOPIC
+    from newstalk.stories.tasks import INGESTED_TOPIC, handle_stories, handle_stories_batch
 
     return [
         Stage(
@@ -24,6 +26,14 @@ def all_stages(settings: Settings | None) -> list[Stage]:
         ),
         Stage("extract", (EXTRACT_TOPIC,), handle_extract, concurrency=4),
         Stage("websub", (WEBSUB_TOPIC,), handle_websub, concurrency=4, observe_job_latency=False),
+        # One replica: clustering keeps global state in memory (rebuilt from the database).
+        Stage(
+            "stories",
+            (INGESTED_TOPIC, EDITED_TOPIC),
+            handle_stories,
+            concurrency=1,
+            batch_handler=handle_stories_batch,
+        ),
     ]
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["JobContext"], Awaitable[None]]
+BatchHandler = Callable[["BatchContext"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,10 @@ class Stage:
     concurrency: int = 1
     # Stages that observe per-article latency themselves (collect) turn the per-job one off.
     observe_job_latency: bool = True
+    # Handles a whole claimed batch in one unit (models that batch, like embeddings). If the
+    # batch fails, its jobs are handled one by one with ``handler``, so one bad job can't
+    # hold back the others.
+    batch_handler: BatchHandler | None = None
 
 
 class JobContext:
@@ -56,6 +61,26 @@ class JobContext:
         async with self.services.db.unit() as uow:
             yield uow
             await self.services.transport.complete(uow.session, self.job)
+        self.completed = True
+
+
+class BatchContext:
+    """What a batch handler gets: its jobs and the one unit that completes them all."""
+
+    def __init__(self, services: Services, jobs: list[Job]) -> None:
+        self.services = services
+        self.jobs = jobs
+        self.completed = False
+
+    @asynccontextmanager
+    async def commit(self) -> AsyncIterator[UnitOfWork]:
+        """The transaction holding the batch's results, emitted events and every job's completion."""
+        if self.completed:
+            raise RuntimeError("pipeline: batch committed twice")
+        async with self.services.db.unit() as uow:
+            yield uow
+            for job in self.jobs:
+                await self.services.transport.complete(uow.session, job)
         self.completed = True
 
 
@@ -91,11 +116,42 @@ class StageWorker:
         )
         if not jobs:
             return 0
+        if self.stage.batch_handler is not None and len(jobs) > 1 and await self._handle_batch(jobs):
+            return len(jobs)
         unstarted: list[Job] = []
         await asyncio.gather(*(self._guarded(job, unstarted) for job in jobs))
         if unstarted:
             await self.services.transport.release(unstarted)
         return len(jobs)
+
+    async def _handle_batch(self, jobs: list[Job]) -> bool:
+        """Try the batch handler; False means fall back to one job at a time."""
+        assert self.stage.batch_handler is not None
+        ctx = BatchContext(self.services, jobs)
+        try:
+            await self.stage.batch_handler(ctx)
+            if not ctx.completed:
+                async with ctx.commit():
+                    pass
+        except LeaseLost as exc:
+            log.warning("%s; handling the batch's jobs one by one", exc)
+            return False
+        except Exception as exc:
+            log.warning(
+                "pipeline: %s batch of %d failed (%s); handling its jobs one by one",
+                self.stage.name,
+                len(jobs),
+                exc,
+            )
+            return False
+        now = utcnow()
+        metrics.STAGE_JOBS.labels(self.stage.name, "ok").inc(len(jobs))
+        if self.stage.observe_job_latency:
+            for job in jobs:
+                metrics.STAGE_LATENCY.labels(self.stage.name).observe(
+                    (now - job.first_seen_at).total_seconds()
+                )
+        return True
 
     async def _guarded(self, job: Job, unstarted: list[Job]) -> None:
         async with self._sem:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DUE_BATCH = 1000
-WEBSUB_RENEW_EVERY_S = 60.0
+PERIODIC_EVERY_S = 60.0
 
 
 async def enqueue_due(services: Services) -> int:
@@ -47,6 +47,7 @@ async def refresh_queue_depth(services: Services) -> None:
 async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
     """Tick until ``stop``: enqueue due polls, refresh gauges."""
     from newstalk.sources.websub import renew_expiring
+    from newstalk.stories.tasks import refresh_trending
 
     tick = services.settings.scheduler_tick_s
     last_renewal = 0.0
@@ -56,8 +57,9 @@ async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
             if count:
                 log.debug("scheduler: enqueued %d polls", count)
             await refresh_queue_depth(services)
-            if time.monotonic() - last_renewal >= WEBSUB_RENEW_EVERY_S:
+            if time.monotonic() - last_renewal >= PERIODIC_EVERY_S:
                 await renew_expiring(services)
+                await refresh_trending(services)
                 last_renewal = time.monotonic()
         except Exception:
             log.exception("scheduler: tick failed; trying again in %.0fs", tick)

@@ -1,0 +1,199 @@
+"""HTTP for stories: /api/v1/stories, /api/v1/trending and the editor's split and merge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newstalk.articles.models import Article
+from newstalk.deps import AdminDep, ServicesDep
+from newstalk.errors import InvalidInput, NotFound
+from newstalk.kit.api import decode_cursor, encode_cursor
+from newstalk.sources.models import Source
+from newstalk.stories import service
+from newstalk.stories.models import OPEN, ArticleFeatures, Story, StoryArticle
+from newstalk.stories.schemas import (
+    MergeRequest,
+    OutletCoverage,
+    SplitRequest,
+    StoryDetail,
+    StoryPage,
+    StorySummary,
+    TimelineEntry,
+    Trend,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["stories"])
+
+Category = Literal["politics", "economy", "society", "world", "tech", "culture", "sports", "entertainment"]
+
+
+def summary_of(story: Story) -> StorySummary:
+    detail = story.trending_detail or {}
+    return StorySummary(
+        id=story.id,
+        title=story.title,
+        summary=story.summary,
+        category=story.category,
+        languages=story.languages,
+        keywords=story.keywords,
+        sentiment=story.sentiment,
+        article_count=story.article_count,
+        outlet_count=story.outlet_count,
+        first_seen_at=story.first_seen_at,
+        last_seen_at=story.last_seen_at,
+        trending=Trend(
+            score=story.trending_score,
+            reason=story.trending_reason,
+            velocity_per_hour=detail.get("velocity_per_hour"),
+            baseline_per_hour=detail.get("baseline_per_hour"),
+        ),
+    )
+
+
+@router.get("/stories", response_model=StoryPage)
+async def list_stories(
+    services: ServicesDep,
+    category: Category | None = None,
+    language: Annotated[str | None, Query(min_length=2, max_length=16, pattern="^[a-zA-Z-]+$")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Last seen at or after (ISO 8601, with timezone)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Last seen before (ISO 8601, with timezone)")] = None,
+    sort: Literal["trending", "recent"] = "recent",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> StoryPage:
+    """Stories, newest or most trending first; filter by category, language and time."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"stories: {name} needs a timezone, e.g. 2026-11-26T09:00:00Z")
+    stmt = select(Story).where(Story.status == OPEN, Story.article_count > 0)
+    if category:
+        stmt = stmt.where(Story.category == category)
+    if language:
+        members = select(StoryArticle.story_id).join(Article, Article.id == StoryArticle.article_id)
+        stmt = stmt.where(Story.id.in_(members.where(Article.language == language.lower())))
+    if since:
+        stmt = stmt.where(Story.last_seen_at >= since)
+    if until:
+        stmt = stmt.where(Story.last_seen_at < until)
+    key = Story.trending_score if sort == "trending" else Story.last_seen_at
+    if cursor:
+        value, last_id = decode_cursor(cursor, 2)
+        try:
+            bound = float(value) if sort == "trending" else datetime.fromisoformat(value)
+            last = int(last_id)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                "stories: cursor is not valid for this sort; pass the next_cursor of a previous page"
+            ) from None
+        stmt = stmt.where(or_(key < bound, and_(key == bound, Story.id < last)))
+    stmt = stmt.order_by(key.desc(), Story.id.desc()).limit(limit + 1)
+    async with services.db.read() as session:
+        rows = list((await session.scalars(stmt)).all())
+    items = [summary_of(s) for s in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        tail = rows[limit - 1]
+        next_cursor = encode_cursor(
+            tail.trending_score if sort == "trending" else tail.last_seen_at.isoformat(), tail.id
+        )
+    return StoryPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/trending", response_model=list[StorySummary])
+async def trending_stories(
+    services: ServicesDep,
+    category: Category | None = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[StorySummary]:
+    """The most trending open stories, each with why it trends."""
+    stmt = select(Story).where(Story.status == OPEN, Story.trending_score > 0)
+    if category:
+        stmt = stmt.where(Story.category == category)
+    async with services.db.read() as session:
+        rows = (
+            await session.scalars(stmt.order_by(Story.trending_score.desc(), Story.id.desc()).limit(limit))
+        ).all()
+    return [summary_of(s) for s in rows]
+
+
+@router.get("/stories/{story_id}", response_model=StoryDetail)
+async def get_story(story_id: int, services: ServicesDep) -> StoryDetail:
+    """A story with its coverage by outlet, timeline, keywords, summary and why it trends."""
+    async with services.db.read() as session:
+        story = await session.get(Story, story_id)
+        if story is None:
+            raise NotFound(f"stories: no story with id {story_id}")
+        return await _detail(session, story)
+
+
+async def _detail(session: AsyncSession, story: Story) -> StoryDetail:
+    rows = (
+        await session.execute(
+            select(Article, Source.title, StoryArticle.reason, ArticleFeatures.duplicate_of_id)
+            .join(StoryArticle, StoryArticle.article_id == Article.id)
+            .join(Source, Source.id == Article.source_id)
+            .outerjoin(ArticleFeatures, ArticleFeatures.article_id == Article.id)
+            .where(StoryArticle.story_id == story.id)
+            .order_by(Article.first_seen_at, Article.id)
+        )
+    ).all()
+    timeline = [
+        TimelineEntry(
+            article_id=a.id,
+            source_id=a.source_id,
+            outlet=outlet,
+            title=a.title,
+            url=a.url,
+            language=a.language,
+            published_at=a.published_at,
+            first_seen_at=a.first_seen_at,
+            duplicate_of=dup,
+            reason=reason,
+        )
+        for a, outlet, reason, dup in rows
+    ]
+    coverage: dict[int, OutletCoverage] = {}
+    for entry in timeline:
+        seen = coverage.get(entry.source_id)
+        if seen is None:
+            coverage[entry.source_id] = OutletCoverage(
+                source_id=entry.source_id,
+                outlet=entry.outlet,
+                articles=1,
+                headline=entry.title,
+                url=entry.url,
+                language=entry.language,
+                first_seen_at=entry.first_seen_at,
+            )
+        else:
+            seen.articles += 1
+    base = summary_of(story)
+    return StoryDetail(
+        **base.model_dump(),
+        coverage=list(coverage.values()),
+        timeline=timeline,
+        merged_into=story.merged_into_id,
+    )
+
+
+@router.post("/stories/{story_id}/split", response_model=StorySummary, status_code=201)
+async def split_story(story_id: int, body: SplitRequest, services: ServicesDep, _: AdminDep) -> StorySummary:
+    """Move articles out of a wrong merge into a new story; they won't be put back."""
+    async with services.db.unit() as uow:
+        new = await service.split(uow, story_id, body.article_ids)
+    return summary_of(new)
+
+
+@router.post("/stories/{story_id}/merge", response_model=StorySummary)
+async def merge_story(story_id: int, body: MergeRequest, services: ServicesDep, _: AdminDep) -> StorySummary:
+    """Fold another story into this one; later coverage of either joins this one."""
+    async with services.db.unit() as uow:
+        keep = await service.merge(uow, story_id, body.story_id)
+    return summary_of(keep)

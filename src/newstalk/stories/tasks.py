@@ -1,0 +1,151 @@
+"""The stories stage: article.ingested → near-dup + clustering + analysis → story.updated."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from newstalk.articles.models import Article
+from newstalk.kit.bus import Job
+from newstalk.kit.db import utcnow
+from newstalk.pipeline.worker import BatchContext, JobContext
+from newstalk.stories import service
+from newstalk.stories.engine import ArticleInput, StoryEngine
+from newstalk.stories.models import OPEN, Story, StoryArticle
+
+if TYPE_CHECKING:
+    from newstalk.runtime import Services
+
+log = logging.getLogger(__name__)
+
+INGESTED_TOPIC = "article.ingested"
+TEXT_CHARS = 4000
+BASELINE_TTL_S = 300.0
+
+ENGINE = "stories.engine"
+BASELINES = "stories.baselines"
+_engine_lock = asyncio.Lock()
+
+
+async def engine_for(services: Services) -> StoryEngine:
+    """This process's engine, built (models loaded, state read) on first use."""
+    async with _engine_lock:
+        engine: StoryEngine | None = services.stage_state.get(ENGINE)
+        if engine is None:
+            engine = await asyncio.to_thread(StoryEngine, services.settings)
+            services.stage_state[ENGINE] = engine
+        if not engine.loaded:
+            async with services.db.read() as session:
+                await engine.load(session)
+        return engine
+
+
+def forget_engine(services: Services) -> None:
+    """Drop this process's engine so the next job rebuilds it from the database."""
+    services.stage_state.pop(ENGINE, None)
+    services.stage_state.pop(BASELINES, None)
+
+
+async def baselines_for(services: Services) -> dict[str, float]:
+    """Per-category articles per hour, refreshed every few minutes."""
+    cached: tuple[float, dict[str, float]] | None = services.stage_state.get(BASELINES)
+    if cached and time.monotonic() - cached[0] < BASELINE_TTL_S:
+        return cached[1]
+    async with services.db.read() as session:
+        values = await service.category_baselines(session, utcnow())
+    services.stage_state[BASELINES] = (time.monotonic(), values)
+    return values
+
+
+async def handle_stories_batch(ctx: BatchContext) -> None:
+    """Handle a claimed batch in one unit (embeddings are computed for the whole batch at once)."""
+    await _process(ctx.services, ctx.jobs, ctx)
+
+
+async def handle_stories(ctx: JobContext) -> None:
+    """Handle one job (the fallback when a batch failed)."""
+    await _process(ctx.services, [ctx.job], ctx)
+
+
+async def _process(services: Services, jobs: Sequence[Job], ctx: BatchContext | JobContext) -> None:
+    engine = await engine_for(services)
+    edited = [j for j in jobs if j.topic == service.EDITED_TOPIC]
+    article_ids = [int(j.payload["article_id"]) for j in jobs if j.topic == INGESTED_TOPIC]
+    articles = await _load_articles(services, article_ids)
+    computed = await asyncio.to_thread(engine.compute, articles) if articles else []
+    baselines = await baselines_for(services)
+    async with engine.lock:
+        try:
+            if edited:
+                async with services.db.read() as session:
+                    await engine.load(session)
+            async with ctx.commit() as uow:
+                touched = await service.assign(uow, engine, computed)
+                for job in edited:
+                    touched.update(int(s) for s in job.payload.get("stories", []))
+                for story_id in sorted(touched):
+                    await service.refresh(uow, engine, story_id, baselines)
+        except BaseException:
+            # Memory may hold assignments the database never got: read the truth back.
+            engine.loaded = False
+            raise
+
+
+async def _load_articles(services: Services, article_ids: Sequence[int]) -> list[ArticleInput]:
+    if not article_ids:
+        return []
+    async with services.db.read() as session:
+        rows = (
+            await session.execute(
+                select(
+                    Article.id,
+                    Article.source_id,
+                    Article.language,
+                    Article.title,
+                    Article.content_text,
+                    Article.published_at,
+                    Article.first_seen_at,
+                )
+                .where(Article.id.in_(article_ids))
+                .order_by(Article.first_seen_at, Article.id)
+            )
+        ).all()
+    return [
+        ArticleInput(
+            article_id=r.id,
+            source_id=r.source_id,
+            language=r.language,
+            title=r.title,
+            text=(r.content_text or "")[:TEXT_CHARS],
+            published_at=r.published_at,
+            first_seen_at=r.first_seen_at,
+        )
+        for r in rows
+    ]
+
+
+async def refresh_trending(services: Services) -> int:
+    """Recompute trending for stories seen in the last day (scores decay without new articles)."""
+    now = utcnow()
+    baselines = await baselines_for(services)
+    async with services.db.unit() as uow:
+        stories = (
+            await uow.session.scalars(
+                select(Story).where(Story.status == OPEN, Story.last_seen_at >= now - service.TREND_HORIZON)
+            )
+        ).all()
+        for story in stories:
+            arrivals = (
+                await uow.session.execute(
+                    select(Article.first_seen_at, Article.source_id)
+                    .join(StoryArticle, StoryArticle.article_id == Article.id)
+                    .where(StoryArticle.story_id == story.id)
+                )
+            ).all()
+            service.apply_trend(story, [(t, s) for t, s in arrivals], baselines)
+    return len(stories)

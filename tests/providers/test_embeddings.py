@@ -1,0 +1,221 @@
+"""Embedding providers: the offline e5 model and the OpenAI-compatible client against a local stub."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from newstalk.config import Settings
+from newstalk.errors import ConfigError, Unavailable
+from newstalk.providers.embeddings import (
+    E5SmallEmbeddings,
+    EmbeddingProvider,
+    OpenAICompatibleEmbeddings,
+    build_embeddings,
+)
+
+PARALLEL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "news" / "ko-en-news-parallel"
+
+OWN_PAIRS = [
+    (
+        "서울 도심에서 대규모 정전이 발생해 지하철 운행이 중단됐다.",
+        "A massive blackout in central Seoul halted subway service.",
+    ),
+    (
+        "한국은행이 기준금리를 0.25%포인트 인상했다.",
+        "The Bank of Korea raised its benchmark rate by 0.25 percentage points.",
+    ),
+    (
+        "태풍이 제주도에 상륙해 항공편이 모두 결항됐다.",
+        "A typhoon made landfall on Jeju Island, grounding all flights.",
+    ),
+    (
+        "국가대표 축구팀이 월드컵 본선 진출을 확정했다.",
+        "The national football team secured a place in the World Cup finals.",
+    ),
+    (
+        "삼성전자가 새로운 반도체 공장 건설 계획을 발표했다.",
+        "Samsung Electronics announced plans to build a new chip plant.",
+    ),
+]
+
+
+@cache
+def e5() -> E5SmallEmbeddings:
+    return E5SmallEmbeddings()
+
+
+def ko_en_pairs(start: int, count: int) -> list[tuple[str, str]]:
+    ko_file, en_file = PARALLEL / "korean-english-park.dev.ko", PARALLEL / "korean-english-park.dev.en"
+    if not (ko_file.exists() and en_file.exists()):
+        return OWN_PAIRS
+    ko = ko_file.read_text(encoding="utf-8").splitlines()
+    en = en_file.read_text(encoding="utf-8").splitlines()
+    # Every 7th line, so neighbouring sentences of one article do not compete.
+    return [(ko[i], en[i]) for i in range(start, start + 7 * count, 7)]
+
+
+def test_e5_shape_dtype_and_normalization() -> None:
+    v = e5().encode(["Fed raises interest rates", "연준 금리 인상", ""])
+    assert v.shape == (3, 384)
+    assert v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    empty = e5().encode([])
+    assert empty.shape == (0, 384)
+    assert isinstance(e5(), EmbeddingProvider)
+
+
+def test_e5_keeps_input_order_across_batches() -> None:
+    texts = ["short", "a considerably longer sentence about markets and rates", "mid length text"]
+    together = e5().encode(texts)
+    one_by_one = np.vstack([e5().encode([t]) for t in texts])
+    assert np.allclose(together, one_by_one, atol=1e-3)
+
+
+def test_e5_puts_translations_closer_than_unrelated_sentences() -> None:
+    pairs = ko_en_pairs(700, 12)
+    ko = e5().encode([k for k, _ in pairs])
+    en = e5().encode([e for _, e in pairs])
+    sim = ko @ en.T
+    diag = np.diag(sim)
+    off = sim[~np.eye(len(pairs), dtype=bool)]
+    # Each Korean sentence's nearest English sentence is its translation (allow one miss).
+    hits = int((sim.argmax(axis=1) == np.arange(len(pairs))).sum())
+    assert hits >= len(pairs) - 1
+    assert diag.mean() > off.mean() + 0.05
+
+
+class _Stub:
+    """A tiny OpenAI-compatible /embeddings server that records what it receives."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.status = 200
+        self.delay_s = 0.0
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+                if stub.delay_s:
+                    time.sleep(stub.delay_s)
+                if stub.status != 200:
+                    payload = json.dumps({"error": {"message": "nope"}}).encode()
+                else:
+                    # Vectors encode the input length; answered in reverse order, indexed.
+                    data = [
+                        {"index": i, "embedding": [float(len(t)), 1.0, 0.0, 0.0]}
+                        for i, t in enumerate(body["input"])
+                    ]
+                    payload = json.dumps({"object": "list", "data": data[::-1]}).encode()
+                self.send_response(stub.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+
+@pytest.fixture
+def stub() -> Iterator[_Stub]:
+    s = _Stub()
+    thread = threading.Thread(target=s.server.serve_forever, daemon=True)
+    thread.start()
+    yield s
+    s.server.shutdown()
+    s.server.server_close()
+    thread.join()
+
+
+def test_openai_compatible_batches_authenticates_and_normalizes(stub: _Stub) -> None:
+    p = OpenAICompatibleEmbeddings(base_url=stub.url + "/", model="m1", api_key="sk-test", batch_size=2)
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    v = p.encode(texts)
+    p.close()
+    assert v.shape == (5, 4)
+    assert v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0)
+    expected = np.array([[len(t), 1.0, 0, 0] for t in texts]) / np.linalg.norm(
+        [[len(t), 1.0] for t in texts], axis=1, keepdims=True
+    )
+    assert np.allclose(v, expected, atol=1e-6)
+    assert [r["input"] for r in stub.requests] == [["a", "bb"], ["ccc", "dddd"], ["eeeee"]]
+    assert {r["path"] for r in stub.requests} == {"/v1/embeddings"}
+    assert {r["auth"] for r in stub.requests} == {"Bearer sk-test"}
+    assert {r["model"] for r in stub.requests} == {"m1"}
+
+
+def test_openai_compatible_learns_dimension_and_handles_empty_input(stub: _Stub) -> None:
+    p = OpenAICompatibleEmbeddings(base_url=stub.url, model="custom")
+    assert p.encode([]).shape == (0, 4)
+    assert stub.requests[0]["auth"] is None
+    known = OpenAICompatibleEmbeddings(base_url=stub.url, model="text-embedding-3-small")
+    before = len(stub.requests)
+    assert known.encode([]).shape == (0, 1536)
+    assert len(stub.requests) == before
+    p.close()
+    known.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "needle"),
+    [(401, "NEWSTALK_EMBEDDING_API_KEY"), (500, "HTTP 500"), (404, "NEWSTALK_EMBEDDING_URL")],
+)
+def test_openai_compatible_errors_name_the_setting(stub: _Stub, status: int, needle: str) -> None:
+    stub.status = status
+    p = OpenAICompatibleEmbeddings(base_url=stub.url, model="m1", api_key="bad")
+    with pytest.raises(Unavailable) as exc:
+        p.encode(["x"])
+    p.close()
+    assert needle in exc.value.detail
+    assert exc.value.detail.startswith("embeddings: ")
+
+
+def test_openai_compatible_timeout_and_refused_connection(stub: _Stub) -> None:
+    stub.delay_s = 0.5
+    p = OpenAICompatibleEmbeddings(base_url=stub.url, model="m1", timeout_s=0.1)
+    with pytest.raises(Unavailable, match="timed out"):
+        p.encode(["x"])
+    p.close()
+    port = stub.server.server_address[1]
+    stub.server.shutdown()
+    stub.server.server_close()
+    gone = OpenAICompatibleEmbeddings(base_url=f"http://127.0.0.1:{port}/v1", model="m1", timeout_s=1)
+    with pytest.raises(Unavailable, match="NEWSTALK_EMBEDDING_URL"):
+        gone.encode(["x"])
+    gone.close()
+
+
+def test_build_embeddings_follows_settings(stub: _Stub) -> None:
+    base: dict[str, Any] = {"_env_file": None}
+    assert isinstance(build_embeddings(Settings(**base)), E5SmallEmbeddings)
+    remote = build_embeddings(
+        Settings(
+            **base,
+            embedding_provider="openai",
+            embedding_url=stub.url,
+            embedding_model="stub",
+            embedding_api_key="k",
+        )
+    )
+    assert isinstance(remote, OpenAICompatibleEmbeddings)
+    assert remote.encode(["hello"]).shape == (1, 4)
+    assert stub.requests[-1]["auth"] == "Bearer k"
+    remote.close()
+    with pytest.raises(ConfigError, match="NEWSTALK_EMBEDDING_URL"):
+        build_embeddings(Settings(**base, embedding_provider="openai"))
