@@ -522,6 +522,39 @@ def eval_category(
     print_result(f"category on {path}", result, as_json=as_json)
 
 
+@eval_app.command("speech")
+def eval_speech(
+    path: Annotated[
+        Path, typer.Argument(help="A text file, one sentence per line.", exists=True, dir_okay=False)
+    ],
+    voice: Annotated[
+        str, typer.Option(help="A character: anchor, host, narrator, reporter, storyteller.")
+    ] = "anchor",
+    lang: Annotated[str, typer.Option(help="en or ko.")] = "en",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """Intelligibility of a voice by speech-recognition round trip (WER; Korean cannot be scored offline)."""
+    from newstalk.speech.evaluate import evaluate_speech, format_result
+    from newstalk.speech.voices import VOICES
+
+    if voice not in VOICES:
+        fail(f"eval speech: unknown voice {voice!r}; choose one of {', '.join(VOICES)}", 2)
+    if lang not in ("en", "ko"):
+        fail("eval speech: --lang must be en or ko", 2)
+    try:
+        result = evaluate_speech(path, voice=voice, lang=lang)
+    except NewsTalkError as exc:
+        fail(exc.detail)
+    except (OSError, ValueError) as exc:
+        fail(f"eval speech: {path}: {type(exc).__name__}: {exc}".splitlines()[0])
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+    else:
+        typer.echo(format_result(result))
+
+
 def print_result(title: str, result: dict[str, Any], *, as_json: bool) -> None:
     """One JSON object, or a two-column markdown table."""
     if as_json:
