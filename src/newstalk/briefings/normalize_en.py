@@ -353,6 +353,17 @@ def _range(m: re.Match[str]) -> str:
 
 Step = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
 
+# Parentheses and dashes become pauses, then the commas they leave are tidied (both languages).
+PAUSE_STEPS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\s*[()\[\]]\s*"), ", "),
+    (re.compile(r"\s*(?:--|—|–)\s*"), ", "),
+    (re.compile(r"(?:\s*,)+\s*([.!?;:])"), r"\1"),
+    (re.compile(r"(?:\s*,\s*){2,}"), ", "),
+    (re.compile(r"^\s*,\s*|\s*,\s*$"), ""),
+    (re.compile(r"\s+([,.!?;:])"), r"\1"),
+    (re.compile(r"\s{2,}"), " "),
+]
+
 STEPS: list[Step] = [
     # Digit runs too long to be quantities (IDs, card numbers) are read digit by digit first,
     # which also keeps the number patterns below linear on pathological input.
@@ -480,15 +491,7 @@ STEPS: list[Step] = [
     (re.compile(r"\s=\s"), " equals "),
     (re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])"), " slash "),
     (re.compile(r"[$€£¥₩₹¢]"), ""),
-    # Parentheses and dashes become pauses.
-    (re.compile(r"\s*[()\[\]]\s*"), ", "),
-    (re.compile(r"\s*(?:--|—|–)\s*"), ", "),
-    # Tidy the pauses the steps above left behind.
-    (re.compile(r"(?:\s*,)+\s*([.!?;:])"), r"\1"),
-    (re.compile(r"(?:\s*,\s*){2,}"), ", "),
-    (re.compile(r"^\s*,\s*|\s*,\s*$"), ""),
-    (re.compile(r"\s+([,.!?;:])"), r"\1"),
-    (re.compile(r"\s{2,}"), " "),
+    *PAUSE_STEPS,
 ]
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 
-from newstalk.briefings.normalize_en import is_pronounceable
+from newstalk.briefings.normalize_en import PAUSE_STEPS, is_pronounceable
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -582,14 +582,7 @@ STEPS: list[Step] = [
     (re.compile(r"[$€£¥₩₹¢#]"), ""),
     (re.compile(r"%"), " 퍼센트"),
     (re.compile(r"[~～∼〜]"), "에서 "),
-    # Parentheses and dashes become pauses.
-    (re.compile(r"\s*[()\[\]]\s*"), ", "),
-    (re.compile(r"\s*(?:--|—|–)\s*"), ", "),
-    (re.compile(r"(?:\s*,)+\s*([.!?;:])"), r"\1"),
-    (re.compile(r"(?:\s*,\s*){2,}"), ", "),
-    (re.compile(r"^\s*,\s*|\s*,\s*$"), ""),
-    (re.compile(r"\s+([,.!?;:])"), r"\1"),
-    (re.compile(r"\s{2,}"), " "),
+    *PAUSE_STEPS,
 ]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from newstalk.briefings.normalize_en import cardinal
 from newstalk.errors import InvalidInput, NotFound, Unavailable
 from newstalk.speech.engines import PCM, TTSEngine, resample
 from newstalk.speech.voices import get_voice
@@ -30,41 +31,13 @@ KOREAN_NOTE = (
     "no offline Korean speech recognizer is installed (the bundled Whisper model is "
     "tiny.en, English-only), so Korean intelligibility is not scored"
 )
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _recognizer: Any = None
 _recognizer_lock = threading.Lock()
 
 
 def _number_words(match: re.Match[str]) -> str:
-    n = int(match.group())
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    return match.group()
+    # Whisper writes small numbers either way; spell them on both sides. Hyphens split later.
+    return cardinal(int(match.group()))
 
 
 def normalize_words(text: str) -> list[str]:
