@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -54,7 +55,9 @@ class Services:
         await self.fetcher.aclose()
         await self.db.dispose()
         if self.parse_pool is not None:
-            self.parse_pool.shutdown(wait=False, cancel_futures=True)
+            # Wait for the parse processes: after shutdown(wait=False) CPython's exit hook
+            # writes to the pool's closed wake-up pipe and prints a traceback.
+            await asyncio.to_thread(self.parse_pool.shutdown, wait=True, cancel_futures=True)
 
 
 def _parse_pool(settings: Settings) -> Executor | None:

@@ -38,7 +38,7 @@ useful times besides UCI).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -62,6 +62,12 @@ BASELINE_CROSS = 0.74
 CROSS_GAIN = 2.2
 # Candidates re-scored with keywords and entities after the vectorized cosine + time pass.
 TOP_K = 8
+# A candidate must resemble one of its recent members, not only the centroid: the centroid
+# of a large, varied story drifts toward the mean of all news, which every title is close to.
+RECENT_MEMBERS = 32
+# Story terms count toward keyword/entity overlap only when shared by this share of members,
+# so a big story's vocabulary doesn't match every title.
+TERM_SHARE = 0.1
 
 
 @dataclass
@@ -101,6 +107,7 @@ class StoryState:
     language_counts: Counter[str] = field(default_factory=Counter)
     blocked: set[int] = field(default_factory=set)
     pinned: set[int] = field(default_factory=set)
+    recent: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=RECENT_MEMBERS))
 
 
 @dataclass(frozen=True)
@@ -122,10 +129,11 @@ def baseline(a: str, b: str) -> float:
     return LANG_BASELINE.get(frozenset({a, b}), BASELINE_SAME if a == b else BASELINE_CROSS)
 
 
-def _overlap(article: frozenset[str], story: Counter[str]) -> float:
+def _overlap(article: frozenset[str], story: Counter[str], size: int) -> float:
     if not article:
         return 0.0
-    return sum(1 for t in article if t in story) / len(article)
+    needed = max(1.0, TERM_SHARE * size)
+    return sum(1 for t in article if story.get(t, 0) >= needed) / len(article)
 
 
 class StoryClusterer:
@@ -236,15 +244,12 @@ class StoryClusterer:
             self._lang_counts = np.hstack([self._lang_counts, np.zeros((self._lang_counts.shape[0], 1))])
         return col
 
-    def _calibrated(self, cos: np.ndarray, lang: str) -> np.ndarray:
-        """Rescale raw cosines against the language baselines of each story (see module docstring)."""
-        n = cos.shape[0]
+    def _calibration(self, n: int, lang: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-story baseline mu_s and gain g_s for an article in ``lang`` (see module docstring)."""
         mu = np.array([baseline(lang, other) for other in self._langs])
         gain = np.array([1.0 if other == lang else self.cross_gain for other in self._langs])
         frac = self._lang_counts[:n] / np.maximum(self._size[:n], 1.0)[:, None]
-        mu_s = np.einsum("ij,j->i", frac, mu)
-        g_s = np.einsum("ij,j->i", frac, gain)
-        return np.asarray(g_s * (cos - mu_s) / (1.0 - mu_s))
+        return np.einsum("ij,j->i", frac, mu), np.einsum("ij,j->i", frac, gain)
 
     def assign(self, f: ArticleFeatures) -> Assignment:
         """Pick the open story this article belongs to, or None for a new story, with score and reason."""
@@ -260,7 +265,8 @@ class StoryClusterer:
         # einsum runs in the calling thread; a BLAS matvec this small loses more to
         # thread hand-off than it gains (17x slower on a busy 2-core host).
         cos = np.einsum("ij,j->i", self._matrix[:n], e)
-        sim = self._calibrated(cos, language_key(f.language))
+        mu_s, g_s = self._calibration(n, language_key(f.language))
+        sim = g_s * (cos - mu_s) / (1.0 - mu_s)
         t = f.published_at.timestamp()
         # Distance to the story's time span: zero inside it, growing outside.
         gap = np.maximum(np.maximum(self._first_ts[:n] - t, t - self._last_ts[:n]), 0.0)
@@ -282,12 +288,16 @@ class StoryClusterer:
             if f.article_id in state.blocked:
                 blocked_here += 1
                 continue
-            kw = _overlap(f.keywords, state.keyword_counts)
-            ent = _overlap(f.entities, state.entity_counts)
-            score = float(base[row]) + self.w_keywords * kw + self.w_entities * ent
+            member = max(float(np.dot(m, e)) for m in state.recent) if state.recent else float(cos[row])
+            # Close to the centroid and to some recent member; the score is linear in the cosine.
+            shortfall = max(0.0, float(cos[row]) - member)
+            row_base = float(base[row]) - float(g_s[row]) * shortfall / (1.0 - float(mu_s[row]))
+            kw = _overlap(f.keywords, state.keyword_counts, state.size)
+            ent = _overlap(f.entities, state.entity_counts, state.size)
+            score = row_base + self.w_keywords * kw + self.w_entities * ent
             if best is None or score > best[0]:
                 reason = (
-                    f"cos {float(cos[row]):.3f}, sim {float(sim[row]):.3f}, keywords {kw:.2f}, entities {ent:.2f}, "
+                    f"cos {float(cos[row]):.3f}, member {member:.3f}, keywords {kw:.2f}, entities {ent:.2f}, "
                     f"gap {float(gap[row]) / 3600:.1f}h"
                 )
                 best = (score, sid, reason)
@@ -324,6 +334,7 @@ class StoryClusterer:
     def _absorb(self, state: StoryState, f: ArticleFeatures) -> None:
         e = np.asarray(f.embedding, dtype=np.float32).reshape(-1)
         state.vector_sum += e
+        state.recent.append(e)
         norm = float(np.linalg.norm(state.vector_sum))
         state.centroid = state.vector_sum / norm if norm > 0 else state.vector_sum.copy()
         state.size += 1
@@ -406,6 +417,7 @@ class StoryClusterer:
         a.article_ids |= b.article_ids
         a.blocked |= b.blocked
         a.pinned |= b.pinned
+        a.recent.extend(b.recent)
         a.first_seen = min(a.first_seen, b.first_seen)
         a.last_seen = max(a.last_seen, b.last_seen)
         self._sync_row(a)

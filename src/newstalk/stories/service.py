@@ -51,9 +51,12 @@ async def assign(uow: UnitOfWork, engine: StoryEngine, batch: Sequence[Computed]
         duplicate_of = score = None
         story_id: int | None = None
         reason: str
-        if dup is not None and dup[0] in engine.story_of:
+        first_copy_story = (
+            engine.clusterer.resolve(engine.story_of[dup[0]]) if dup and dup[0] in engine.story_of else None
+        )
+        if dup is not None and first_copy_story in engine.clusterer.stories:
             duplicate_of, score = dup
-            story_id = engine.story_of[duplicate_of]
+            story_id = first_copy_story
             reason = f"near-duplicate of article {duplicate_of} (similarity {score:.2f})"
         else:
             choice = engine.clusterer.assign(c.features)
@@ -108,6 +111,10 @@ async def assign(uow: UnitOfWork, engine: StoryEngine, batch: Sequence[Computed]
         if duplicate_of is None:
             engine.neardup.add(a.article_id, c.minhash)
         touched.add(story_id)
+    if batch:
+        # Stories with nothing new within the window stop taking articles (by article time,
+        # so a replayed backlog behaves as it did live).
+        engine.clusterer.evict(max(c.article.published_at for c in batch))
     await session.flush()
     return touched
 
