@@ -482,16 +482,8 @@ def eval_stories(
 
     module, _, name = evaluators[fmt].partition(":")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    try:
-        result = getattr(importlib.import_module(module), name)(path)
-    except NewsTalkError as exc:
-        fail(exc.detail)
-    except (OSError, ValueError, KeyError) as exc:
-        fail(
-            f"eval stories: {path} is not a readable {fmt} data set: {type(exc).__name__}: {exc}".splitlines()[
-                0
-            ]
-        )
+    evaluate = getattr(importlib.import_module(module), name)
+    result = run_evaluation(lambda: evaluate(path), f"eval stories: {path} is not a readable {fmt} data set")
     print_result(f"stories ({fmt}) on {path}", result, as_json=as_json)
 
 
@@ -509,16 +501,12 @@ def eval_category(
     from newstalk.stories.category import CategoryClassifier, evaluate_ag_news
 
     settings = settings_or_exit()
-    try:
-        result = evaluate_ag_news(path, CategoryClassifier.load(), build_embeddings(settings))
-    except NewsTalkError as exc:
-        fail(exc.detail)
-    except (OSError, ValueError, KeyError) as exc:
-        fail(
-            f"eval category: {path} is not a readable ag_news CSV: {type(exc).__name__}: {exc}".splitlines()[
-                0
-            ]
-        )
+    result = run_evaluation(
+        lambda: evaluate_ag_news(path, CategoryClassifier.load(), build_embeddings(settings)),
+        f"eval category: {path} is not a readable ag_news CSV",
+    )
+    if not result.get("n"):
+        fail(f"eval category: {path} has no labelled rows (expected: class index 1-4, title, description)")
     print_result(f"category on {path}", result, as_json=as_json)
 
 
@@ -553,6 +541,16 @@ def eval_speech(
         typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
     else:
         typer.echo(format_result(result))
+
+
+def run_evaluation(evaluate: Callable[[], dict[str, Any]], unreadable: str) -> dict[str, Any]:
+    """Run an evaluation; bad data ends in one line on stderr, never a traceback."""
+    try:
+        return evaluate()
+    except NewsTalkError as exc:
+        fail(exc.detail)
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"{unreadable}: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
 def print_result(title: str, result: dict[str, Any], *, as_json: bool) -> None:

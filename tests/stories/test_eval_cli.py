@@ -84,3 +84,14 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     assert len(done.stderr.strip().splitlines()) == 1
     wrong = run(str(garbage), "--format", "nope")
     assert wrong.returncode == 2
+
+
+def test_eval_category_without_labelled_rows_is_an_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("just one line of prose\n")
+    done = subprocess.run(
+        [NEWSTALK, "eval", "category", str(empty)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1
+    assert "no labelled rows" in done.stderr
+    assert "Traceback" not in done.stderr
