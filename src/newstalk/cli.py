@@ -385,20 +385,13 @@ def feeds_check(
     """Fetch and parse feeds, print their items as JSON lines; store nothing. Exit 1 if any failed."""
     from newstalk.ingestion.process import parse_and_normalize
     from newstalk.kit.db import utcnow
-    from newstalk.kit.http import Fetcher
+    from newstalk.runtime import build_fetcher
 
     settings = settings_or_exit()
 
     async def go() -> int:
         failures = 0
-        fetcher = Fetcher(
-            user_agent=settings.user_agent,
-            timeout_s=settings.fetch_timeout_s,
-            max_bytes=settings.fetch_max_bytes,
-            max_redirects=settings.fetch_max_redirects,
-            per_host_limit=settings.fetch_per_host_limit,
-            allow_private_networks=settings.allow_private_networks,
-        )
+        fetcher = build_fetcher(settings)
         try:
             for target in targets:
                 try:

@@ -138,23 +138,20 @@ class Settings(BaseSettings):
 
 def to_async_url(url: str) -> str:
     """Map a user-facing database URL to its asyncio driver."""
-    scheme, sep, rest = url.partition("://")
-    base = scheme.split("+", 1)[0]
-    if base == "sqlite":
-        return f"sqlite+aiosqlite{sep}{rest}"
-    if base in ("postgresql", "postgres"):
-        return f"postgresql+psycopg{sep}{rest}"
-    raise ConfigError(
-        f"config: NEWSTALK_DATABASE_URL has unsupported scheme {scheme!r}; use sqlite or postgresql"
-    )
+    return _with_driver(url, sqlite="sqlite+aiosqlite")
 
 
 def to_sync_url(url: str) -> str:
     """Map a user-facing database URL to its blocking driver."""
+    return _with_driver(url, sqlite="sqlite")
+
+
+def _with_driver(url: str, *, sqlite: str) -> str:
+    # psycopg 3 serves both the async engine and Alembic; only SQLite differs.
     scheme, sep, rest = url.partition("://")
     base = scheme.split("+", 1)[0]
     if base == "sqlite":
-        return f"sqlite{sep}{rest}"
+        return f"{sqlite}{sep}{rest}"
     if base in ("postgresql", "postgres"):
         return f"postgresql+psycopg{sep}{rest}"
     raise ConfigError(

@@ -33,14 +33,7 @@ class Services:
         db = Database.open(settings.async_database_url)
         transport = DbQueueTransport(db, routes())
         db.transport = transport
-        fetcher = Fetcher(
-            user_agent=settings.user_agent,
-            timeout_s=settings.fetch_timeout_s,
-            max_bytes=settings.fetch_max_bytes,
-            max_redirects=settings.fetch_max_redirects,
-            per_host_limit=settings.fetch_per_host_limit,
-            allow_private_networks=settings.allow_private_networks,
-        )
+        fetcher = build_fetcher(settings)
         return cls(
             settings=settings, db=db, transport=transport, fetcher=fetcher, parse_pool=_parse_pool(settings)
         )
@@ -58,6 +51,18 @@ class Services:
             # Wait for the parse processes: after shutdown(wait=False) CPython's exit hook
             # writes to the pool's closed wake-up pipe and prints a traceback.
             await asyncio.to_thread(self.parse_pool.shutdown, wait=True, cancel_futures=True)
+
+
+def build_fetcher(settings: Settings) -> Fetcher:
+    """The safe fetcher, configured by settings."""
+    return Fetcher(
+        user_agent=settings.user_agent,
+        timeout_s=settings.fetch_timeout_s,
+        max_bytes=settings.fetch_max_bytes,
+        max_redirects=settings.fetch_max_redirects,
+        per_host_limit=settings.fetch_per_host_limit,
+        allow_private_networks=settings.allow_private_networks,
+    )
 
 
 def _parse_pool(settings: Settings) -> Executor | None:

@@ -8,7 +8,8 @@ rule so that, for example, "$2.5bn" never reaches it as "2.5".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -495,8 +496,13 @@ STEPS: list[Step] = [
 ]
 
 
-def normalize_en(text: str) -> str:
-    """Rewrite English text so a TTS engine reads numbers, symbols and abbreviations as words."""
-    for pattern, replacement in STEPS:
+def apply_steps(steps: Sequence[tuple[re.Pattern[str], Any]], text: str) -> str:
+    """Apply rewrite steps in order and trim the result."""
+    for pattern, replacement in steps:
         text = pattern.sub(replacement, text)
     return text.strip()
+
+
+def normalize_en(text: str) -> str:
+    """Rewrite English text so a TTS engine reads numbers, symbols and abbreviations as words."""
+    return apply_steps(STEPS, text)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 
-from newstalk.briefings.normalize_en import PAUSE_STEPS, is_pronounceable
+from newstalk.briefings.normalize_en import PAUSE_STEPS, apply_steps, is_pronounceable
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -588,6 +588,4 @@ STEPS: list[Step] = [
 
 def normalize_ko(text: str) -> str:
     """Rewrite Korean text so a TTS engine reads numbers, symbols, Latin and Hanja as Hangul."""
-    for pattern, replacement in STEPS:
-        text = pattern.sub(replacement, text)
-    return text.strip()
+    return apply_steps(STEPS, text)

@@ -72,7 +72,7 @@ def utcnow() -> datetime:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Build the async engine for a sqlite+aiosqlite or postgresql+psycopg URL."""
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+        ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
@@ -81,7 +81,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite database file; other URLs are left alone."""
+    if not url.startswith("sqlite"):
+        return
     path = url.split(":///", 1)[-1].split("?", 1)[0]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool
 
 import newstalk.migrations
+from newstalk.kit.db import ensure_sqlite_dir
 
 MIGRATIONS_DIR = Path(newstalk.migrations.__file__).parent
 
@@ -25,7 +26,7 @@ def alembic_config(sync_url: str) -> Config:
 
 def upgrade(sync_url: str, revision: str = "head") -> None:
     """Migrate the database to ``revision``."""
-    _ensure_sqlite_dir(sync_url)
+    ensure_sqlite_dir(sync_url)
     command.upgrade(alembic_config(sync_url), revision)
 
 
@@ -47,10 +48,3 @@ def current_revision(sync_url: str) -> str | None:
             return revision_of(conn)
     finally:
         engine.dispose()
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1].split("?", 1)[0]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)

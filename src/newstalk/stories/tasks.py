@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -139,13 +141,15 @@ async def refresh_trending(services: Services) -> int:
                 select(Story).where(Story.status == OPEN, Story.last_seen_at >= now - service.TREND_HORIZON)
             )
         ).all()
+        arrivals: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+        if stories:
+            rows = await uow.session.execute(
+                select(StoryArticle.story_id, Article.first_seen_at, Article.source_id)
+                .join(Article, Article.id == StoryArticle.article_id)
+                .where(StoryArticle.story_id.in_([s.id for s in stories]))
+            )
+            for story_id, seen, source_id in rows.all():
+                arrivals[story_id].append((seen, source_id))
         for story in stories:
-            arrivals = (
-                await uow.session.execute(
-                    select(Article.first_seen_at, Article.source_id)
-                    .join(StoryArticle, StoryArticle.article_id == Article.id)
-                    .where(StoryArticle.story_id == story.id)
-                )
-            ).all()
-            service.apply_trend(story, [(t, s) for t, s in arrivals], baselines)
+            service.apply_trend(story, arrivals[story.id], baselines)
     return len(stories)
