@@ -19,7 +19,7 @@ from newstalk import __version__
 from newstalk.errors import ConfigError
 
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the development default production refuses
-SECRET_FIELDS = ("admin_token", "embedding_api_key", "tts_openai_api_key")
+SECRET_FIELDS = ("admin_token", "embedding_api_key", "tts_openai_api_key", "verifier_api_key")
 
 
 class Environment(StrEnum):
@@ -75,6 +75,18 @@ class Settings(BaseSettings):
 
     # stories
     story_window_h: int = Field(72, ge=1, le=24 * 30)
+
+    # fact-checking (factcheck/): who judges claim-evidence pairs, and what goes to editors
+    verifier_provider: str = Field("local", pattern="^(local|openai|transformers)$")
+    verifier_url: str | None = Field(
+        None, description="OpenAI-compatible base URL for the chat verifier, e.g. http://ollama:11434/v1"
+    )
+    verifier_model: str = "gpt-4o-mini"
+    verifier_api_key: SecretStr | None = None
+    verifier_model_dir: str | None = Field(None, description="Local NLI model folder (transformers)")
+    factcheck_review_below: float = Field(0.7, ge=0, le=1)
+    factcheck_review_categories: list[str] = ["politics", "society", "world"]
+    factcheck_outlet_prior: float = Field(0.7, gt=0, lt=1)
 
     # speech (speech/); audio files go to a local folder unless object storage is configured
     audio_dir: str = "./data/audio"

@@ -1,0 +1,1 @@
+"""Fact-checking: claims in articles, evidence from other outlets, verdicts with the evidence behind them."""
