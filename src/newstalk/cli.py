@@ -503,6 +503,49 @@ def eval_category(
     print_result(f"category on {path}", result, as_json=as_json)
 
 
+@eval_app.command("factcheck")
+def eval_factcheck(
+    path: Annotated[Path, typer.Argument(help="A data file, or an FNC-1 folder.", exists=True)],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="fnc1: folder with stances.jsonl + bodies.jsonl; fever: JSON lines claim/evidence/label; "
+            "climate-fever: Climate-FEVER JSON lines; nli-tsv: sentence1/sentence2/gold_label TSV; "
+            "klue-json: the KLUE-NLI JSON list.",
+        ),
+    ],
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Folder for an on-disk embedding cache (re-runs are fast); none by default."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """Accuracy of the local verifier; pairs it trained on are scored by the fold model that never saw them."""
+    from newstalk.factcheck.datasets import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"eval factcheck: --format must be one of {', '.join(FORMATS)}", 2)
+    from newstalk.factcheck.evaluate import evaluate
+    from newstalk.factcheck.features import DiskCachedEncoder, Encoder
+    from newstalk.factcheck.local import VerifierModel
+    from newstalk.providers.embeddings import build_embeddings
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+    def run() -> dict[str, Any]:
+        encoder: Encoder = build_embeddings(settings)
+        if cache is not None:
+            encoder = DiskCachedEncoder(encoder, cache, getattr(encoder, "name", "embeddings"))
+        return evaluate(path, fmt, VerifierModel.load(), encoder)
+
+    result = run_evaluation(run, f"eval factcheck: {path} is not a readable {fmt} data set")
+    print_result(f"factcheck ({fmt}) on {path}", result, as_json=as_json)
+
+
 @eval_app.command("speech")
 def eval_speech(
     path: Annotated[

@@ -1,0 +1,228 @@
+"""NewsTalk's own offline verifier: small numpy networks over e5 embedding and lexical features.
+
+The artifact ``data/verifier.npz`` (trained by ``python -m newstalk.factcheck.train``) holds
+six models: one per cross-validation fold (0-4) and one trained on everything (index
+:data:`FULL`). Each has a feature standardizer, a stance head (3-way softmax, columns in
+:data:`STANCE_ORDER`) and a related head (2-way softmax, FNC-1 related vs unrelated),
+stored as plain float arrays of dense layers with ReLU between them; inference is numpy
+only, nothing is unpickled. The artifact also lists the hash of every training pair with
+its fold, so an evaluation can score a training pair with the fold model that never saw it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from newstalk.factcheck.features import (
+    Encoder,
+    LruEncoder,
+    PairInput,
+    consistency_module,
+    consistency_names,
+    feature_names,
+    pair_features,
+)
+from newstalk.factcheck.verify import Judgement, Pair, Stance, judgement_from_probs
+
+ARTIFACT_PATH = Path(__file__).parent / "data" / "verifier.npz"
+STANCE_ORDER: tuple[str, ...] = ("supports", "refutes", "neutral")
+FOLDS = 5
+FULL = FOLDS
+HEADS = ("stance", "related")
+
+
+def pair_hash(claim: str, evidence: str) -> int:
+    """Stable 63-bit hash of a pair's texts (NFC, stripped), used to recognise training pairs."""
+    text = (
+        unicodedata.normalize("NFC", claim.strip()) + "\x1f" + unicodedata.normalize("NFC", evidence.strip())
+    )
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+@dataclass
+class Dense:
+    """A stack of dense layers, ReLU between them, softmax at the end."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        h = x
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if i < len(self.weights) - 1:
+                h = np.maximum(h, 0.0)
+        h = h - h.max(axis=1, keepdims=True)
+        e = np.exp(h)
+        out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return out
+
+
+@dataclass
+class FoldModel:
+    """One trained model: standardizer and the two heads."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    stance: Dense
+    related: Dense
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = (x - self.mean) / self.scale
+        return self.stance(z), self.related(z)[:, 1]
+
+
+@dataclass
+class VerifierModel:
+    """The six models of an artifact plus its training-pair index and metadata."""
+
+    models: list[FoldModel]
+    related_threshold: float
+    names: list[str]
+    hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    folds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def with_consistency(self) -> bool:
+        return any(n.startswith("consistency_") for n in self.names)
+
+    @classmethod
+    def load(cls, path: Path = ARTIFACT_PATH) -> VerifierModel:
+        """Load an artifact written by :meth:`save`; a missing or foreign file raises ValueError."""
+        if not path.is_file():
+            raise ValueError(
+                f"factcheck: verifier artifact {path} is missing; run python -m newstalk.factcheck.train"
+            )
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k]) for k in data.files}
+        metadata = json.loads(str(arrays["metadata"]))
+        models = []
+        for m in range(FOLDS + 1):
+            heads = {}
+            for head in HEADS:
+                layers = int(arrays[f"m{m}_{head}_layers"])
+                heads[head] = Dense(
+                    [arrays[f"m{m}_{head}_w{i}"].astype(np.float32) for i in range(layers)],
+                    [arrays[f"m{m}_{head}_b{i}"].astype(np.float32) for i in range(layers)],
+                )
+            models.append(
+                FoldModel(
+                    arrays[f"m{m}_mean"].astype(np.float32),
+                    arrays[f"m{m}_scale"].astype(np.float32),
+                    heads["stance"],
+                    heads["related"],
+                )
+            )
+        names = [str(n) for n in arrays["feature_names"]]
+        expected = feature_names(with_consistency=any(n.startswith("consistency_") for n in names))
+        if names != expected:
+            raise ValueError(
+                f"factcheck: verifier artifact {path} was trained on another feature layout "
+                f"({len(names)} features, code makes {len(expected)}); retrain it"
+            )
+        return cls(
+            models,
+            float(arrays["related_threshold"]),
+            names,
+            arrays["pair_hashes"].astype(np.uint64),
+            arrays["pair_folds"].astype(np.int8),
+            metadata,
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the artifact: float16 weights, float32 standardizers, the pair index, JSON metadata."""
+        arrays: dict[str, np.ndarray] = {
+            "feature_names": np.array(self.names),
+            "related_threshold": np.array(self.related_threshold, np.float32),
+            "pair_hashes": self.hashes.astype(np.uint64),
+            "pair_folds": self.folds.astype(np.int8),
+            "metadata": np.array(json.dumps(self.metadata, ensure_ascii=False, sort_keys=True)),
+        }
+        for m, model in enumerate(self.models):
+            arrays[f"m{m}_mean"] = model.mean.astype(np.float32)
+            arrays[f"m{m}_scale"] = model.scale.astype(np.float32)
+            for head in HEADS:
+                dense: Dense = getattr(model, head)
+                arrays[f"m{m}_{head}_layers"] = np.array(len(dense.weights))
+                for i, (w, b) in enumerate(zip(dense.weights, dense.biases, strict=True)):
+                    arrays[f"m{m}_{head}_w{i}"] = w.astype(np.float16)
+                    arrays[f"m{m}_{head}_b{i}"] = b.astype(np.float32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, allow_pickle=False, **arrays)
+
+    def fold_of(self, h: int) -> int:
+        """The fold a training pair was held out in, or -1 for a pair never trained on."""
+        if not len(self.hashes):
+            return -1
+        key = np.uint64(h)
+        i = int(np.searchsorted(self.hashes, key))
+        if i < len(self.hashes) and self.hashes[i] == key:
+            return int(self.folds[i])
+        return -1
+
+    def predict(self, x: np.ndarray, fold: int = -1) -> tuple[np.ndarray, np.ndarray]:
+        """(stance probabilities (n, 3), related probability (n,)) from fold model ``fold`` or the full one."""
+        model = self.models[fold if 0 <= fold < FOLDS else FULL]
+        if len(x) == 0:
+            return np.zeros((0, len(STANCE_ORDER)), np.float32), np.zeros(0, np.float32)
+        return model.predict(np.asarray(x, np.float32))
+
+    def describe(self) -> str:
+        """One line: classifier and training data."""
+        clf = self.metadata.get("classifier", "?")
+        return f"{clf}; trained {self.metadata.get('trained_at', '?')} on {', '.join(self.metadata.get('datasets', {}))}"
+
+
+class LocalVerifier:
+    """Verifier ``local``: NewsTalk's artifact over multilingual-e5 embeddings; runs offline."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        embeddings: Encoder | None = None,
+        *,
+        model: VerifierModel | None = None,
+        cache_size: int = 20_000,
+    ) -> None:
+        if embeddings is None:
+            from newstalk.providers.embeddings import E5SmallEmbeddings
+
+            embeddings = E5SmallEmbeddings()
+        self.encoder = LruEncoder(embeddings, cache_size)
+        self.model = model or VerifierModel.load()
+        self._conflicts = bool(consistency_names())
+
+    def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
+        """One judgement per pair; all texts are embedded in one batch."""
+        if not pairs:
+            return []
+        inputs = [PairInput(p.claim, p.evidence, p.claim_lang, p.evidence_lang) for p in pairs]
+        x, tops = pair_features(inputs, self.encoder, with_consistency=self.model.with_consistency)
+        stance, related = self.model.predict(x)
+        out = []
+        for p, top, probs, rel in zip(pairs, tops, stance, related, strict=True):
+            conflicts = self._find_conflicts(p, top)
+            out.append(
+                judgement_from_probs(
+                    {Stance(s): float(v) for s, v in zip(STANCE_ORDER, probs, strict=True)},
+                    float(rel),
+                    conflicts,
+                )
+            )
+        return out
+
+    def _find_conflicts(self, pair: Pair, top: str) -> tuple[str, ...]:
+        if not self._conflicts:
+            return ()
+        report = consistency_module().compare(pair.claim, top, pair.claim_lang, pair.evidence_lang)
+        return tuple(str(c) for c in getattr(report, "conflicts", ()))
