@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -969,18 +970,24 @@ def _entity_tokens(entities: tuple[str, ...]) -> frozenset[str]:
     return frozenset(tokens)
 
 
-def _korean_analysis(text: str) -> tuple[list[str], list[Cue], list[Cue], set[str]]:
-    """Entities, negation and direction cues, and content words from Kiwi morphemes."""
+def _korean_analysis(
+    text: str, given: Sequence[Any] | None = None, offset: int = 0
+) -> tuple[list[str], list[Cue], list[Cue], set[str]]:
+    """Entities, negation and direction cues, and content words from Kiwi morphemes.
+
+    ``given`` are Kiwi tokens already computed for ``text``; their offsets minus ``offset``
+    index ``text``. Without them the text is tokenized here.
+    """
     entities: list[str] = []
     negations: list[Cue] = []
     directions: list[Cue] = []
     words: set[str] = set()
-    tokens: list[Any] = kiwi().tokenize(text)
+    tokens: Sequence[Any] = kiwi().tokenize(text) if given is None else given
     run: list[Any] = []
 
     def flush() -> None:
         if run:
-            entities.append(text[run[0].start : run[-1].start + run[-1].len].casefold())
+            entities.append(text[run[0].start - offset : run[-1].start + run[-1].len - offset].casefold())
             run.clear()
 
     for i, tok in enumerate(tokens):
@@ -995,7 +1002,7 @@ def _korean_analysis(text: str) -> tuple[list[str], list[Cue], list[Cue], set[st
             run.append(tok)
             continue
         flush()
-        span = (tok.start, tok.start + tok.len)
+        span = (tok.start - offset, tok.start + tok.len - offset)
         # "뿐만 아니라" is "not only", not a negation.
         not_only = form == "아니" and i > 0 and tokens[i - 1].form in ("뿐", "만")
         if not not_only and ((form, tag) in _KO_NEGATION or (tag == "NNG" and form in _KO_NEGATION_NOUN)):
@@ -1021,7 +1028,19 @@ def _korean_analysis(text: str) -> tuple[list[str], list[Cue], list[Cue], set[st
 @functools.lru_cache(maxsize=65536)
 def extract(text: str, lang: str = "") -> Facts:
     """All facts in ``text`` (one sentence or a short passage); cached per (text, lang)."""
-    rules = resolve_lang(text, lang)
+    return _extract(text, resolve_lang(text, lang))
+
+
+def extract_with_tokens(text: str, tokens: Sequence[Any], offset: int = 0) -> Facts:
+    """``extract(text, "ko")`` reusing Kiwi tokens computed for a longer text (not cached).
+
+    Token offsets minus ``offset`` must index ``text``; this is for callers that already ran
+    Kiwi over a whole article (sentence splitting) and would otherwise pay for it twice.
+    """
+    return _extract(text, "ko", tokens, offset)
+
+
+def _extract(text: str, rules: str, tokens: Sequence[Any] | None = None, offset: int = 0) -> Facts:
     dates, taken = _dates(text)
     quantities = _quantities(text, rules, taken)
     _years_as_dates(text, dates, taken + [(q.start, q.end) for q in quantities])
@@ -1039,7 +1058,7 @@ def extract(text: str, lang: str = "") -> Facts:
         Cue(next(g for g in m.groups() if g is not None), m.start(), m.end()) for m in _QUOTE.finditer(text)
     ]
     if rules == "ko" and has_hangul:
-        entity_list, ko_negations, ko_directions, words = _korean_analysis(text)
+        entity_list, ko_negations, ko_directions, words = _korean_analysis(text, tokens, offset)
         negations += ko_negations
         directions += ko_directions
     else:
