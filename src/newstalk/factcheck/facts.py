@@ -4,8 +4,9 @@
 named entities, and cue words for negation, direction (up/down), attribution, quotes,
 comparison and cause. Everything is rule-based: regular expressions over the original
 text (so spans index it exactly), plus Kiwi morphemes for Korean entities, negation and
-direction verbs. Results are cached per ``(text, lang)``; a Korean sentence costs about
-1 ms of Kiwi time the first time it is seen and nothing after that.
+direction verbs. Results are cached per ``(text, lang)``. An English sentence costs about
+0.4 ms; an unseen Korean sentence about 1.5 ms, nearly all of it Kiwi (callers that already
+ran Kiwi's sentence splitter pass its tokens to ``extract_with_tokens``).
 
 Units are normalized so that they compare across languages: "명"/"people"/"dead" are
 ``person``, "달러"/"$"/"USD" are ``usd``, "원"/"won" are ``krw``, "%"/"퍼센트"/"percent" are
