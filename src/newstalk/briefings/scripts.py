@@ -1,0 +1,514 @@
+"""Scripts written for the ear: one per story, and daily briefings solo or as a conversation.
+
+The offline default is extractive: a story's own summary and its outlets' lead sentences,
+framed by templates per language and by the characters' template lines
+(``speech.voices.Style``). Scripts keep the text as written; numbers, units and acronyms
+are turned into words by ``briefings.normalize`` right before synthesis, and durations are
+estimated on that normalized text at the measured speaking rate of each engine.
+
+A story script is about 60-90 seconds: headline, what happened, how coverage differs
+(outlet count, outlets whose claims other reporting confirms or contradicts) and the
+fact-check verdict when there is one. A story with little text gets a shorter script;
+nothing is invented to fill time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from newstalk.briefings.normalize import normalize_for_speech
+from newstalk.speech.engines import split_sentences
+from newstalk.speech.voices import get_voice
+
+# Speaking rates at rate 1.0, measured by tests/briefings/test_scripts.py with real synthesis:
+# piper joe says about 3.1 words a second, espeak-ng ko about 5.5 Hangul syllables a second.
+EN_WORDS_PER_S = 3.1
+KO_SYLLABLES_PER_S = 5.5
+SENTENCE_PAUSE_S = 0.25  # speech.audio.render puts this between sentences
+LINE_PAUSE_S = 0.25
+STORY_TARGET_S = 75.0
+STORY_MAX_S = 90.0
+BRIEFING_STORY_TARGET_S = 60.0
+NEAR_REPEAT = 0.5  # word Jaccard at which a lead sentence repeats one already chosen
+QUOTE_MAX_WORDS = 35
+QUOTE_MAX_KO_CHARS = 90
+
+SUPPORTED, REFUTED, DISPUTED, UNVERIFIED = "supported", "refuted", "disputed", "unverified"
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_WIRE_PREFIX = re.compile(
+    r"^[A-Z][A-Za-z .,'/-]{0,40}\((?:Reuters|AP|AFP|Bloomberg|UPI|CNN)\)\s*[-\u2013\u2014]+\s*"
+)
+_EN_NUMBERS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One thing one character says; ``chapter`` is the story (or Intro/Outro) it belongs to."""
+
+    speaker: str
+    text: str
+    chapter: str
+
+
+@dataclass(frozen=True)
+class Script:
+    """What will be spoken, as written (normalized only at synthesis)."""
+
+    kind: str  # "story", "briefing" or "text"
+    lang: str
+    form: str  # "solo" or "conversation"
+    title: str
+    lines: tuple[Line, ...]
+    story_ids: tuple[int, ...] = ()
+
+    @property
+    def speakers(self) -> list[str]:
+        """The characters in order of first appearance."""
+        return list(dict.fromkeys(line.speaker for line in self.lines))
+
+    @property
+    def text(self) -> str:
+        """The whole script as plain text, one line per paragraph."""
+        return "\n".join(line.text for line in self.lines)
+
+    def content_hash(self) -> str:
+        """sha256 over everything that changes the audio: language, lines, speakers, chapters."""
+        doc = json.dumps(
+            [self.lang, [[x.speaker, x.text, x.chapter] for x in self.lines]],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+    def lines_json(self) -> list[dict[str, str]]:
+        """The lines as stored in the database."""
+        return [asdict(x) for x in self.lines]
+
+    def chapters(self) -> list[tuple[str, list[Line]]]:
+        """Consecutive lines grouped by chapter, in order."""
+        out: list[tuple[str, list[Line]]] = []
+        for line in self.lines:
+            if out and out[-1][0] == line.chapter:
+                out[-1][1].append(line)
+            else:
+                out.append((line.chapter, [line]))
+        return out
+
+
+@dataclass(frozen=True)
+class ClaimFact:
+    """A checked claim of one outlet's article, as the script needs it."""
+
+    source_id: int
+    text: str
+    language: str
+    verdict: str
+    confidence: float
+    score: float
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoryInput:
+    """What a story script is made from, in one language."""
+
+    story_id: int
+    version: int
+    lang: str
+    title: str
+    summary: Sequence[str]
+    leads: Sequence[Sequence[str]] = ()  # lead sentences per article, newest coverage first
+    outlet_count: int = 1
+    claims: Sequence[ClaimFact] = field(default_factory=tuple)
+
+
+def lang_of(text: str) -> str:
+    """'ko' for text that is mostly Hangul, else 'en'."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "en"
+    return "ko" if sum(1 for c in letters if _HANGUL.match(c)) / len(letters) > 0.3 else "en"
+
+
+def estimate_seconds(text: str, lang: str, rate: float = 1.0) -> float:
+    """Seconds a voice at ``rate`` takes to say ``text`` (pauses between sentences included)."""
+    spoken = normalize_for_speech(text, lang)
+    sentences = max(1, len(split_sentences(spoken)))
+    if lang == "ko":
+        units = len(_HANGUL.findall(spoken)) + 0.5 * sum(1 for c in spoken if c.isascii() and c.isalnum())
+        speaking = units / (KO_SYLLABLES_PER_S * rate)
+    else:
+        speaking = len(_WORD.findall(spoken)) / (EN_WORDS_PER_S * rate)
+    return speaking + SENTENCE_PAUSE_S * (sentences - 1)
+
+
+def script_seconds(script: Script, rates: dict[str, float] | None = None) -> float:
+    """Estimated length of a script, each line at its speaker's rate."""
+    total = 0.0
+    for line in script.lines:
+        rate = (rates or {}).get(line.speaker) or get_voice(line.speaker).rendition(script.lang).rate
+        total += estimate_seconds(line.text, script.lang, rate) + LINE_PAUSE_S
+    return total
+
+
+def count_words(text: str, lang: str) -> int:
+    """Words as a listener hears them (after normalization)."""
+    return len(_WORD.findall(normalize_for_speech(text, lang)))
+
+
+def _tokens(sentence: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(sentence))
+
+
+def _clean(sentence: str) -> str:
+    return " ".join(_WIRE_PREFIX.sub("", sentence).split())
+
+
+_JONG_N, _JONG_L, _JONG_B = 4, 8, 17
+
+
+def polite_ko(sentence: str) -> str:
+    """Turn the written plain ending of a Korean news sentence into the spoken polite one.
+
+    Newspapers write "인상했다", "전망이다", "한다"; an anchor says "인상했습니다",
+    "전망입니다", "합니다". Only a sentence ending in "다." (or "다") changes.
+    """
+    s = sentence.rstrip()
+    end = "." if s.endswith(".") else ""
+    core = s[: len(s) - len(end)]
+    if not core.endswith("다") or len(core) < 2 or not _HANGUL.match(core[-2]):
+        return sentence
+    if core.endswith("는다") and len(core) >= 3:
+        return core[:-2] + "습니다" + end
+    prev = ord(core[-2]) - 0xAC00
+    jong = prev % 28
+    if jong == 0:
+        return core[:-2] + chr(0xAC00 + prev + _JONG_B) + "니다" + end
+    if jong in (_JONG_N, _JONG_L):  # 한다 -> 합니다, 길다 -> 깁니다
+        return core[:-2] + chr(0xAC00 + prev - jong + _JONG_B) + "니다" + end
+    return core[:-1] + "습니다" + end
+
+
+def _end(sentence: str) -> str:
+    s = sentence.strip()
+    return s if s[-1:] in ".!?。\"'”’" else s + "."
+
+
+def _count_en(n: int, noun: str, plural: str | None = None) -> str:
+    word = _EN_NUMBERS[n] if 0 <= n < len(_EN_NUMBERS) else str(n)
+    return f"{word} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def happened(story: StoryInput, budget_s: float, rate: float) -> list[str]:
+    """Summary sentences, then other outlets' lead sentences, up to ``budget_s`` (never repeating one)."""
+    chosen: list[str] = []
+    seen: list[frozenset[str]] = [_tokens(story.title)]
+    used = 0.0
+    pool = [*story.summary, *(s for lead in story.leads for s in lead)]
+    for raw in pool:
+        sentence = _clean(raw)
+        if not sentence or lang_of(sentence) != story.lang:
+            continue
+        toks = _tokens(sentence)
+        if not toks or any(len(toks & t) / len(toks | t) >= NEAR_REPEAT for t in seen):
+            continue
+        cost = estimate_seconds(sentence, story.lang, rate) + SENTENCE_PAUSE_S
+        if chosen and used + cost > budget_s:
+            if used >= budget_s * 0.8:
+                break
+            continue
+        chosen.append(polite_ko(_end(sentence)) if story.lang == "ko" else _end(sentence))
+        seen.append(toks)
+        used += cost
+    return chosen
+
+
+def _outlets_by_verdict(claims: Sequence[ClaimFact]) -> dict[str, set[int]]:
+    by: dict[str, set[int]] = {}
+    for c in claims:
+        by.setdefault(c.verdict, set()).add(c.source_id)
+    return by
+
+
+def coverage_sentences(story: StoryInput) -> list[str]:
+    """How coverage differs: outlet count, then outlets confirmed or contradicted by other reporting."""
+    n = story.outlet_count
+    by = _outlets_by_verdict(story.claims)
+    confirm = len(by.get(SUPPORTED, set()))
+    differ = len(by.get(REFUTED, set()))
+    disputed = len(by.get(DISPUTED, set()) - by.get(REFUTED, set()))
+    numbers = any("number" in c.kinds for c in story.claims if c.verdict in (SUPPORTED, REFUTED))
+    if story.lang == "ko":
+        out = [
+            "아직 한 곳의 언론사만 이 소식을 전했습니다."
+            if n <= 1
+            else f"이 소식은 {n}개 언론사가 보도했습니다."
+        ]
+        topic, obj = ("수치는", "수치를") if numbers else ("핵심 내용은", "내용을")
+        parts = []
+        if confirm:
+            parts.append(f"{confirm}곳의 {topic} 다른 보도로 확인됐고")
+        if differ:
+            parts.append(f"{differ}곳은 다른 {obj} 보도했습니다")
+        if parts:
+            sentence = ", ".join(parts)
+            out.append(sentence + "." if differ else sentence.removesuffix("고") + "습니다.")
+        if disputed:
+            out.append(f"{disputed}곳의 보도는 다른 언론과 엇갈립니다.")
+        return out
+    out = [
+        "So far, only one outlet has reported this."
+        if n <= 1
+        else f"{_count_en(n, 'outlet').capitalize()} are covering this story."
+    ]
+    what = "figure" if numbers else "main facts"
+    clauses = []
+    if confirm:
+        verb = "confirms" if confirm == 1 else "confirm"
+        clauses.append(f"{_count_en(confirm, 'outlet')} {verb} the {what}")
+    if differ:
+        verb = "reports" if differ == 1 else "report"
+        thing = "a different number" if numbers else "it differently"
+        # "three outlets confirm the figure; one reports a different number"
+        who = _count_en(differ, "outlet") if not confirm else _count_en(differ, "outlet").split()[0]
+        clauses.append(f"{who} {verb} {thing}")
+    if clauses:
+        sentence = _end("; ".join(clauses))
+        out.append(sentence[0].upper() + sentence[1:])
+    if disputed:
+        verb = "disagrees" if disputed == 1 else "disagree"
+        out.append(f"{_count_en(disputed, 'outlet').capitalize()} {verb} with the others on the details.")
+    return out
+
+
+def _quotable(text: str, lang: str) -> bool:
+    if lang == "ko":
+        return len(text.replace(" ", "")) <= QUOTE_MAX_KO_CHARS
+    return len(text.split()) <= QUOTE_MAX_WORDS
+
+
+def verdict_sentences(story: StoryInput, already_said: Sequence[str]) -> list[str]:
+    """The fact-check verdict on the story's most check-worthy decided claim, if any."""
+    decided = [c for c in story.claims if c.verdict in (SUPPORTED, REFUTED, DISPUTED)]
+    if not decided:
+        return []
+    top = max(decided, key=lambda c: (c.score, c.confidence))
+    said = {_tokens(s) for s in already_said}
+    claim = _clean(top.text)
+    repeated = any(len(_tokens(claim) & t) / max(1, len(_tokens(claim) | t)) >= NEAR_REPEAT for t in said)
+    quote = claim if (top.language == story.lang and _quotable(claim, story.lang) and not repeated) else None
+    if story.lang == "ko":
+        endings = {
+            SUPPORTED: "다른 보도로 뒷받침됩니다.",
+            REFUTED: "다른 보도와 어긋납니다.",
+            DISPUTED: "보도마다 엇갈립니다.",
+        }
+        if quote:
+            return ["팩트체크 결과입니다.", polite_ko(_end(quote)), f"이 내용은 {endings[top.verdict]}"]
+        return [f"팩트체크 결과, 이 소식의 핵심 주장은 {endings[top.verdict]}"]
+    endings_en = {
+        SUPPORTED: "other reporting supports this.",
+        REFUTED: "other reports contradict this.",
+        DISPUTED: "reports disagree on this.",
+    }
+    if quote:
+        return ["Fact check.", _end(quote), endings_en[top.verdict].capitalize()]
+    return [f"Our fact check of the key claim: {endings_en[top.verdict]}"]
+
+
+@dataclass(frozen=True)
+class StoryParts:
+    headline: str
+    happened: list[str]
+    coverage: list[str]
+    verdict: list[str]
+
+
+def story_parts(story: StoryInput, *, target_s: float, max_s: float, rate: float) -> StoryParts:
+    """The four parts of a story script, with 'what happened' filling the time the others leave."""
+    headline = _end(_clean(story.title))
+    coverage = coverage_sentences(story)
+    verdict = verdict_sentences(story, [*story.summary])
+    fixed = sum(
+        estimate_seconds(s, story.lang, rate) + SENTENCE_PAUSE_S for s in [headline, *coverage, *verdict]
+    )
+    body = happened(story, max(0.0, min(target_s, max_s) - fixed), rate)
+    # The verdict quotes a claim only if "what happened" did not just say it.
+    verdict = verdict_sentences(story, [*body])
+    return StoryParts(headline, body, coverage, verdict)
+
+
+def story_script(
+    story: StoryInput, voice: str = "anchor", *, target_s: float = STORY_TARGET_S, max_s: float = STORY_MAX_S
+) -> Script:
+    """A 60-90 s script for one story in one character's voice (shorter when the story has little text)."""
+    rate = get_voice(voice).rendition(story.lang).rate
+    p = story_parts(story, target_s=target_s, max_s=max_s, rate=rate)
+    chapter = _clean(story.title)
+    lines = [Line(voice, p.headline, chapter)]
+    if p.happened:
+        lines.append(Line(voice, " ".join(p.happened), chapter))
+    lines.append(Line(voice, " ".join([*p.coverage, *p.verdict]), chapter))
+    return Script("story", story.lang, "solo", chapter, tuple(lines), (story.story_id,))
+
+
+def _date_phrase(date: str, lang: str) -> str:
+    _year, m, d = (int(x) for x in date.split("-"))
+    if lang == "ko":
+        return f"{m}월 {d}일"
+    months = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    return f"{months[m - 1]} {d}"
+
+
+INTRO_EN, OUTRO_EN = "Intro", "Outro"
+INTRO_KO, OUTRO_KO = "오프닝", "클로징"
+
+
+def _intro_outro(lang: str) -> tuple[str, str]:
+    return (INTRO_KO, OUTRO_KO) if lang == "ko" else (INTRO_EN, OUTRO_EN)
+
+
+def _count_line(n: int, date: str, lang: str) -> str:
+    if lang == "ko":
+        return f"{_date_phrase(date, lang)}, 주요 뉴스 {n}건을 전해 드립니다."
+    return f"It's {_date_phrase(date, lang)}, and we have {_count_en(n, 'story', 'stories')} for you."
+
+
+def daily_briefing(
+    stories: Sequence[StoryInput],
+    *,
+    voice: str = "anchor",
+    lang: str,
+    date: str,
+    story_target_s: float = BRIEFING_STORY_TARGET_S,
+) -> Script:
+    """A solo daily briefing: the character's greeting, each story with transitions, sign-off."""
+    character = get_voice(voice)
+    style = character.style[lang]
+    rate = character.rendition(lang).rate
+    intro, outro = _intro_outro(lang)
+    picked = [s for s in stories if s.lang == lang]
+    lines = [Line(voice, f"{style.greeting} {_count_line(len(picked), date, lang)}", intro)]
+    for i, story in enumerate(picked):
+        p = story_parts(story, target_s=story_target_s, max_s=STORY_MAX_S, rate=rate)
+        chapter = _clean(story.title)
+        opening = f"{style.transition} {p.headline}" if i else p.headline
+        lines.append(Line(voice, opening, chapter))
+        if p.happened:
+            lines.append(Line(voice, " ".join(p.happened), chapter))
+        lines.append(Line(voice, " ".join([*p.coverage, *p.verdict]), chapter))
+    lines.append(Line(voice, style.sign_off, outro))
+    title = _briefing_title(date, lang)
+    return Script("briefing", lang, "solo", title, tuple(lines), tuple(s.story_id for s in picked))
+
+
+def _briefing_title(date: str, lang: str) -> str:
+    return f"{date} 오늘의 뉴스 브리핑" if lang == "ko" else f"Daily briefing, {date}"
+
+
+_ASK = {
+    "en": ("What do we know so far?", "What happened?", "Tell us more."),
+    "ko": ("어떤 내용인가요?", "자세히 전해 주시죠.", "무슨 일이 있었나요?"),
+}
+_COVERAGE_CUE = {"en": "And the coverage?", "ko": "보도는 어떻게 나오고 있나요?"}
+_WELCOME = {
+    "en": ("Great to be here.", "Hello, everyone."),
+    "ko": ("네, 반갑습니다.", "안녕하세요, 함께합니다."),
+}
+
+
+def _say(lines: list[Line], speaker: str, text: str, chapter: str) -> None:
+    """Append a turn; a speaker who already has the floor in this chapter just keeps talking."""
+    if lines and lines[-1].speaker == speaker and lines[-1].chapter == chapter:
+        lines[-1] = Line(speaker, f"{lines[-1].text} {text}", chapter)
+    else:
+        lines.append(Line(speaker, text, chapter))
+
+
+def conversation_briefing(
+    stories: Sequence[StoryInput],
+    *,
+    voices: Sequence[str],
+    lang: str,
+    date: str,
+    story_target_s: float = BRIEFING_STORY_TARGET_S,
+) -> Script:
+    """A daily briefing as a conversation of two or three characters taking turns story by story."""
+    if not 2 <= len(voices) <= 3 or len(set(voices)) != len(voices):
+        raise ValueError("briefings: a conversation needs two or three different characters")
+    chars = [get_voice(v) for v in voices]
+    intro, outro = _intro_outro(lang)
+    picked = [s for s in stories if s.lang == lang]
+    host = chars[0]
+    lines = [
+        Line(host.key, f"{host.style[lang].greeting} {_count_line(len(picked), date, lang)}", intro),
+        *(Line(c.key, _WELCOME[lang][i], intro) for i, c in enumerate(chars[1:])),
+    ]
+    n = len(chars)
+    for i, story in enumerate(picked):
+        lead, teller = chars[i % n], chars[(i + 1) % n]
+        analyst = chars[(i + 2) % n] if n == 3 else lead
+        rate = min(c.rendition(lang).rate for c in chars)
+        p = story_parts(story, target_s=story_target_s, max_s=STORY_MAX_S, rate=rate)
+        chapter = _clean(story.title)
+        opening = f"{lead.style[lang].transition} {p.headline}" if i else p.headline
+        if p.happened:
+            _say(lines, lead.key, f"{opening} {_ASK[lang][i % 3]}", chapter)
+            _say(lines, teller.key, " ".join(p.happened), chapter)
+        else:
+            _say(lines, lead.key, opening, chapter)
+        if analyst.key != lead.key:
+            _say(lines, lead.key, _COVERAGE_CUE[lang], chapter)
+        _say(lines, analyst.key, " ".join([*p.coverage, *p.verdict]), chapter)
+    # Whoever did not speak last signs off, so the turns keep alternating.
+    closer = chars[1] if lines[-1].speaker == host.key else host
+    lines.append(Line(closer.key, closer.style[lang].sign_off, outro))
+    title = _briefing_title(date, lang)
+    return Script("briefing", lang, "conversation", title, tuple(lines), tuple(s.story_id for s in picked))
+
+
+def text_script(text: str, *, voice: str, lang: str, title: str = "") -> Script:
+    """A caller's own text as a one-line script (POST /api/v1/voice)."""
+    clean = text.strip()
+    return Script("text", lang, "solo", title or clean[:80], (Line(voice, clean, title or "Text"),))

@@ -1,0 +1,76 @@
+"""Speak a script: each line in its character's voice, sentence by sentence, into one episode.
+
+Sentences are normalized for speech (``briefings.normalize``) right before synthesis;
+cues keep the sentence as written, so the transcript reads like the script. Chapters are
+the script's chapters (one per story, plus intro and outro in briefings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from newstalk.briefings.normalize import normalize_for_speech
+from newstalk.briefings.scripts import Script
+from newstalk.errors import Unavailable
+from newstalk.speech.audio import Cue, Rendered, concat_with_chapters, loudness_normalize
+from newstalk.speech.engines import PCM, TTSEngine, resample, split_sentences
+from newstalk.speech.voices import get_voice
+
+SENTENCE_GAP_S = 0.25
+LINE_GAP_S = 0.35
+CHAPTER_GAP_S = 0.6
+TARGET_LUFS = -16.0
+
+
+def engine_version(script: Script) -> str:
+    """What identifies the synthesis of a script: the engines and voices its speakers use."""
+    parts = []
+    for key in script.speakers:
+        r = get_voice(key).rendition(script.lang)
+        parts.append(f"{key}={r.engine}:{r.voice}:{r.rate}:{r.pitch}")
+    return "render-1;" + ";".join(parts)
+
+
+def render_script(engines: Mapping[str, TTSEngine], script: Script) -> Rendered:
+    """Synthesize ``script`` into loudness-normalized PCM with chapters and sentence cues."""
+    renditions = {}
+    for key in script.speakers:
+        r = get_voice(key).rendition(script.lang)
+        if r.engine not in engines:
+            raise Unavailable(
+                f"speech: voice {key!r} needs the {r.engine} engine, which is not available here; "
+                f"available: {', '.join(sorted(engines))}"
+            )
+        renditions[key] = r
+    sr = max(engines[r.engine].sample_rate for r in renditions.values()) if renditions else 22050
+    sentence_gap = np.zeros(round(SENTENCE_GAP_S * sr), dtype=np.float32)
+    line_gap = np.zeros(round(LINE_GAP_S * sr), dtype=np.float32)
+    chapter_gap = round(CHAPTER_GAP_S * sr)
+    segments: list[tuple[str, PCM]] = []
+    cues: list[Cue] = []
+    chapter_offset = 0
+    for title, lines in script.chapters():
+        parts: list[PCM] = []
+        offset = 0
+        for i, line in enumerate(lines):
+            r = renditions[line.speaker]
+            engine = engines[r.engine]
+            for j, sentence in enumerate(split_sentences(line.text)):
+                if i or j:
+                    gap = sentence_gap if j else line_gap
+                    parts.append(gap)
+                    offset += len(gap)
+                spoken = normalize_for_speech(sentence, script.lang)
+                pcm = engine.synthesize(spoken, voice=r.voice, rate=r.rate, pitch=r.pitch)
+                pcm = resample(pcm, engine.sample_rate, sr)
+                start = chapter_offset + offset
+                cues.append(Cue(start / sr, (start + len(pcm)) / sr, sentence))
+                parts.append(pcm)
+                offset += len(pcm)
+        chapter = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        segments.append((title, chapter))
+        chapter_offset += len(chapter) + chapter_gap
+    pcm_all, chapters = concat_with_chapters(segments, sr, CHAPTER_GAP_S)
+    return Rendered(loudness_normalize(pcm_all, sr, TARGET_LUFS), sr, chapters, cues)
