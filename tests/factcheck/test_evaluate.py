@@ -1,11 +1,20 @@
-"""FNC-1 scoring and the Climate-FEVER claim rule on hand-checkable cases."""
+"""FNC-1 scoring and the Climate-FEVER claim rule by hand; `newstalk eval factcheck` on small real subsets."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from newstalk.factcheck.evaluate import claim_verdict, fnc_score
+
+NEWSTALK = str(Path(sys.executable).with_name("newstalk"))
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "factcheck"
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/factcheck is not present")
 
 
 def test_fnc_score_by_hand() -> None:
@@ -31,3 +40,67 @@ def test_fnc_score_by_hand() -> None:
 )
 def test_claim_verdict_rule(rows: list[list[float]], verdict: str) -> None:
     assert claim_verdict(np.array(rows)) == verdict
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [NEWSTALK, "eval", "factcheck", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@needs_data
+def test_eval_command_scores_training_pairs_by_their_fold_model(tmp_path: Path) -> None:
+    lines = (DATA / "fever-symmetric-dev/fever_symmetric_dev.jsonl").read_text().splitlines()[:12]
+    unseen = json.loads(lines[0])
+    unseen["claim"] = unseen["claim"].rstrip(" .") + " in 1850 ."
+    path = tmp_path / "fever.jsonl"
+    path.write_text("\n".join([*lines, json.dumps(unseen)]) + "\n")
+    done = run_cli(str(path), "--format", "fever", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["n"] == 13
+    assert result["scored_by_fold_model"] == 12
+    assert result["scored_by_full_model"] == 1
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert {"macro_f1", "f1_supports", "f1_refutes"} <= result.keys()
+    table = run_cli(str(path), "--format", "fever")
+    assert table.returncode == 0, table.stderr
+    assert "| scored_by_full_model | 1 |" in table.stdout
+
+
+@needs_data
+def test_eval_command_on_fnc1_and_climate_subsets(tmp_path: Path) -> None:
+    folder = tmp_path / "fnc"
+    folder.mkdir()
+    stances = [json.loads(x) for x in (DATA / "fnc-1-dev/stances.jsonl").read_text().splitlines()]
+    wanted = {s["body_id"] for s in stances[:6]}
+    (folder / "stances.jsonl").write_text("\n".join(json.dumps(s) for s in stances[:6]))
+    bodies = [json.loads(x) for x in (DATA / "fnc-1-dev/bodies.jsonl").read_text().splitlines()]
+    (folder / "bodies.jsonl").write_text("\n".join(json.dumps(b) for b in bodies if b["body_id"] in wanted))
+    done = run_cli(str(folder), "--format", "fnc1", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["n"] == 6
+    assert 0.0 <= result["fnc_score"] <= 1.0
+    assert result["scored_by_fold_model"] == 6
+
+    climate = tmp_path / "climate.jsonl"
+    climate.write_text("\n".join((DATA / "climate-fever/climate-fever.jsonl").read_text().splitlines()[:3]))
+    done = run_cli(str(climate), "--format", "climate-fever", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["claims"] == 3
+    assert result["n"] == 15
+    assert {"claim_accuracy", "pair_accuracy"} <= result.keys()
+
+
+def test_eval_command_bad_input_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    done = run_cli(str(bad), "--format", "fever")
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "bad.jsonl:1: not JSON" in done.stderr
+    wrong = run_cli(str(bad), "--format", "csv")
+    assert wrong.returncode == 2
+    assert "--format must be one of" in wrong.stderr

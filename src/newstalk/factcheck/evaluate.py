@@ -103,7 +103,7 @@ def _scores(truth: list[str], predicted: list[str]) -> dict[str, Any]:
     return out
 
 
-def predict_labels(ds: Dataset, stance: np.ndarray, related: np.ndarray, model: VerifierModel) -> list[str]:
+def predict_labels(ds: Dataset, stance: np.ndarray, related: np.ndarray, threshold: float) -> list[str]:
     """Each pair's predicted label in the data set's own vocabulary."""
     gold_stances = {p.stance for p in ds.pairs}
     allowed = np.ones(len(STANCE_ORDER), bool)
@@ -115,49 +115,47 @@ def predict_labels(ds: Dataset, stance: np.ndarray, related: np.ndarray, model: 
         names = {k: v.replace(" ", "_") for k, v in _FEVER_NAMES.items()}
     out = [names[STANCE_ORDER[i]] for i in best.tolist()]
     if ds.fmt == "fnc1":
-        out = [
-            "unrelated" if r < model.related_threshold else o
-            for o, r in zip(out, related.tolist(), strict=True)
-        ]
+        out = ["unrelated" if r < threshold else o for o, r in zip(out, related.tolist(), strict=True)]
     return out
+
+
+def score_dataset(ds: Dataset, stance: np.ndarray, related: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Metrics of predicted stance probabilities and related scores against the data set's labels."""
+    predicted = predict_labels(ds, stance, related, threshold)
+    gold = [p.label for p in ds.pairs]
+    result: dict[str, Any] = {}
+    if ds.fmt == "climate-fever":
+        pair_scores = _scores(gold, predicted)
+        by_claim: dict[str, list[int]] = {}
+        for i, p in enumerate(ds.pairs):
+            by_claim.setdefault(p.claim_id, []).append(i)
+        claim_ids = [c for c in by_claim if c in ds.claims]
+        claim_scores = _scores(
+            [ds.claims[c] for c in claim_ids], [claim_verdict(stance[by_claim[c]]) for c in claim_ids]
+        )
+        result["n"] = pair_scores["n"]
+        result["accuracy"] = pair_scores["accuracy"]
+        result["macro_f1"] = pair_scores["macro_f1"]
+        result["pair_accuracy"] = pair_scores["accuracy"]
+        result["claims"] = claim_scores["n"]
+        result["claim_accuracy"] = claim_scores["accuracy"]
+        result["claim_macro_f1"] = claim_scores["macro_f1"]
+        result.update({f"pair_{k}": v for k, v in pair_scores.items() if k.startswith("f1_")})
+        result.update({f"claim_{k}": v for k, v in claim_scores.items() if k.startswith("f1_")})
+        return result
+    result.update(_scores(gold, predicted))
+    if ds.fmt == "fnc1":
+        got, best = fnc_score(gold, predicted)
+        result["fnc_score"] = round(got / best, 4) if best else 0.0
+        result["related_threshold"] = round(threshold, 4)
+    return result
 
 
 def evaluate(path: Path, fmt: str, model: VerifierModel, encoder: Encoder) -> dict[str, Any]:
     """Score the model on a data file in ``fmt``; returns the metrics as a flat dict."""
     ds = load(path, fmt)
     stance, related, counts = score_pairs(ds.pairs, model, encoder)
-    predicted = predict_labels(ds, stance, related, model)
-    gold = [p.label for p in ds.pairs]
-    result: dict[str, Any] = {}
-    if fmt == "climate-fever":
-        pair_scores = _scores(gold, predicted)
-        by_claim: dict[str, list[int]] = {}
-        for i, p in enumerate(ds.pairs):
-            by_claim.setdefault(p.claim_id, []).append(i)
-        claim_ids = [c for c in by_claim if c in ds.claims]
-        claim_gold = [ds.claims[c] for c in claim_ids]
-        claim_pred = [claim_verdict(stance[by_claim[c]]) for c in claim_ids]
-        claim_scores = _scores(claim_gold, claim_pred)
-        result.update(claim_scores)
-        result["claims"] = result.pop("n")
-        result["n"] = pair_scores["n"]
-        result["claim_accuracy"] = result.pop("accuracy")
-        result["claim_macro_f1"] = result.pop("macro_f1")
-        result["accuracy"] = pair_scores["accuracy"]
-        result["macro_f1"] = pair_scores["macro_f1"]
-        result["pair_accuracy"] = pair_scores["accuracy"]
-        for key, value in pair_scores.items():
-            if key.startswith("f1_"):
-                result[f"pair_{key}"] = value
-        for key in list(result):
-            if key.startswith("f1_"):
-                result[f"claim_{key}"] = result.pop(key)
-    else:
-        result.update(_scores(gold, predicted))
-    if fmt == "fnc1":
-        got, best = fnc_score(gold, predicted)
-        result["fnc_score"] = round(got / best, 4) if best else 0.0
-        result["related_threshold"] = round(model.related_threshold, 4)
+    result = score_dataset(ds, stance, related, model.related_threshold)
     result.update(counts)
     result["model"] = model.describe()
     return result

@@ -5,8 +5,10 @@ Evidence is split into sentences (at most :data:`MAX_SENTENCES`, each cut to
 (passage embeddings, L2-normalized). The sentences closest to the claim stand in for the
 evidence, which is what makes a long FNC-1 body and a one-sentence NLI premise look alike:
 
-- embedding interaction of the claim ``u`` and the best sentence ``v``: ``u*v`` and ``|u-v|``,
-  plus the same for the normalized mean of the top-k sentences;
+- the claim embedding ``u`` itself (how a claim is worded says something about it, e.g.
+  an NLI hypothesis with a negation is more often a contradiction);
+- embedding interaction of ``u`` and the best sentence ``v``: ``u*v`` and ``|u-v|``, and
+  ``u*vk`` for the normalized mean ``vk`` of the top-k sentences;
 - similarity: best, mean of top-k and mean of all sentence cosines, cosine to the lead;
 - lexical overlap between the claim and the top-k sentences: content-word and character
   3-gram coverage and Jaccard, numbers of the claim missing from the evidence;
@@ -21,6 +23,7 @@ trained artifact records both and refuses features of another layout.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import math
@@ -37,7 +40,7 @@ import numpy as np
 
 from newstalk.stories.text import normalize_text, sentences, words
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 MAX_SENTENCES = 30
 SENTENCE_CHARS = 500
 TOP_K = 3
@@ -322,20 +325,137 @@ LEXICAL_NAMES: tuple[str, ...] = (
     "log_len_top",
     "is_korean",
 )
+NLI_NAMES: tuple[str, ...] = (
+    "pred_in_evid",
+    "unmatched_in_claim",
+    "unmatched_in_evid",
+    "neg_morph_claim",
+    "neg_morph_top",
+    "neg_morph_mismatch",
+    "quant_claim",
+    "quant_top",
+    "compare_claim",
+    "compare_top",
+    "char2_cov_claim",
+    "char2_jaccard",
+)
 SIM_NAMES: tuple[str, ...] = ("cos_best", "cos_topk", "cos_mean", "cos_lead", "cos_gap", "log_sentences")
+
+
+QUANTIFIER_EN = frozenset(
+    ("all", "every", "always", "never", "only", "none", "any", "nobody", "everyone", "entire")
+)
+QUANTIFIER_KO = (
+    "모든",
+    "모두",
+    "항상",
+    "전혀",
+    "어떤",
+    "유일",
+    "오직",
+    "절대",
+    "반드시",
+    "누구도",
+    "아무",
+    "전부",
+    "늘",
+)
+COMPARE_EN = frozenset(
+    (
+        "most",
+        "least",
+        "more",
+        "less",
+        "fewer",
+        "first",
+        "last",
+        "best",
+        "worst",
+        "largest",
+        "smallest",
+        "than",
+    )
+)
+COMPARE_KO = ("가장", "더 ", "덜", "최고", "최초", "최대", "최소", "보다", "제일", "처음", "마지막")
+_KO_CONTENT = frozenset(("NNG", "NNP", "VV", "VA", "XR", "SL", "SN", "VCN", "MAG"))
+_KO_NEG = frozenset(
+    (
+        ("않", "VX"),
+        ("안", "MAG"),
+        ("못", "MAG"),
+        ("없", "VA"),
+        ("아니", "VCN"),
+        ("금지", "NNG"),
+        ("불가", "NNG"),
+    )
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def _morphs(text: str, lang: str) -> tuple[tuple[str, ...], int]:
+    """Content morphemes (Korean, via Kiwi) or content words (other languages), and the negation count."""
+    if lang.startswith("ko"):
+        from newstalk.stories.text import kiwi
+
+        tokens = [
+            (t.form, t.tag.split("-", 1)[0]) for t in kiwi().tokenize(unicodedata.normalize("NFKC", text))
+        ]
+        content = tuple(f for f, tag in tokens if tag in _KO_CONTENT and (f, tag) not in _KO_NEG)
+        return content, sum((f, tag) in _KO_NEG for f, tag in tokens)
+    toks = _tokens_en(text)
+    return tuple(w for w in words(text, lang)), sum(w in NEGATION_EN for w in toks)
+
+
+def _cue_count(text: str, lang: str, en: frozenset[str], ko: tuple[str, ...]) -> float:
+    if lang.startswith("ko"):
+        return float(sum(text.count(c) for c in ko))
+    return float(sum(w in en for w in _tokens_en(text)))
+
+
+def nli_features(claim: str, top_text: str, lang: str) -> list[float]:
+    """Alignment cues NLI needs: is the claim's last predicate in the evidence, what is left
+    unmatched, negation morphemes, quantifiers and comparisons on each side, character bigrams."""
+    cm, cneg = _morphs(claim, lang)
+    tm, tneg = _morphs(top_text, lang)
+    tset = set(tm)
+    pred = 1.0 if cm and cm[-1] in tset else 0.0
+    unmatched = sum(m not in tset for m in set(cm))
+    evid_unmatched = len(tset - set(cm))
+    c2, t2 = _char_ngrams(claim, 2), _char_ngrams(top_text, 2)
+    cov2 = _overlap(c2, t2)
+    return [
+        pred,
+        float(unmatched),
+        math.log1p(evid_unmatched),
+        float(cneg),
+        float(tneg),
+        float((cneg > 0) != (tneg > 0)),
+        _cue_count(claim, lang, QUANTIFIER_EN, QUANTIFIER_KO),
+        _cue_count(top_text, lang, QUANTIFIER_EN, QUANTIFIER_KO),
+        _cue_count(claim, lang, COMPARE_EN, COMPARE_KO),
+        _cue_count(top_text, lang, COMPARE_EN, COMPARE_KO),
+        cov2[0],
+        cov2[2],
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _body_stats(body: str, lang: str) -> tuple[frozenset[str], frozenset[str], tuple[float, float, float]]:
+    """Content words, numbers and cue rates of a whole evidence text (FNC-1 bodies repeat)."""
+    return frozenset(words(body, lang)), frozenset(_numbers(body)), _cue_rates(body, lang)
 
 
 def lexical_features(claim: str, top_text: str, body: str, lang: str) -> list[float]:
     """Overlap, number and cue features of the claim against the top sentences and the whole evidence."""
-    cw, tw, bw = set(words(claim, lang)), set(words(top_text, lang)), set(words(body, lang))
+    cw, tw = set(words(claim, lang)), set(words(top_text, lang))
+    bw, en, (neg_b, ref_b, hed_b) = _body_stats(body, lang)
     wc = _overlap(cw, tw)
     cc = _overlap(_char_ngrams(claim), _char_ngrams(top_text))
-    body_cov = _overlap(cw, bw)[0]
-    cn, en = _numbers(claim), _numbers(body)
+    body_cov = _overlap(cw, set(bw))[0]
+    cn = _numbers(claim)
     missing = len(cn - en)
     neg_c, ref_c, hed_c = _cue_rates(claim, lang)
     neg_t, ref_t, hed_t = _cue_rates(top_text, lang)
-    neg_b, ref_b, hed_b = _cue_rates(body, lang)
     return [
         *wc,
         *cc,
@@ -393,9 +513,9 @@ def consistency_vector(claim: str, evidence: str, claim_lang: str, evidence_lang
 
 def feature_names(with_consistency: bool = True) -> list[str]:
     """Column names of :func:`pair_features` output, in order."""
-    emb = [f"{kind}_{i}" for kind in ("prod", "absdiff", "prodk") for i in range(EMBED_DIM)]
+    emb = [f"{kind}_{i}" for kind in ("claim", "prod", "absdiff", "prodk") for i in range(EMBED_DIM)]
     cons = list(consistency_names()) if with_consistency else []
-    return [*emb, *SIM_NAMES, *LEXICAL_NAMES, *cons]
+    return [*emb, *SIM_NAMES, *LEXICAL_NAMES, *NLI_NAMES, *cons]
 
 
 def _lang(lang: str, text: str) -> str:
@@ -448,8 +568,8 @@ def pair_features(
         top_text = " ".join(sents[i] for i in sorted(top.tolist()))
         tops.append(top_text)
         lang = cl if cl == el else el
-        lex = lexical_features(p.claim, top_text, p.evidence, lang)
-        parts = [u * v, np.abs(u - v), u * vk, np.asarray(sim + lex, np.float32)]
+        lex = lexical_features(p.claim, top_text, p.evidence, lang) + nli_features(p.claim, top_text, lang)
+        parts = [u, u * v, np.abs(u - v), u * vk, np.asarray(sim + lex, np.float32)]
         if with_consistency:
             parts.append(consistency_vector(p.claim, top_text, cl, el))
         rows.append(np.concatenate(parts).astype(np.float32))

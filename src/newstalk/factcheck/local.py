@@ -67,17 +67,102 @@ class Dense:
 
 
 @dataclass
+class Forest:
+    """Gradient-boosted trees (multiclass, one tree per class per round), flattened into arrays.
+
+    A tree reads raw feature columns ``columns`` and, after them, ``projection`` components of
+    the standardized features (a PCA of the embedding blocks). Node ``i`` sends a row left when
+    ``value <= threshold[i]``; thresholds are stored as the largest float32 not above the
+    trained one, so float32 features split exactly as in training.
+    """
+
+    columns: np.ndarray
+    projection: np.ndarray
+    projection_mean: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    leaf: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    tree_class: np.ndarray
+    baseline: np.ndarray
+    depth: int
+
+    def inputs(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        parts = [x[:, self.columns]]
+        if len(self.projection):
+            parts.append((z - self.projection_mean) @ self.projection.T)
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def __call__(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        f = self.inputs(x, z)
+        node = np.broadcast_to(self.roots, (len(f), len(self.roots))).copy()
+        rows = np.arange(len(f))[:, None]
+        for _ in range(self.depth):
+            go_left = f[rows, self.feature[node]] <= self.threshold[node]
+            nxt = np.where(go_left, self.left[node], self.right[node])
+            node = np.where(self.leaf[node], node, nxt)
+        raw = np.tile(self.baseline, (len(f), 1)).astype(np.float64)
+        leaf_values = self.value[node].astype(np.float64)
+        for k in range(len(self.baseline)):
+            raw[:, k] += leaf_values[:, self.tree_class == k].sum(axis=1)
+        raw -= raw.max(axis=1, keepdims=True)
+        e = np.exp(raw)
+        out: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}_{name}": getattr(self, name) for name in FOREST_FIELDS} | {
+            f"{prefix}_depth": np.array(self.depth)
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> Forest:
+        fields = {name: arrays[f"{prefix}_{name}"] for name in FOREST_FIELDS}
+        fields["projection"] = fields["projection"].astype(np.float32)
+        return cls(**fields, depth=int(arrays[f"{prefix}_depth"]))
+
+
+FOREST_FIELDS = (
+    "columns",
+    "projection",
+    "projection_mean",
+    "feature",
+    "threshold",
+    "left",
+    "right",
+    "leaf",
+    "value",
+    "roots",
+    "tree_class",
+    "baseline",
+)
+
+
+@dataclass
 class FoldModel:
-    """One trained model: standardizer and the two heads."""
+    """One trained model: standardizer, the two heads, and optionally trees averaged into the stance.
+
+    Stance probabilities are ``(1 - forest_weight) * mlp + forest_weight * forest`` when a
+    forest is present.
+    """
 
     mean: np.ndarray
     scale: np.ndarray
     stance: Dense
     related: Dense
+    forest: Forest | None = None
+    forest_weight: float = 0.0
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x, np.float32)
         z = (x - self.mean) / self.scale
-        return self.stance(z), self.related(z)[:, 1]
+        stance = self.stance(z)
+        if self.forest is not None and self.forest_weight > 0:
+            stance = (1.0 - self.forest_weight) * stance + self.forest_weight * self.forest(x, z)
+        return stance.astype(np.float32), self.related(z)[:, 1]
 
 
 @dataclass
@@ -114,12 +199,15 @@ class VerifierModel:
                     [arrays[f"m{m}_{head}_w{i}"].astype(np.float32) for i in range(layers)],
                     [arrays[f"m{m}_{head}_b{i}"].astype(np.float32) for i in range(layers)],
                 )
+            forest = Forest.from_arrays(arrays, f"m{m}_forest") if f"m{m}_forest_roots" in arrays else None
             models.append(
                 FoldModel(
                     arrays[f"m{m}_mean"].astype(np.float32),
                     arrays[f"m{m}_scale"].astype(np.float32),
                     heads["stance"],
                     heads["related"],
+                    forest,
+                    float(arrays.get(f"m{m}_forest_weight", 0.0)),
                 )
             )
         names = [str(n) for n in arrays["feature_names"]]
@@ -150,6 +238,9 @@ class VerifierModel:
         for m, model in enumerate(self.models):
             arrays[f"m{m}_mean"] = model.mean.astype(np.float32)
             arrays[f"m{m}_scale"] = model.scale.astype(np.float32)
+            if model.forest is not None:
+                arrays.update(model.forest.arrays(f"m{m}_forest"))
+                arrays[f"m{m}_forest_weight"] = np.array(model.forest_weight, np.float32)
             for head in HEADS:
                 dense: Dense = getattr(model, head)
                 arrays[f"m{m}_{head}_layers"] = np.array(len(dense.weights))
@@ -174,7 +265,7 @@ class VerifierModel:
         model = self.models[fold if 0 <= fold < FOLDS else FULL]
         if len(x) == 0:
             return np.zeros((0, len(STANCE_ORDER)), np.float32), np.zeros(0, np.float32)
-        return model.predict(np.asarray(x, np.float32))
+        return model.predict(x)
 
     def describe(self) -> str:
         """One line: classifier and training data."""
@@ -226,3 +317,39 @@ class LocalVerifier:
             return ()
         report = consistency_module().compare(pair.claim, top, pair.claim_lang, pair.evidence_lang)
         return tuple(str(c) for c in getattr(report, "conflicts", ()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Latency of judge(): one call per claim with all of its evidence, on a labelled data file."""
+    import argparse
+    import time
+
+    from newstalk.factcheck.datasets import FORMATS, load
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="climate-fever")
+    parser.add_argument("--claims", type=int, default=100)
+    args = parser.parse_args(argv)
+    by_claim: dict[str, list[Pair]] = {}
+    for p in load(args.path, args.fmt).pairs:
+        if p.claim in by_claim or len(by_claim) < args.claims:
+            by_claim.setdefault(p.claim, []).append(Pair(p.claim, p.evidence, p.lang, p.lang))
+    verifier = LocalVerifier()
+    verifier.judge([Pair("warm-up claim", "warm-up evidence")])
+    times = []
+    for pairs in by_claim.values():
+        started = time.perf_counter()
+        verifier.judge(pairs)
+        times.append((time.perf_counter() - started) * 1000)
+    ms = np.array(times)
+    n_pairs = sum(len(v) for v in by_claim.values())
+    print(
+        f"{len(ms)} claims, {n_pairs / len(ms):.1f} evidence texts each, cold embedding cache: "
+        f"p50 {np.percentile(ms, 50):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms per judge() call"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
