@@ -62,13 +62,22 @@ def create_app(
     install_error_handlers(app)
 
     from newstalk.articles.endpoints import router as news_router
+    from newstalk.factcheck.endpoints import router as factcheck_router
     from newstalk.ops import router as ops_router
     from newstalk.pipeline.endpoints import router as pipeline_router
     from newstalk.sources.endpoints import router as sources_router
     from newstalk.sources.websub import router as websub_router
     from newstalk.stories.endpoints import router as stories_router
 
-    for router in (ops_router, sources_router, news_router, stories_router, pipeline_router, websub_router):
+    for router in (
+        ops_router,
+        sources_router,
+        news_router,
+        stories_router,
+        factcheck_router,
+        pipeline_router,
+        websub_router,
+    ):
         app.include_router(router)
     if demo:
         from newstalk.demo import router as demo_router

@@ -6,6 +6,7 @@ from __future__ import annotations
 def import_all_models() -> None:
     """Register every table on ``Base.metadata``."""
     import newstalk.articles.models
+    import newstalk.factcheck.models
     import newstalk.kit.bus.dbqueue
     import newstalk.sources.models
     import newstalk.stories.models  # noqa: F401

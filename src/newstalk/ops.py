@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from newstalk.deps import ServicesDep
+from newstalk.factcheck.service import update_agreement_gauge
 from newstalk.kit import metrics, migrate
 from newstalk.sources.tasks import refresh_queue_depth
 
@@ -42,6 +43,8 @@ async def ready(services: ServicesDep) -> JSONResponse:
 async def prometheus(services: ServicesDep) -> Response:
     try:
         await refresh_queue_depth(services)
+        async with services.db.read() as session:
+            await update_agreement_gauge(session)
     except Exception:  # metrics still render when the database is away
         metrics.QUEUE_DEPTH.clear()
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

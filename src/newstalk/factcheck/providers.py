@@ -25,6 +25,7 @@ from newstalk.factcheck.verify import Judgement, Pair, Stance, Verifier
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
+    from newstalk.factcheck.features import Encoder
 
 SYSTEM_PROMPT = """\
 You are the fact-checking assistant of a news service. Each pair holds a CLAIM taken from \
@@ -430,14 +431,17 @@ class TransformersNLIVerifier:
         )
 
 
-def build_verifier(settings: Settings) -> Verifier:
-    """Build the verifier the settings name; missing settings raise ConfigError at start-up."""
+def build_verifier(settings: Settings, embeddings: Encoder | None = None) -> Verifier:
+    """Build the verifier the settings name; missing settings raise ConfigError at start-up.
+
+    ``embeddings`` lets the local verifier share the caller's (cached) embedding provider.
+    """
     provider = settings.verifier_provider
     if provider == "local":
         # Imported at call time: the trained model and its features load only when chosen.
-        local = importlib.import_module("newstalk.factcheck.local")
-        verifier: Verifier = local.LocalVerifier()
-        return verifier
+        from newstalk.factcheck.local import LocalVerifier
+
+        return LocalVerifier(embeddings)
     if provider == "openai":
         key = settings.verifier_api_key.get_secret_value() if settings.verifier_api_key else None
         return OpenAIChatVerifier(

@@ -58,3 +58,19 @@ WEBSUB_EVENTS = Counter(
     ["event"],
     registry=REGISTRY,
 )
+FACTCHECK_AGREEMENT = Gauge(
+    "newstalk_factcheck_agreement_ratio",
+    "Share of reviewed verdicts that editors confirmed (the rest they overturned)",
+    registry=REGISTRY,
+)
+FACTCHECK_REVIEWED = Gauge(
+    "newstalk_factcheck_reviewed_claims",
+    "Claims an editor has reviewed (the denominator of the agreement ratio)",
+    registry=REGISTRY,
+)
+FACTCHECK_VERDICTS = Counter(
+    "newstalk_factcheck_verdicts_total",
+    "Claim verdicts written by the factcheck stage",
+    ["verdict"],
+    registry=REGISTRY,
+)

@@ -10,6 +10,7 @@ from newstalk.pipeline.worker import Stage
 def all_stages(settings: Settings | None) -> list[Stage]:
     """The stages, in pipeline order; ``settings`` None gives default concurrency (routing only)."""
     from newstalk.articles.service import EXTRACT_TOPIC
+    from newstalk.factcheck.tasks import UPDATED_TOPIC, handle_factcheck, handle_factcheck_batch
     from newstalk.ingestion.tasks import handle_collect, handle_extract
     from newstalk.sources.service import POLL_TOPIC, PUSH_TOPIC, WEBSUB_TOPIC
     from newstalk.sources.websub import handle_websub
@@ -33,6 +34,16 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             handle_stories,
             concurrency=1,
             batch_handler=handle_stories_batch,
+        ),
+        # CPU-bound (embeddings and the verifier); a batch checks each story once, at its
+        # newest version. Replicas may run in parallel: state is a cache, not the truth.
+        Stage(
+            "factcheck",
+            (UPDATED_TOPIC,),
+            handle_factcheck,
+            concurrency=1,
+            batch_handler=handle_factcheck_batch,
+            batch_size=8,
         ),
     ]
 

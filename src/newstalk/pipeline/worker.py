@@ -43,6 +43,9 @@ class Stage:
     # batch fails, its jobs are handled one by one with ``handler``, so one bad job can't
     # hold back the others.
     batch_handler: BatchHandler | None = None
+    # Jobs claimed at once; None: NEWSTALK_QUEUE_BATCH_SIZE. Slow stages claim fewer so a
+    # batch finishes well inside its lease.
+    batch_size: int | None = None
 
 
 class JobContext:
@@ -110,7 +113,7 @@ class StageWorker:
     async def run_once(self) -> int:
         """Claim one batch and handle it; returns how many jobs were claimed."""
         settings = self.services.settings
-        limit = max(settings.queue_batch_size, self.stage.concurrency)
+        limit = max(self.stage.batch_size or settings.queue_batch_size, self.stage.concurrency)
         jobs = await self.services.transport.claim(
             self.stage.name, limit=limit, lease_s=settings.queue_lease_s
         )

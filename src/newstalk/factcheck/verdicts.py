@@ -1,0 +1,144 @@
+"""From judged evidence to one verdict per claim.
+
+Each outlet other than the claim's own counts once: its strongest sentence for and its
+strongest sentence against the claim (stance probability times the probability that the
+sentence is about the claim at all). An outlet whose best sentence clears ``THRESHOLD``
+supports or refutes the claim. The structured consistency check feeds in two ways:
+
+- a related sentence about the same event (it shares a date, a name or a figure with the
+  claim) whose numbers, dates or names conflict with the claim counts as refuting evidence
+  of at least ``CONFLICT_FLOOR`` unless the stance model reads it as support;
+- a sentence that repeats the claim's figure and shares its date or names, or repeats two
+  of its figures, with nothing in conflict, corroborates it: supporting evidence of at
+  least ``CORROBORATION_FLOOR`` unless the stance model reads it as refuting. (The stance
+  model, trained on NLI and stance data, often calls a faithful restatement "neutral".)
+
+- supported: at least one independent outlet confirms, none contradicts;
+- refuted: at least one contradicts, none confirms;
+- disputed: outlets disagree with each other;
+- unverified: only one source, or no evidence either way.
+
+Confidence combines the outlets' strengths weighted by their credibility (a noisy-OR: two
+credible outlets confirming make a verdict surer than one), so it reads as "how likely is
+it that at least one of these outlets really confirms (contradicts) the claim".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from newstalk.factcheck.models import DISPUTED, REFUTED, SUPPORTED, UNVERIFIED
+from newstalk.factcheck.verify import Judgement, Stance
+
+THRESHOLD = 0.5
+CONFLICT_FLOOR = 0.6
+CONFLICT_RELATED = 0.5
+CORROBORATION_FLOOR = 0.6
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A judgement of one evidence sentence, with the outlet it came from (None: unknown)."""
+
+    outlet: int | None
+    judgement: Judgement
+    key: str = ""  # tells unknown outlets apart (e.g. the article URL)
+    corroborates: bool = False  # repeats the claim's figures about the same event
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    confidence: float
+    explanation: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def strengths(j: Judgement, corroborates: bool = False) -> tuple[float, float]:
+    """(for, against) strength of one judged sentence, the consistency floors applied.
+
+    ``j.conflicts`` must already be limited to sentences about the same event.
+    """
+    support = j.probs[Stance.SUPPORTS] * j.related
+    refute = j.probs[Stance.REFUTES] * j.related
+    if j.conflicts and j.related >= CONFLICT_RELATED and j.stance is not Stance.SUPPORTS:
+        refute = max(refute, CONFLICT_FLOOR)
+    elif corroborates and not j.conflicts and j.stance is not Stance.REFUTES:
+        support = max(support, CORROBORATION_FLOOR)
+    return support, refute
+
+
+def _noisy_or(values: Sequence[float]) -> float:
+    miss = 1.0
+    for v in values:
+        miss *= 1.0 - min(1.0, max(0.0, v))
+    return 1.0 - miss
+
+
+def aggregate(
+    items: Sequence[Judged],
+    *,
+    claim_outlet: int | None,
+    credibility: Mapping[int, float] | None = None,
+    default_credibility: float = 0.7,
+) -> Verdict:
+    """One verdict for a claim from its judged evidence (see the module docstring)."""
+    credibility = credibility or {}
+    best: dict[str, tuple[float, float, int | None]] = {}
+    for item in items:
+        if claim_outlet is not None and item.outlet == claim_outlet:
+            continue  # an outlet does not corroborate itself
+        name = f"o{item.outlet}" if item.outlet is not None else f"k{item.key}"
+        sup, ref = strengths(item.judgement, item.corroborates)
+        old = best.get(name, (0.0, 0.0, item.outlet))
+        best[name] = (max(old[0], sup), max(old[1], ref), item.outlet)
+
+    def cred(outlet: int | None) -> float:
+        return credibility.get(outlet, default_credibility) if outlet is not None else default_credibility
+
+    supporters: list[float] = []
+    refuters: list[float] = []
+    for sup, ref, outlet in best.values():
+        # An outlet that says both counts for the side it says more strongly.
+        if sup >= THRESHOLD and sup >= ref:
+            supporters.append(sup * cred(outlet) ** 0.5)
+        elif ref >= THRESHOLD:
+            refuters.append(ref * cred(outlet) ** 0.5)
+    p_for, p_against = _noisy_or(supporters), _noisy_or(refuters)
+    detail = {
+        "outlets_considered": len(best),
+        "outlets_supporting": len(supporters),
+        "outlets_refuting": len(refuters),
+        "support_strength": round(p_for, 4),
+        "refute_strength": round(p_against, 4),
+    }
+    n_for, n_against = len(supporters), len(refuters)
+    if n_for and n_against:
+        return Verdict(
+            DISPUTED,
+            min(p_for, p_against),
+            f"Outlets disagree: {_outlets(n_for)} confirm{'s' if n_for == 1 else ''} the claim, "
+            f"{_outlets(n_against)} contradict{'s' if n_against == 1 else ''} it.",
+            detail,
+        )
+    if n_against:
+        return Verdict(
+            REFUTED,
+            p_against,
+            f"Contradicted by {_outlets(n_against)}; no other outlet confirms it.",
+            detail,
+        )
+    if n_for:
+        return Verdict(SUPPORTED, p_for, f"Confirmed by {_outlets(n_for)} independent of the source.", detail)
+    closest = max((max(sup, ref) for sup, ref, _ in best.values()), default=0.0)
+    if not best:
+        why = "No other outlet's reporting was found to check it against."
+    else:
+        why = f"{_outlets(len(best))} checked; none confirms or contradicts it."
+    return Verdict(UNVERIFIED, 1.0 - closest, why, detail)
+
+
+def _outlets(n: int) -> str:
+    return "one outlet" if n == 1 else f"{n} outlets"
