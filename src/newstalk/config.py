@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     tts_openai_url: str | None = Field(None, description="OpenAI-compatible base URL for cloud TTS")
     tts_openai_api_key: SecretStr | None = None
 
+    # briefings (briefings/): story scripts, daily briefings, and their audio
+    briefings_voice: str = Field("anchor", pattern="^(anchor|host|narrator|reporter|storyteller)$")
+    briefings_both_languages: bool = Field(
+        False, description="Also script a story in its second language (ko/en) when it has articles in it"
+    )
+    briefings_story_audio: bool = Field(True, description="Synthesize every story script as it is written")
+    briefings_debounce_s: float = Field(5.0, ge=0, le=3600)
+    briefings_factcheck_grace_s: float = Field(30.0, ge=0, le=3600)
+    briefings_daily_hour_utc: int = Field(5, ge=0, le=23)
+
     # websub
     websub_enabled: bool = True
     websub_lease_s: int = Field(7 * 24 * 3600, ge=300)

@@ -62,6 +62,8 @@ def create_app(
     install_error_handlers(app)
 
     from newstalk.articles.endpoints import router as news_router
+    from newstalk.delivery.endpoints import feed_router
+    from newstalk.delivery.endpoints import router as listen_router
     from newstalk.factcheck.endpoints import router as factcheck_router
     from newstalk.ops import router as ops_router
     from newstalk.pipeline.endpoints import router as pipeline_router
@@ -75,6 +77,8 @@ def create_app(
         news_router,
         stories_router,
         factcheck_router,
+        listen_router,
+        feed_router,
         pipeline_router,
         websub_router,
     ):

@@ -74,3 +74,15 @@ FACTCHECK_VERDICTS = Counter(
     ["verdict"],
     registry=REGISTRY,
 )
+SPEECH_SECONDS = Histogram(
+    "newstalk_speech_synthesis_seconds",
+    "Wall time the speech stage took to synthesize, encode and store one script",
+    registry=REGISTRY,
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+AUDIO_SECONDS = Histogram(
+    "newstalk_audio_duration_seconds",
+    "Length of the audio the speech stage produced, per script",
+    registry=REGISTRY,
+    buckets=(5, 15, 30, 60, 90, 120, 300, 600, 1200),
+)

@@ -10,10 +10,13 @@ from newstalk.pipeline.worker import Stage
 def all_stages(settings: Settings | None) -> list[Stage]:
     """The stages, in pipeline order; ``settings`` None gives default concurrency (routing only)."""
     from newstalk.articles.service import EXTRACT_TOPIC
+    from newstalk.briefings.tasks import TOPICS as BRIEFING_TOPICS
+    from newstalk.briefings.tasks import handle_briefings, handle_briefings_batch
     from newstalk.factcheck.tasks import UPDATED_TOPIC, handle_factcheck, handle_factcheck_batch
     from newstalk.ingestion.tasks import handle_collect, handle_extract
     from newstalk.sources.service import POLL_TOPIC, PUSH_TOPIC, WEBSUB_TOPIC
     from newstalk.sources.websub import handle_websub
+    from newstalk.speech.tasks import SCRIPT_TOPIC, handle_speech
     from newstalk.stories.service import EDITED_TOPIC
     from newstalk.stories.tasks import INGESTED_TOPIC, handle_stories, handle_stories_batch
 
@@ -45,6 +48,16 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             batch_handler=handle_factcheck_batch,
             batch_size=8,
         ),
+        # Cheap: templates over the story's text; requests per story are debounced in the queue.
+        Stage(
+            "briefings",
+            BRIEFING_TOPICS,
+            handle_briefings,
+            concurrency=1,
+            batch_handler=handle_briefings_batch,
+        ),
+        # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
+        Stage("speech", (SCRIPT_TOPIC,), handle_speech, concurrency=1, batch_size=1),
     ]
 
 

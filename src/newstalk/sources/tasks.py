@@ -46,6 +46,7 @@ async def refresh_queue_depth(services: Services) -> None:
 
 async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
     """Tick until ``stop``: enqueue due polls, refresh gauges."""
+    from newstalk.briefings.tasks import schedule_daily_briefings
     from newstalk.sources.websub import renew_expiring
     from newstalk.stories.tasks import refresh_trending
 
@@ -60,6 +61,7 @@ async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
             if time.monotonic() - last_renewal >= PERIODIC_EVERY_S:
                 await renew_expiring(services)
                 await refresh_trending(services)
+                await schedule_daily_briefings(services)
                 last_renewal = time.monotonic()
         except Exception:
             log.exception("scheduler: tick failed; trying again in %.0fs", tick)

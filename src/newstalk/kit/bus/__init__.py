@@ -19,12 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A fact one stage tells the next; ``key`` deduplicates pending work per stage."""
+    """A fact one stage tells the next; ``key`` deduplicates pending work per stage.
+
+    ``delay_s`` holds the job back that long. With a key it debounces: while one delayed
+    job for the key is pending, the same event again is dropped, so a burst of events
+    becomes one job that runs after the delay and reads the newest state.
+    """
 
     topic: str
     key: str | None
     payload: Mapping[str, Any]
     first_seen_at: datetime
+    delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,7 @@ class DbQueueTransport:
                 "payload": dict(ev.payload),
                 "status": READY,
                 "attempts": 0,
-                "available_at": now,
+                "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
                 "first_seen_at": ev.first_seen_at,
                 "created_at": now,
             }

@@ -1,0 +1,120 @@
+"""The ``briefings`` pipeline stage: story.checked / story.updated → (debounced) scripts → script.ready.
+
+A story's script waits for its fact-check: ``story.checked`` asks for a script after a short
+debounce (``NEWSTALK_BRIEFINGS_DEBOUNCE_S``), ``story.updated`` after a grace period
+(``NEWSTALK_BRIEFINGS_FACTCHECK_GRACE_S``) that covers versions the fact-checker skips (it
+re-checks a story only when its articles changed). Each request is one pending job per story
+and reason, so a burst of updates writes one script; a script whose text did not change is
+not written again, and its audio is never synthesized twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from newstalk.briefings import service
+from newstalk.briefings.models import BRIEFING, ScriptRecord
+from newstalk.delivery.models import PodcastSubscription
+from newstalk.kit.bus import Job
+from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.pipeline.worker import BatchContext, JobContext
+from newstalk.stories.models import Story
+from newstalk.stories.service import UPDATED_TOPIC
+
+if TYPE_CHECKING:
+    from newstalk.runtime import Services
+
+CHECKED_TOPIC = "story.checked"  # emitted by the factcheck stage (factcheck/service.py)
+DUE_TOPIC = service.DUE_TOPIC
+DAILY_TOPIC = service.DAILY_TOPIC
+TOPICS = (CHECKED_TOPIC, UPDATED_TOPIC, DUE_TOPIC, DAILY_TOPIC)
+
+
+async def handle_briefings_batch(ctx: BatchContext) -> None:
+    """A claimed batch in one unit; several requests for one story in it write one script."""
+    async with ctx.commit() as uow:
+        done: set[int] = set()
+        for job in ctx.jobs:
+            await _handle(uow, ctx.services, job, done)
+
+
+async def handle_briefings(ctx: JobContext) -> None:
+    """One job (the fallback when a batch failed)."""
+    async with ctx.commit() as uow:
+        await _handle(uow, ctx.services, ctx.job, set())
+
+
+async def _handle(uow: UnitOfWork, services: Services, job: Job, done: set[int]) -> None:
+    settings = services.settings
+    if job.topic == CHECKED_TOPIC:
+        uow.emit(
+            service.due_event(
+                int(job.payload["story_id"]), job.first_seen_at, settings.briefings_debounce_s, "checked"
+            )
+        )
+    elif job.topic == UPDATED_TOPIC:
+        uow.emit(
+            service.due_event(
+                int(job.payload["story_id"]),
+                job.first_seen_at,
+                settings.briefings_factcheck_grace_s,
+                "updated",
+            )
+        )
+    elif job.topic == DUE_TOPIC:
+        story_id = int(job.payload["story_id"])
+        if story_id in done:
+            return
+        done.add(story_id)
+        await service.write_story_scripts(uow, settings, story_id, job.first_seen_at)
+    elif job.topic == DAILY_TOPIC:
+        p = job.payload
+        await service.write_daily_briefing(
+            uow,
+            lang=str(p["lang"]),
+            form=str(p["form"]),
+            speakers=[str(s) for s in p["speakers"]],
+            story_count=int(p["story_count"]),
+            date=str(p["date"]),
+            first_seen_at=job.first_seen_at,
+        )
+
+
+def today(now: datetime | None = None) -> str:
+    """The UTC date daily briefings are named by."""
+    return (now or utcnow()).astimezone(UTC).date().isoformat()
+
+
+async def schedule_daily_briefings(services: Services, now: datetime | None = None) -> int:
+    """Ask for today's briefing of every subscribed configuration that has none yet (scheduler)."""
+    now = now or utcnow()
+    if now.astimezone(UTC).hour < services.settings.briefings_daily_hour_utc:
+        return 0
+    date = today(now)
+    async with services.db.unit() as uow:
+        subs = (
+            await uow.session.scalars(
+                select(PodcastSubscription).where(PodcastSubscription.revoked_at.is_(None))
+            )
+        ).all()
+        configs = {(s.lang, s.form, tuple(s.speakers), s.story_count) for s in subs}
+        count = 0
+        for lang, form, speakers, story_count in sorted(configs):
+            key = service.briefing_key(lang, form, speakers, story_count)
+            written = await uow.session.scalar(
+                select(ScriptRecord.id).where(
+                    ScriptRecord.kind == BRIEFING,
+                    ScriptRecord.briefing_key == key,
+                    ScriptRecord.briefing_date == date,
+                )
+            )
+            has_stories = await uow.session.scalar(
+                select(Story.id).where(Story.last_seen_at >= now - timedelta(days=1)).limit(1)
+            )
+            if written is None and has_stories is not None:
+                uow.emit(service.daily_event(lang, form, speakers, story_count, date))
+                count += 1
+    return count

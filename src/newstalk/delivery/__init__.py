@@ -1,0 +1,1 @@
+"""Delivery: audio files over HTTP, on-demand voice, private podcast feeds."""

@@ -1,0 +1,220 @@
+"""HTTP for listening: audio files (Range, ETag, CDN caching), transcripts, chapters, voice, podcasts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Request, Response
+from sqlalchemy import select
+
+from newstalk.delivery import service
+from newstalk.delivery.models import PodcastSubscription
+from newstalk.delivery.schemas import AudioStatus, Podcast, PodcastCreate, PodcastCreated, VoiceRequest
+from newstalk.deps import AdminDep, ServicesDep
+from newstalk.errors import NotFound
+from newstalk.kit.db import utcnow
+from newstalk.speech import service as speech
+from newstalk.speech.audio import CONTENT_TYPES
+from newstalk.speech.models import READY, Audio
+
+router = APIRouter(prefix="/api/v1", tags=["listen"])
+
+AudioId = Annotated[str, Path(pattern="^[0-9a-f]{64}$")]
+
+
+def _status(audio: Audio, fmt: str = "opus") -> AudioStatus:
+    ready = audio.status == READY
+    base = f"/api/v1/audio/{audio.id}"
+    return AudioStatus(
+        id=audio.id,
+        status=audio.status,
+        status_url=f"/api/v1/voice/{audio.id}",
+        url=f"{base}.{fmt}" if ready else None,
+        transcript_url=f"{base}/transcript.vtt" if ready else None,
+        chapters_url=f"{base}/chapters.json" if ready else None,
+        duration_s=audio.duration_s,
+        size=(audio.opus_size if fmt == "opus" else audio.mp3_size) if ready else None,
+        lang=audio.lang,
+        characters=list(audio.speakers),
+        script_id=audio.script_id,
+        error=audio.error,
+    )
+
+
+async def _ready_audio(services: ServicesDep, audio_id: str) -> Audio:
+    async with services.db.read() as session:
+        audio = await speech.get_audio(session, audio_id)
+    if audio.status != READY:
+        raise NotFound(f"audio: {audio_id} is {audio.status}; poll /api/v1/voice/{audio_id}")
+    return audio
+
+
+@router.api_route("/audio/{audio_id}.{fmt}", methods=["GET", "HEAD"], response_class=Response)
+async def get_audio_file(
+    request: Request, services: ServicesDep, audio_id: AudioId, fmt: Literal["opus", "mp3"]
+) -> Response:
+    """The audio file; Range requests (one range) give 206, ETag/If-None-Match give 304."""
+    audio = await _ready_audio(services, audio_id)
+    key = audio.opus_key if fmt == "opus" else audio.mp3_key
+    size = audio.opus_size if fmt == "opus" else audio.mp3_size
+    if key is None or size is None:
+        raise NotFound(f"audio: {audio_id} has no {fmt} file")
+    etag = service.etag_of(audio, fmt)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": service.CACHE_CONTROL,
+        "Accept-Ranges": "bytes",
+        "Content-Type": CONTENT_TYPES[fmt],
+    }
+    if service.etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != etag:
+        range_header = None  # the client's copy is another file: send this one whole
+    try:
+        span = service.parse_range(range_header, size)
+    except service.RangeNotSatisfiable:
+        return Response(
+            status_code=416,
+            headers={"Content-Range": f"bytes */{size}", "ETag": etag, "Accept-Ranges": "bytes"},
+        )
+    store = speech.audio_store(services)
+    first, last = span if span else (0, size - 1)
+    headers["Content-Length"] = str(last - first + 1)
+    status = 200
+    if span:
+        status = 206
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    body = store.open_range(key, first, last)
+    return Response(content=body, status_code=status, headers=headers, media_type=CONTENT_TYPES[fmt])
+
+
+@router.get("/audio/{audio_id}/transcript.vtt", response_class=Response)
+async def get_transcript(services: ServicesDep, audio_id: AudioId) -> Response:
+    """The WebVTT transcript, one cue per sentence, in sync with the audio."""
+    audio = await _ready_audio(services, audio_id)
+    return Response(
+        content=audio.vtt or "WEBVTT\n",
+        media_type="text/vtt; charset=utf-8",
+        headers={"Cache-Control": service.CACHE_CONTROL},
+    )
+
+
+@router.get("/audio/{audio_id}/chapters.json", response_class=Response)
+async def get_chapters(services: ServicesDep, audio_id: AudioId) -> Response:
+    """Chapters (one per story) in the Podcasting 2.0 JSON chapters format."""
+    audio = await _ready_audio(services, audio_id)
+    return Response(
+        content=speech.chapters_document(audio),
+        media_type="application/json+chapters",
+        headers={"Cache-Control": service.CACHE_CONTROL},
+    )
+
+
+@router.get("/audio/{audio_id}", response_model=AudioStatus)
+async def get_audio_status(services: ServicesDep, audio_id: AudioId) -> AudioStatus:
+    """What an audio id is: status, length, file URLs."""
+    async with services.db.read() as session:
+        return _status(await speech.get_audio(session, audio_id))
+
+
+@router.post("/voice", response_model=AudioStatus, responses={202: {"model": AudioStatus}})
+async def post_voice(
+    body: VoiceRequest, services: ServicesDep, response: Response, _: AdminDep
+) -> AudioStatus:
+    """Speak a story or a text in a character's voice: 200 with the URL if it exists, else 202 to poll."""
+    async with services.db.unit() as uow:
+        result = await service.request_voice(
+            uow, story_id=body.story_id, text=body.text, character=body.character, lang=body.lang
+        )
+    status = _status(result.audio, body.format)
+    if result.audio.status != READY:
+        response.status_code = 202
+        response.headers["Location"] = status.status_url
+        response.headers["Retry-After"] = "2"
+    return status
+
+
+@router.get("/voice/{audio_id}", response_model=AudioStatus)
+async def get_voice_status(services: ServicesDep, audio_id: AudioId) -> AudioStatus:
+    """Poll a voice request: pending, ready (with the URL) or failed (with the reason)."""
+    async with services.db.read() as session:
+        return _status(await speech.get_audio(session, audio_id))
+
+
+def _podcast(sub: PodcastSubscription) -> Podcast:
+    return Podcast(
+        id=sub.id,
+        title=sub.title,
+        lang=sub.lang,
+        form=sub.form,
+        characters=list(sub.speakers),
+        story_count=sub.story_count,
+        created_at=sub.created_at,
+        revoked_at=sub.revoked_at,
+    )
+
+
+@router.post("/podcasts", response_model=PodcastCreated, status_code=201)
+async def create_podcast(body: PodcastCreate, services: ServicesDep, _: AdminDep) -> PodcastCreated:
+    """A private podcast feed of daily briefings; the token in its URL is shown only here."""
+    from newstalk.briefings.service import check_speakers
+
+    speakers = check_speakers(body.form, body.characters, body.lang)
+    token, digest = service.new_token()
+    async with services.db.unit() as uow:
+        sub = PodcastSubscription(
+            token_sha256=digest,
+            title=body.title,
+            lang=body.lang,
+            form=body.form,
+            speakers=speakers,
+            story_count=body.story_count,
+            created_at=utcnow(),
+        )
+        uow.session.add(sub)
+        await uow.session.flush()
+    base = services.settings.public_url.rstrip("/")
+    return PodcastCreated(
+        **_podcast(sub).model_dump(), token=token, feed_url=f"{base}/podcasts/{token}/feed.xml"
+    )
+
+
+@router.get("/podcasts", response_model=list[Podcast])
+async def list_podcasts(services: ServicesDep, _: AdminDep) -> list[Podcast]:
+    """Every podcast subscription (tokens are not stored, so not shown)."""
+    async with services.db.read() as session:
+        subs = (await session.scalars(select(PodcastSubscription).order_by(PodcastSubscription.id))).all()
+    return [_podcast(s) for s in subs]
+
+
+@router.delete("/podcasts/{podcast_id}", status_code=204)
+async def revoke_podcast(podcast_id: int, services: ServicesDep, _: AdminDep) -> Response:
+    """Revoke a feed: its URL answers 404 from now on."""
+    async with services.db.unit() as uow:
+        sub = await uow.session.get(PodcastSubscription, podcast_id)
+        if sub is None:
+            raise NotFound(f"podcasts: no podcast {podcast_id}")
+        sub.revoked_at = sub.revoked_at or utcnow()
+    return Response(status_code=204)
+
+
+feed_router = APIRouter(tags=["listen"])
+
+
+@feed_router.get("/podcasts/{token}/feed.xml", response_class=Response)
+async def podcast_feed(token: Annotated[str, Path(max_length=100)], services: ServicesDep) -> Response:
+    """The private feed; a wrong or revoked token is a plain 404 that says nothing about other feeds."""
+    async with services.db.read() as session:
+        sub = await service.subscription_by_token(session, token)
+        items = await service.episodes(session, sub)
+    base = services.settings.public_url.rstrip("/")
+    body = service.feed_xml(sub, items, base_url=base, feed_url=f"{base}/podcasts/{token}/feed.xml")
+    return Response(
+        content=body,
+        media_type="application/rss+xml; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex"},
+    )

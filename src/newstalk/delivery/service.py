@@ -1,0 +1,241 @@
+"""Decisions for delivery: byte ranges, on-demand voice requests, podcast subscriptions and feeds."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import format_datetime
+from xml.etree import ElementTree as ET
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newstalk.briefings import repository as briefings_repository
+from newstalk.briefings import service as briefings
+from newstalk.briefings.models import BRIEFING, ScriptRecord
+from newstalk.briefings.scripts import lang_of, story_script, text_script
+from newstalk.delivery.models import PodcastSubscription
+from newstalk.errors import InvalidInput, NotFound
+from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.speech import service as speech
+from newstalk.speech.models import READY, Audio
+from newstalk.speech.voices import get_voice
+
+CACHE_CONTROL = "public, max-age=2592000, immutable"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+FEED_EPISODES = 30
+
+
+class RangeNotSatisfiable(Exception):
+    """The Range header asks for bytes the file does not have (HTTP 416)."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a single byte range; None means send the whole file.
+
+    Several ranges, or a header that is not a byte range, are ignored (RFC 9110 lets a
+    server answer those with the full file); a range past the end raises RangeNotSatisfiable.
+    """
+    if not header:
+        return None
+    m = _RANGE.match(header.strip().replace(" ", ""))
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None
+    first_s, last_s = m.groups()
+    if not first_s:  # suffix range: the last N bytes
+        n = int(last_s)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(0, size - n), size - 1
+    first = int(first_s)
+    last = int(last_s) if last_s else size - 1
+    if last_s and last < first:
+        return None  # not a valid range: ignored
+    if first >= size:
+        raise RangeNotSatisfiable
+    return first, min(last, size - 1)
+
+
+def etag_of(audio: Audio, fmt: str) -> str:
+    """The strong ETag of one audio file: the sha256 of its bytes."""
+    digest = audio.opus_sha256 if fmt == "opus" else audio.mp3_sha256
+    return f'"{digest}"'
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match semantics (weak comparison, ``*`` matches anything)."""
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+@dataclass(frozen=True)
+class VoiceResult:
+    audio: Audio
+    script: ScriptRecord
+
+
+async def request_voice(
+    uow: UnitOfWork,
+    *,
+    story_id: int | None,
+    text: str | None,
+    character: str,
+    lang: str | None,
+) -> VoiceResult:
+    """The audio for a story or a text in a character's voice: existing, or queued for the speech stage."""
+    voice = get_voice(character)
+    if (story_id is None) == (text is None):
+        raise InvalidInput("voice: give exactly one of story_id or text")
+    if story_id is not None:
+        inputs = await briefings_repository.story_inputs(uow.session, story_id, [lang] if lang else None)
+        chosen = [s for s in inputs if lang is None or s.lang == lang]
+        if not chosen:
+            raise NotFound(
+                f"voice: story {story_id} does not exist or has no {lang or ''} articles to script".replace(
+                    "  ", " "
+                )
+            )
+        story = chosen[0]
+        voice.rendition(story.lang)
+        script = story_script(story, character)
+        record, _ = await briefings.store_script(uow, script, story_version=story.version)
+    else:
+        assert text is not None
+        if not text.strip():
+            raise InvalidInput("voice: text is empty")
+        lang = lang or lang_of(text)
+        voice.rendition(lang)
+        record, _ = await briefings.store_script(uow, text_script(text, voice=character, lang=lang))
+    audio = await speech.request_audio(uow, record, utcnow())
+    return VoiceResult(audio, record)
+
+
+def new_token() -> tuple[str, str]:
+    """A feed token and the sha256 stored for it."""
+    token = secrets.token_urlsafe(24)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    """What is stored for a token: its sha256 (a leaked database leaks no feed URLs)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def subscription_by_token(session: AsyncSession, token: str) -> PodcastSubscription:
+    """The live subscription a token opens; NotFound, the same for a wrong or revoked token."""
+    sub = await session.scalar(
+        select(PodcastSubscription).where(PodcastSubscription.token_sha256 == token_hash(token))
+    )
+    if sub is None or sub.revoked_at is not None:
+        raise NotFound("podcasts: not found")
+    return sub
+
+
+async def episodes(session: AsyncSession, sub: PodcastSubscription) -> list[tuple[ScriptRecord, Audio]]:
+    """The subscription's daily briefings whose audio is ready, newest first."""
+    key = briefings.briefing_key(sub.lang, sub.form, sub.speakers, sub.story_count)
+    rows = (
+        await session.execute(
+            select(ScriptRecord, Audio)
+            .join(Audio, Audio.script_id == ScriptRecord.id)
+            .where(ScriptRecord.kind == BRIEFING, ScriptRecord.briefing_key == key, Audio.status == READY)
+            .order_by(ScriptRecord.created_at.desc(), ScriptRecord.id.desc())
+            .limit(FEED_EPISODES)
+        )
+    ).all()
+    return [(r.ScriptRecord, r.Audio) for r in rows]
+
+
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+PODCAST = "https://podcastindex.org/namespace/1.0"
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def feed_xml(
+    sub: PodcastSubscription,
+    items: Sequence[tuple[ScriptRecord, Audio]],
+    *,
+    base_url: str,
+    feed_url: str,
+) -> bytes:
+    """RSS 2.0 with iTunes and Podcasting 2.0 tags: MP3 enclosures, stable GUIDs, chapters, transcripts."""
+    ET.register_namespace("itunes", ITUNES)
+    ET.register_namespace("podcast", PODCAST)
+    ET.register_namespace("atom", ATOM)
+    rss = ET.Element("rss", {"version": "2.0"})
+    channel = ET.SubElement(rss, "channel")
+    names = ", ".join(get_voice(k).name for k in sub.speakers)
+    description = (
+        f"NewsTalk daily briefing: the top {sub.story_count} stories, read by {names}."
+        if sub.lang != "ko"
+        else f"NewsTalk 데일리 브리핑: 주요 뉴스 {sub.story_count}건"
+    )
+    for tag, value in (
+        ("title", sub.title),
+        ("link", base_url),
+        ("description", description),
+        ("language", sub.lang),
+        ("generator", "NewsTalk"),
+    ):
+        ET.SubElement(channel, tag).text = value
+    ET.SubElement(
+        channel, f"{{{ATOM}}}link", {"href": feed_url, "rel": "self", "type": "application/rss+xml"}
+    )
+    ET.SubElement(channel, f"{{{ITUNES}}}author").text = "NewsTalk"
+    ET.SubElement(channel, f"{{{ITUNES}}}summary").text = description
+    ET.SubElement(channel, f"{{{ITUNES}}}explicit").text = "false"
+    ET.SubElement(channel, f"{{{ITUNES}}}type").text = "episodic"
+    ET.SubElement(channel, f"{{{ITUNES}}}block").text = "Yes"  # private: keep it out of directories
+    ET.SubElement(channel, f"{{{ITUNES}}}category", {"text": "News"}).append(
+        ET.Element(f"{{{ITUNES}}}category", {"text": "Daily News"})
+    )
+    for script, audio in items:
+        item = ET.SubElement(channel, "item")
+        ET.SubElement(item, "title").text = script.title
+        summary = " / ".join(
+            dict.fromkeys(x["chapter"] for x in script.lines if x["chapter"] in _story_chapters(script))
+        )
+        ET.SubElement(item, "description").text = summary or script.title
+        ET.SubElement(item, "guid", {"isPermaLink": "false"}).text = f"newstalk:audio:{audio.id}"
+        published = audio.ready_at or script.created_at
+        ET.SubElement(item, "pubDate").text = format_datetime(published.astimezone(UTC), usegmt=True)
+        ET.SubElement(
+            item,
+            "enclosure",
+            {
+                "url": f"{base_url}/api/v1/audio/{audio.id}.mp3",
+                "length": str(audio.mp3_size),
+                "type": "audio/mpeg",
+            },
+        )
+        ET.SubElement(item, f"{{{ITUNES}}}duration").text = _duration(audio.duration_s or 0)
+        ET.SubElement(item, f"{{{ITUNES}}}episodeType").text = "full"
+        ET.SubElement(item, f"{{{ITUNES}}}explicit").text = "false"
+        ET.SubElement(
+            item,
+            f"{{{PODCAST}}}chapters",
+            {"url": f"{base_url}/api/v1/audio/{audio.id}/chapters.json", "type": "application/json+chapters"},
+        )
+        ET.SubElement(
+            item,
+            f"{{{PODCAST}}}transcript",
+            {"url": f"{base_url}/api/v1/audio/{audio.id}/transcript.vtt", "type": "text/vtt"},
+        )
+    body: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
+    return body
+
+
+def _story_chapters(script: ScriptRecord) -> set[str]:
+    chapters = [x["chapter"] for x in script.lines]
+    return set(chapters[1:-1]) if len(set(chapters)) > 2 else set(chapters)

@@ -1,0 +1,161 @@
+"""Decisions about audio: which rendering a script gets, synthesizing it once, recording the result."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newstalk.briefings.models import ScriptRecord
+from newstalk.briefings.scripts import Line, Script
+from newstalk.errors import NotFound
+from newstalk.kit.bus import Event
+from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.speech.audio import CONTENT_TYPES, Chapter, chapters_json, encode, webvtt
+from newstalk.speech.engines import TTSEngine, available_engines
+from newstalk.speech.models import FAILED, PENDING, READY, Audio
+from newstalk.speech.render import engine_version, render_script
+from newstalk.speech.storage import AudioStore, LocalAudioStore, audio_key
+
+if TYPE_CHECKING:
+    from newstalk.runtime import Services
+
+SCRIPT_TOPIC = "script.ready"
+AUDIO_TOPIC = "audio.ready"
+FORMATS = ("opus", "mp3")
+ENGINES = "speech.engines"
+STORE = "speech.store"
+_engines_lock = asyncio.Lock()
+
+
+def script_of(record: ScriptRecord) -> Script:
+    """The script a stored row holds."""
+    return Script(
+        kind=record.kind,
+        lang=record.lang,
+        form=record.form,
+        title=record.title,
+        lines=tuple(Line(x["speaker"], x["text"], x["chapter"]) for x in record.lines),
+        story_ids=tuple(record.story_ids or ()),
+    )
+
+
+def audio_id_for(script: Script) -> str:
+    """The content address of a script spoken by its characters with today's engines."""
+    doc = f"{script.content_hash()}\n{engine_version(script)}"
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
+def audio_store(services: Services) -> AudioStore:
+    """This process's audio store (the local folder ``NEWSTALK_AUDIO_DIR``)."""
+    store: AudioStore | None = services.stage_state.get(STORE)
+    if store is None:
+        store = LocalAudioStore(services.settings.audio_dir)
+        services.stage_state[STORE] = store
+    return store
+
+
+async def engines_for(services: Services) -> dict[str, TTSEngine]:
+    """This process's TTS engines, built on first use (API-only processes never load them)."""
+    async with _engines_lock:
+        engines: dict[str, TTSEngine] | None = services.stage_state.get(ENGINES)
+        if engines is None:
+            engines = await asyncio.to_thread(available_engines, services.settings)
+            services.stage_state[ENGINES] = engines
+        return engines
+
+
+async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: datetime) -> Audio:
+    """The audio row for a script: existing (never synthesized twice) or new and queued for speech."""
+    script = script_of(record)
+    audio_id = audio_id_for(script)
+    audio = await uow.session.get(Audio, audio_id)
+    if audio is not None and audio.status != FAILED:
+        return audio
+    if audio is None:
+        audio = Audio(
+            id=audio_id,
+            script_id=record.id,
+            status=PENDING,
+            lang=record.lang,
+            speakers=list(record.speakers),
+            engine_version=engine_version(script),
+            chapters=[],
+            created_at=utcnow(),
+        )
+        uow.session.add(audio)
+    else:
+        audio.status, audio.error = PENDING, None
+    await uow.session.flush()
+    uow.emit(Event(SCRIPT_TOPIC, f"audio:{audio_id}", {"audio_id": audio_id}, first_seen_at))
+    return audio
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    duration_s: float
+    files: dict[str, tuple[str, int, str]]  # format -> (key, size, sha256 of the bytes)
+    chapters: list[dict[str, object]]
+    vtt: str
+    seconds: float
+
+
+def synthesize(engines: dict[str, TTSEngine], store: AudioStore, script: Script) -> Synthesized:
+    """Render a script, encode Opus and MP3 from the same PCM and store both (blocking; run in a thread)."""
+    started = time.perf_counter()
+    rendered = render_script(engines, script)
+    version = engine_version(script)
+    voices = ",".join(script.speakers)
+    files = {}
+    for fmt in FORMATS:
+        data = encode(rendered.pcm, rendered.sample_rate, fmt)  # type: ignore[arg-type]
+        key = audio_key(script.content_hash(), voices, script.lang, fmt, version)
+        if not store.exists(key):
+            store.put(key, data, CONTENT_TYPES[fmt])
+        files[fmt] = (key, store.size(key), hashlib.sha256(data).hexdigest())
+    chapters = [
+        {"startTime": round(c.start_s, 3), "endTime": round(c.end_s, 3), "title": c.title}
+        for c in rendered.chapters
+    ]
+    return Synthesized(
+        rendered.duration_s, files, chapters, webvtt(rendered.cues), time.perf_counter() - started
+    )
+
+
+def chapters_document(audio: Audio) -> str:
+    """The audio's chapters in the Podcasting 2.0 JSON chapters format."""
+    return chapters_json([Chapter(c["title"], c["startTime"], c["endTime"]) for c in audio.chapters])
+
+
+async def record_audio(uow: UnitOfWork, audio: Audio, result: Synthesized, first_seen_at: datetime) -> None:
+    """Mark an audio row ready with its files, and emit audio.ready."""
+    audio.status = READY
+    audio.duration_s = result.duration_s
+    audio.opus_key, audio.opus_size, audio.opus_sha256 = result.files["opus"]
+    audio.mp3_key, audio.mp3_size, audio.mp3_sha256 = result.files["mp3"]
+    audio.chapters = result.chapters
+    audio.vtt = result.vtt
+    audio.synth_s = result.seconds
+    audio.error = None
+    audio.ready_at = utcnow()
+    uow.emit(
+        Event(
+            AUDIO_TOPIC,
+            f"audio.ready:{audio.id}",
+            {"audio_id": audio.id, "script_id": audio.script_id, "duration_s": result.duration_s},
+            first_seen_at,
+        )
+    )
+
+
+async def get_audio(session: AsyncSession, audio_id: str) -> Audio:
+    """The audio row or NotFound."""
+    audio = await session.get(Audio, audio_id)
+    if audio is None:
+        raise NotFound(f"speech: no audio {audio_id}")
+    return audio

@@ -1,0 +1,52 @@
+"""The ``speech`` pipeline stage: script.ready → synthesized, encoded, stored audio → audio.ready."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from newstalk.briefings.models import ScriptRecord
+from newstalk.kit import metrics
+from newstalk.pipeline.worker import JobContext
+from newstalk.speech import service
+from newstalk.speech.models import FAILED, READY, Audio
+
+log = logging.getLogger(__name__)
+
+SCRIPT_TOPIC = service.SCRIPT_TOPIC
+
+
+async def handle_speech(ctx: JobContext) -> None:
+    """Synthesize one script once; a redelivered job for ready audio changes nothing."""
+    services, job = ctx.services, ctx.job
+    audio_id = str(job.payload["audio_id"])
+    async with services.db.read() as session:
+        audio = await session.get(Audio, audio_id)
+        record = await session.get(ScriptRecord, audio.script_id) if audio is not None else None
+    if audio is None or record is None or audio.status == READY:
+        return
+    engines = await service.engines_for(services)
+    store = service.audio_store(services)
+    try:
+        result = await asyncio.to_thread(service.synthesize, engines, store, service.script_of(record))
+    except Exception as exc:
+        if job.attempts >= services.settings.queue_max_attempts:
+            async with services.db.unit() as uow:
+                row = await uow.session.get(Audio, audio_id)
+                if row is not None:
+                    row.status, row.error = FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    async with ctx.commit() as uow:
+        row = await uow.session.get(Audio, audio_id)
+        if row is None or row.status == READY:
+            return
+        await service.record_audio(uow, row, result, job.first_seen_at)
+    metrics.SPEECH_SECONDS.observe(result.seconds)
+    metrics.AUDIO_SECONDS.observe(result.duration_s)
+    log.info(
+        "speech: audio %s ready: %.1f s of audio in %.1f s (%s)",
+        audio_id[:12],
+        result.duration_s,
+        result.seconds,
+        ",".join(record.speakers),
+    )

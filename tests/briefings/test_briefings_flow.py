@@ -1,0 +1,203 @@
+"""Briefings and speech stages end to end: real feeds → stories → scripts → real synthesized audio."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import soundfile
+from sqlalchemy import func, select
+
+from newstalk.briefings.models import ScriptRecord
+from newstalk.briefings.service import write_daily_briefing
+from newstalk.briefings.tasks import CHECKED_TOPIC, schedule_daily_briefings
+from newstalk.config import Settings
+from newstalk.factcheck.models import Claim
+from newstalk.kit.bus import Event
+from newstalk.kit.bus.dbqueue import QueueJob
+from newstalk.kit.db import utcnow
+from newstalk.pipeline.stages import all_stages
+from newstalk.pipeline.worker import StageWorker
+from newstalk.runtime import Services
+from newstalk.speech.models import READY, Audio
+from newstalk.speech.service import audio_store
+from newstalk.stories.models import Story
+from newstalk.stories.service import UPDATED_TOPIC
+from tests.conftest import make_settings
+from tests.pipeline.test_ingest_flow import drain
+from tests.stories.test_stories_flow import QUAKE_EN, RATES_EN, newsroom, story_of
+
+pytestmark = pytest.mark.anyio
+__all__ = ["newsroom"]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(
+        database_url,
+        audio_dir=str(tmp_path / "audio"),
+        briefings_debounce_s=0,
+        briefings_factcheck_grace_s=0,
+    )
+
+
+def worker(services: Services, name: str) -> StageWorker:
+    return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
+
+
+async def pending(services: Services, stage: str) -> list[QueueJob]:
+    async with services.db.read() as session:
+        return list((await session.scalars(select(QueueJob).where(QueueJob.stage == stage))).all())
+
+
+async def test_stories_get_scripts_and_audio_once(services: Services, newsroom: dict[str, int]) -> None:
+    # story.updated → one debounced request per story → a script each → audio for each.
+    await drain(worker(services, "briefings"))  # requests
+    await drain(worker(services, "briefings"))  # scripts
+    async with services.db.read() as session:
+        scripts = (await session.scalars(select(ScriptRecord).order_by(ScriptRecord.id))).all()
+        stories = (await session.scalars(select(Story).where(Story.article_count > 0))).all()
+    assert {s.story_id for s in scripts} == {s.id for s in stories}
+    quake = await story_of(services, QUAKE_EN[0])
+    quake_script = next(s for s in scripts if s.story_id == quake)
+    text = " ".join(line["text"] for line in quake_script.lines)
+    assert "Four outlets are covering this story." in text
+    assert quake_script.lang == "en"
+    assert quake_script.speakers == ["anchor"]
+
+    assert len(await pending(services, "speech")) == len(scripts)
+    await drain(worker(services, "speech"))
+    async with services.db.read() as session:
+        audio = (await session.scalars(select(Audio))).all()
+    assert len(audio) == len(scripts)
+    store = audio_store(services)
+    for a in audio:
+        assert a.status == READY
+        assert a.opus_key is not None
+        assert a.mp3_key is not None
+        assert store.size(a.opus_key) == a.opus_size
+        data, rate = soundfile.read(store.path(a.opus_key))  # type: ignore[attr-defined]
+        assert abs(len(data) / rate - (a.duration_s or 0)) < 0.1
+        assert a.vtt is not None
+        assert a.vtt.startswith("WEBVTT")
+        assert a.chapters[0]["title"]
+    # audio.ready left with the results (no stage consumes it yet, so it is not queued).
+
+    # The same story updated again with nothing new to say: no new script, no new synthesis.
+    async with services.db.unit() as uow:
+        uow.emit(Event(UPDATED_TOPIC, "again", {"story_id": quake, "version": 99}, utcnow()))
+    await drain(worker(services, "briefings"))
+    await drain(worker(services, "briefings"))
+    assert await drain(worker(services, "speech")) == 0
+    async with services.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(ScriptRecord)) == len(scripts)
+
+
+async def test_a_burst_of_updates_is_one_request_and_verdicts_reach_the_script(
+    services: Services, newsroom: dict[str, int]
+) -> None:
+    await drain(worker(services, "briefings"))
+    await drain(worker(services, "briefings"))
+    rates = await story_of(services, RATES_EN[0])
+    slow = services.settings.model_copy(update={"briefings_debounce_s": 60.0})
+    services.settings = slow
+    async with services.db.unit() as uow:
+        for version in range(5):
+            uow.emit(Event(CHECKED_TOPIC, f"checked:{rates}:{version}", {"story_id": rates}, utcnow()))
+    await drain(worker(services, "briefings"))
+    due = [j for j in await pending(services, "briefings") if j.topic == "briefing.due"]
+    assert len(due) == 1
+    assert due[0].available_at > utcnow() + timedelta(seconds=50)
+
+    # The fact-checker's claims for the story: two outlets confirmed, one contradicted.
+    async with services.db.read() as session:
+        from newstalk.articles.models import Article
+        from newstalk.stories.models import StoryArticle
+
+        members = (
+            await session.execute(
+                select(Article.id, Article.source_id, Article.language)
+                .join(StoryArticle, StoryArticle.article_id == Article.id)
+                .where(StoryArticle.story_id == rates)
+            )
+        ).all()
+    now = utcnow()
+    async with services.db.unit() as uow:
+        for i, (verdict, member) in enumerate(zip(["supported", "refuted"], members, strict=False)):
+            uow.session.add(
+                Claim(
+                    article_id=member.id,
+                    source_id=member.source_id,
+                    story_id=rates,
+                    text="The central bank raised its benchmark interest rate to 3.5 percent.",
+                    start=0,
+                    end=10 + i,
+                    language=member.language,
+                    score=0.9 - i / 10,
+                    kinds=["number"],
+                    verdict=verdict,
+                    confidence=0.8,
+                    final_verdict=verdict,
+                    verifier="local",
+                    checked_at=now,
+                )
+            )
+        # Make the debounced request due now.
+        job = await uow.session.get(QueueJob, due[0].id)
+        assert job is not None
+        job.available_at = now
+    await drain(worker(services, "briefings"))
+    async with services.db.read() as session:
+        newest = await session.scalar(
+            select(ScriptRecord)
+            .where(ScriptRecord.story_id == rates)
+            .order_by(ScriptRecord.id.desc())
+            .limit(1)
+        )
+    assert newest is not None
+    text = " ".join(line["text"] for line in newest.lines)
+    assert "One outlet confirms the figure; one reports a different number." in text
+
+
+async def test_daily_briefing_for_subscribed_configurations(
+    services: Services, newsroom: dict[str, int]
+) -> None:
+    from newstalk.delivery.models import PodcastSubscription
+
+    async with services.db.unit() as uow:
+        uow.session.add(
+            PodcastSubscription(
+                token_sha256="0" * 64,
+                title="Morning",
+                lang="en",
+                form="conversation",
+                speakers=["host", "reporter"],
+                story_count=2,
+                created_at=utcnow(),
+            )
+        )
+    noon = utcnow().replace(hour=12)
+    assert await schedule_daily_briefings(services, noon) == 1
+    assert await schedule_daily_briefings(services, noon) == 1
+    daily = [j for j in await pending(services, "briefings") if j.topic == "briefing.daily"]
+    assert len(daily) == 1  # one pending request per configuration and day
+    assert await schedule_daily_briefings(services, noon.replace(hour=1)) == 0  # before the hour
+    await drain(worker(services, "briefings"))
+    async with services.db.read() as session:
+        briefing = await session.scalar(select(ScriptRecord).where(ScriptRecord.kind == "briefing"))
+    assert briefing is not None
+    assert briefing.speakers == ["host", "reporter"]
+    assert len(briefing.story_ids) == 2
+    assert briefing.briefing_date == noon.date().isoformat()
+    async with services.db.unit() as uow:
+        again, _audio = await write_daily_briefing(
+            uow,
+            lang="en",
+            form="conversation",
+            speakers=["host", "reporter"],
+            story_count=2,
+            date=briefing.briefing_date,
+            first_seen_at=utcnow(),
+        )
+    assert again.id == briefing.id  # same stories, same words: the same script
