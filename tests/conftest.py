@@ -86,6 +86,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "scheduler_tick_s": 0.2,
         "fetch_timeout_s": 10,
         "parse_processes": 0,  # in-thread; the process pool is exercised by the worker process tests
+        # Tests poll the API from one address; tests/accounts/test_ratelimit.py sets real limits.
+        "rate_limit_per_minute": 100_000,
+        "rate_limit_routes": {f"POST /api/v1/auth/{name}": 0 for name in ("register", "login", "refresh")},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -118,8 +121,12 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def admin() -> dict[str, str]:
-    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+async def admin(settings: Settings) -> dict[str, str]:
+    """Headers of a real admin account's access token."""
+    from newstalk.accounts.models import Role
+    from tests.support.accounts import make_account
+
+    return (await make_account(settings, Role.admin, "admin@example.org")).headers
 
 
 @pytest.fixture

@@ -69,6 +69,10 @@ def feed_lines(stdout: str) -> list[dict[str, object]]:
         ["sources", "export-opml"],
         ["feeds"],
         ["feeds", "check"],
+        ["users"],
+        ["users", "create-admin"],
+        ["users", "set-role"],
+        ["users", "list"],
     ],
     ids=lambda c: " ".join(c) or "root",
 )
@@ -82,7 +86,7 @@ def test_help(command: list[str], tmp_path: Path) -> None:
 
 def test_root_help_lists_every_command(tmp_path: Path) -> None:
     out = run("--help", cwd=tmp_path).stdout
-    for name in ("up", "api", "worker", "scheduler", "db", "sources", "feeds"):
+    for name in ("up", "api", "worker", "scheduler", "db", "sources", "feeds", "users"):
         assert f" {name} " in out
 
 

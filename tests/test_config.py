@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from newstalk.config import DEV_ADMIN_TOKEN, Environment, load_settings, to_async_url, to_sync_url
+from newstalk.config import (
+    DEV_ADMIN_TOKEN,
+    DEV_JWT_SECRET,
+    Environment,
+    load_settings,
+    to_async_url,
+    to_sync_url,
+)
 from newstalk.errors import ConfigError
 
 NEWSTALK = Path(sys.executable).parent / "newstalk"
@@ -41,43 +48,68 @@ def test_development_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.allow_private_networks is True
 
 
-def test_production_refuses_the_default_admin_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_the_default_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSTALK_ENVIRONMENT", "production")
-    with pytest.raises(ConfigError, match="NEWSTALK_ADMIN_TOKEN") as info:
+    with pytest.raises(ConfigError, match="NEWSTALK_JWT_SECRET") as info:
         load_settings()
     assert "\n" not in info.value.detail
     assert info.value.detail.startswith("config: ")
     assert "secrets.token_urlsafe" in info.value.detail  # says how to make one
 
 
-def test_production_refuses_a_short_admin_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_a_short_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSTALK_ENVIRONMENT", "production")
-    monkeypatch.setenv("NEWSTALK_ADMIN_TOKEN", "short-but-not-default")
-    with pytest.raises(ConfigError, match="NEWSTALK_ADMIN_TOKEN"):
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET", "short-but-not-default")
+    with pytest.raises(ConfigError, match="NEWSTALK_JWT_SECRET"):
         load_settings()
-    monkeypatch.setenv("NEWSTALK_ADMIN_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET", GOOD_TOKEN)
     s = load_settings()
     assert s.environment is Environment.production
-    assert s.admin_token.get_secret_value() == GOOD_TOKEN
+    assert s.jwt_secret.get_secret_value() == GOOD_TOKEN
+
+
+def test_production_refuses_the_development_admin_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accounts replace the static token: production refuses to start while it is set, however strong."""
+    monkeypatch.setenv("NEWSTALK_ENVIRONMENT", "production")
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET", GOOD_TOKEN)
+    monkeypatch.setenv("NEWSTALK_ADMIN_TOKEN", GOOD_TOKEN)
+    with pytest.raises(ConfigError, match="NEWSTALK_ADMIN_TOKEN is a development credential") as info:
+        load_settings()
+    assert "newstalk users create-admin" in info.value.detail
+    monkeypatch.delenv("NEWSTALK_ADMIN_TOKEN")
+    assert load_settings().environment is Environment.production
 
 
 def test_production_refuses_private_networks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSTALK_ENVIRONMENT", "production")
-    monkeypatch.setenv("NEWSTALK_ADMIN_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET", GOOD_TOKEN)
     monkeypatch.setenv("NEWSTALK_ALLOW_PRIVATE_NETWORKS", "true")
     with pytest.raises(ConfigError, match="NEWSTALK_ALLOW_PRIVATE_NETWORKS=true is refused in production"):
         load_settings()
 
 
-def test_admin_token_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    secret = tmp_path / "admin_token"
+def test_secrets_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "jwt_secret"
     secret.write_text(GOOD_TOKEN + "\n", encoding="utf-8")
     monkeypatch.setenv("NEWSTALK_ENVIRONMENT", "production")
-    monkeypatch.setenv("NEWSTALK_ADMIN_TOKEN_FILE", str(secret))
-    assert load_settings().admin_token.get_secret_value() == GOOD_TOKEN
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET_FILE", str(secret))
+    assert load_settings().jwt_secret.get_secret_value() == GOOD_TOKEN
     # The file wins over a plain variable, so a stale default can't shadow the mounted secret.
-    monkeypatch.setenv("NEWSTALK_ADMIN_TOKEN", DEV_ADMIN_TOKEN)
-    assert load_settings().admin_token.get_secret_value() == GOOD_TOKEN
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET", DEV_JWT_SECRET)
+    assert load_settings().jwt_secret.get_secret_value() == GOOD_TOKEN
+    monkeypatch.setenv("NEWSTALK_ENVIRONMENT", "development")
+    token_file = tmp_path / "admin_token"
+    token_file.write_text("from-a-file-0123456789\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSTALK_ADMIN_TOKEN_FILE", str(token_file))
+    assert load_settings().admin_token.get_secret_value() == "from-a-file-0123456789"
+
+
+def test_rate_limit_routes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSTALK_RATE_LIMIT_ROUTES", '{"GET /api/v1/news": 300}')
+    assert load_settings().rate_limit_routes == {"GET /api/v1/news": 300}
+    monkeypatch.setenv("NEWSTALK_RATE_LIMIT_ROUTES", '{"/api/v1/news": 300}')
+    with pytest.raises(ConfigError, match="NEWSTALK_RATE_LIMIT_ROUTES"):
+        load_settings()
 
 
 def test_an_unreadable_secret_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -165,5 +197,5 @@ def test_cli_refuses_production_defaults_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("newstalk: config: NEWSTALK_ADMIN_TOKEN must be set")
+    assert lines[0].startswith("newstalk: config: NEWSTALK_JWT_SECRET must be set")
     assert not (tmp_path / "data").exists()  # refused before touching the database

@@ -40,7 +40,9 @@ app.add_typer(sources_app, name="sources")
 eval_app = typer.Typer(
     help="Measure quality on public data sets; prints one table, or JSON.", no_args_is_help=True
 )
+users_app = typer.Typer(help="Accounts: bootstrap an admin, change roles, list users.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(users_app, name="users")
 app.add_typer(eval_app, name="eval")
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -376,6 +378,86 @@ def sources_export_opml(
         sys.stdout.buffer.write(data)
     else:
         path.write_bytes(data)
+
+
+def _read_password(password_file: Path | None) -> str:
+    """From a file (first line) or prompted twice without echo."""
+    if password_file is not None:
+        try:
+            lines = password_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            fail(f"users: cannot read {password_file}: {exc.strerror}")
+        if not lines or not lines[0]:
+            fail(f"users: {password_file} is empty; put the password on its first line")
+        return lines[0]
+    if not sys.stdin.isatty():
+        fail("users: no terminal to prompt for a password; pass --password-file FILE")
+    first = typer.prompt("Password", hide_input=True)
+    if typer.prompt("Again", hide_input=True) != first:
+        fail("users: the passwords differ")
+    return str(first)
+
+
+@users_app.command("create-admin")
+def users_create_admin(
+    email: Annotated[str, typer.Argument(help="The admin's email address (their login).")],
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the password from the first line of this file instead of prompting."),
+    ] = None,
+) -> None:
+    """Create the first (or another) admin account."""
+    from newstalk.accounts import service
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+    password = _read_password(password_file)
+
+    async def go(services: Any) -> str:
+        async with services.db.unit() as uow:
+            user = await service.create_admin(uow, email=email, password=password)
+        return f"created admin {user.id} {user.email}"
+
+    typer.echo(run_async(lambda: _with_services(settings, go)))
+
+
+@users_app.command("set-role")
+def users_set_role(
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    role: Annotated[str, typer.Argument(help="listener, editor or admin.")],
+) -> None:
+    """Change an account's role; it applies from the account's next request."""
+    from newstalk.accounts import service
+    from newstalk.accounts.models import Role
+
+    if role not in Role.__members__:
+        fail(f"users: no role {role!r}; use listener, editor or admin", 2)
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+
+    async def go(services: Any) -> str:
+        async with services.db.unit() as uow:
+            user = await service.set_role_by_email(uow, email, Role(role))
+        return f"{user.email} is now {user.role}"
+
+    typer.echo(run_async(lambda: _with_services(settings, go)))
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List accounts: id, email, role, created."""
+    from newstalk.accounts import repository
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+
+    async def go(services: Any) -> list[str]:
+        async with services.db.read() as session:
+            users = await repository.list_users(session, after_id=None, limit=1_000_000)
+        return [f"{u.id}\t{u.email}\t{u.role}\t{u.created_at:%Y-%m-%d}" for u in users]
+
+    for line in run_async(lambda: _with_services(settings, go)):
+        typer.echo(line)
 
 
 @feeds_app.command("check")

@@ -19,7 +19,14 @@ from newstalk import __version__
 from newstalk.errors import ConfigError
 
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the development default production refuses
-SECRET_FIELDS = ("admin_token", "embedding_api_key", "tts_openai_api_key", "verifier_api_key")
+DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-0123456789"  # noqa: S105 - refused in production
+SECRET_FIELDS = (
+    "admin_token",
+    "jwt_secret",
+    "embedding_api_key",
+    "tts_openai_api_key",
+    "verifier_api_key",
+)
 
 
 class Environment(StrEnum):
@@ -36,6 +43,8 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.development
     database_url: str = "sqlite:///./data/newstalk.db"
+    # A development and bootstrap credential: accepted as an admin only in development;
+    # production refuses to start when it is set (accounts and API keys replace it).
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = Field("INFO", pattern="^(?i)(debug|info|warning|error|critical)$")
@@ -103,6 +112,25 @@ class Settings(BaseSettings):
     briefings_factcheck_grace_s: float = Field(30.0, ge=0, le=3600)
     briefings_daily_hour_utc: int = Field(5, ge=0, le=23)
 
+    # accounts (accounts/): JWT access tokens, rotating refresh tokens, personal API keys
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    access_token_ttl_s: int = Field(900, ge=30, le=900)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=300, le=365 * 24 * 3600)
+    registration_open: bool = Field(True, description="Anyone may register as a listener")
+
+    # rate limits (kit/ratelimit.py): per listener, per IP when anonymous; shared through
+    # Redis when it is configured, in process otherwise
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0; shares rate limits across processes"
+    )
+    redis_prefix: str = Field("newstalk:", max_length=64)
+    rate_limit_per_minute: int = Field(100, ge=0, description="0 turns rate limiting off")
+    rate_limit_routes: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-route limits per minute keyed by "METHOD /path/template" (0: unlimited), '
+        "merged over the built-in ones in kit/ratelimit.py",
+    )
+
     # websub
     websub_enabled: bool = True
     websub_lease_s: int = Field(7 * 24 * 3600, ge=300)
@@ -127,17 +155,32 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _enforce_production_secrets(self) -> Self:
         if self.environment is Environment.production:
-            token = self.admin_token.get_secret_value()
-            if not token or token == DEV_ADMIN_TOKEN or len(token) < 24:
+            if "admin_token" in self.model_fields_set:
                 raise ValueError(
-                    "NEWSTALK_ADMIN_TOKEN must be set to a random value of at least 24 characters "
-                    "in production (or NEWSTALK_ADMIN_TOKEN_FILE to a file holding it); "
+                    "NEWSTALK_ADMIN_TOKEN is a development credential and is refused in production; "
+                    "unset it, create an admin with 'newstalk users create-admin EMAIL' and use "
+                    "their login or a personal API key"
+                )
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "NEWSTALK_JWT_SECRET must be set to a random value of at least 32 characters "
+                    "in production (or NEWSTALK_JWT_SECRET_FILE to a file holding it); "
                     "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )
             if self.allow_private_networks:
                 raise ValueError(
                     "NEWSTALK_ALLOW_PRIVATE_NETWORKS=true is refused in production: it lets feeds "
                     "reach internal services"
+                )
+        if len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("NEWSTALK_JWT_SECRET must be at least 32 characters (HS256 key length)")
+        for route, limit in self.rate_limit_routes.items():
+            method, _, path = route.partition(" ")
+            if not method.isalpha() or not method.isupper() or not path.startswith("/") or limit < 0:
+                raise ValueError(
+                    f'NEWSTALK_RATE_LIMIT_ROUTES: {route!r}: {limit} is not "METHOD /path": n with n >= 0, '
+                    'e.g. {"POST /api/v1/auth/login": 10}'
                 )
         if self.poll_min_s > self.poll_max_s:
             raise ValueError("NEWSTALK_POLL_MIN_S must not exceed NEWSTALK_POLL_MAX_S")

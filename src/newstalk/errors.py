@@ -50,6 +50,14 @@ class Forbidden(NewsTalkError):
     slug = "forbidden"
 
 
+class RateLimited(NewsTalkError):
+    """Too many requests; the response carries Retry-After and RateLimit-* headers."""
+
+    status_code = 429
+    title = "Too many requests"
+    slug = "rate-limited"
+
+
 class Unavailable(NewsTalkError):
     status_code = 503
     title = "Service unavailable"

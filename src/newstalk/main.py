@@ -8,11 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from newstalk import __version__
 from newstalk.config import Settings, load_settings
+from newstalk.deps import enforce_rate_limit
 from newstalk.kit.api import BodyLimitMiddleware, MetricsMiddleware, install_error_handlers
+from newstalk.kit.ratelimit import DEFAULT_ROUTE_LIMITS, Policy, RateLimitHeadersMiddleware
 from newstalk.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings)
         app.state.services = services
+        app.state.rate_limits = (
+            Policy(
+                services.limiter,
+                settings.rate_limit_per_minute,
+                {**DEFAULT_ROUTE_LIMITS, **settings.rate_limit_routes},
+            )
+            if settings.rate_limit_per_minute > 0
+            else None
+        )
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         if run_pipeline:
@@ -51,6 +62,7 @@ def create_app(
         version=__version__,
         summary="Self-hosted AI newsroom: collect, merge, fact-check and speak the news",
         lifespan=lifespan,
+        dependencies=[Depends(enforce_rate_limit)],
     )
     app.add_middleware(
         BodyLimitMiddleware,
@@ -58,13 +70,16 @@ def create_app(
         large_limit=settings.fetch_max_bytes,
         large_prefixes=("/websub/", "/api/v1/sources/opml"),
     )
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
 
+    from newstalk.accounts.endpoints import router as accounts_router
     from newstalk.articles.endpoints import router as news_router
     from newstalk.delivery.endpoints import feed_router
     from newstalk.delivery.endpoints import router as listen_router
     from newstalk.factcheck.endpoints import router as factcheck_router
+    from newstalk.listeners.endpoints import router as listeners_router
     from newstalk.ops import router as ops_router
     from newstalk.pipeline.endpoints import router as pipeline_router
     from newstalk.sources.endpoints import router as sources_router
@@ -73,6 +88,8 @@ def create_app(
 
     for router in (
         ops_router,
+        accounts_router,
+        listeners_router,
         sources_router,
         news_router,
         stories_router,

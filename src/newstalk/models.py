@@ -5,11 +5,13 @@ from __future__ import annotations
 
 def import_all_models() -> None:
     """Register every table on ``Base.metadata``."""
+    import newstalk.accounts.models
     import newstalk.articles.models
     import newstalk.briefings.models
     import newstalk.delivery.models
     import newstalk.factcheck.models
     import newstalk.kit.bus.dbqueue
+    import newstalk.listeners.models
     import newstalk.sources.models
     import newstalk.speech.models
     import newstalk.stories.models  # noqa: F401

@@ -12,6 +12,7 @@ from newstalk.config import Settings
 from newstalk.kit.bus.dbqueue import DbQueueTransport
 from newstalk.kit.db import Database
 from newstalk.kit.http import Fetcher
+from newstalk.kit.ratelimit import Limiter, build_limiter
 from newstalk.pipeline.stages import routes
 
 
@@ -21,6 +22,7 @@ class Services:
     db: Database
     transport: DbQueueTransport
     fetcher: Fetcher
+    limiter: Limiter
     # Parsing is CPU-bound; a process pool lets it use other cores. None: a thread here.
     parse_pool: Executor | None = None
     # State a stage builds on first use in this process (models, indexes); API-only
@@ -29,13 +31,18 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        """Open the database, transport and fetcher; nothing is built at import time."""
+        """Open the database, transport, fetcher and rate limiter; nothing is built at import time."""
         db = Database.open(settings.async_database_url)
         transport = DbQueueTransport(db, routes())
         db.transport = transport
         fetcher = build_fetcher(settings)
         return cls(
-            settings=settings, db=db, transport=transport, fetcher=fetcher, parse_pool=_parse_pool(settings)
+            settings=settings,
+            db=db,
+            transport=transport,
+            fetcher=fetcher,
+            limiter=build_limiter(settings.redis_url, settings.redis_prefix),
+            parse_pool=_parse_pool(settings),
         )
 
     def restart_parse_pool(self) -> None:
@@ -46,6 +53,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
+        await self.limiter.aclose()
         await self.db.dispose()
         if self.parse_pool is not None:
             # Wait for the parse processes: after shutdown(wait=False) CPython's exit hook

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
 from newstalk.config import Settings
-from newstalk.deps import AdminDep, ServicesDep
+from newstalk.deps import EditorDep, ServicesDep
 from newstalk.errors import InvalidInput, NotFound
 from newstalk.factcheck import repository, service
 from newstalk.factcheck.checker import CheckedClaim
@@ -237,7 +237,7 @@ async def fact_check(body: AdhocRequest, services: ServicesDep) -> AdhocResult:
 @router.get("/factcheck/review", response_model=ReviewPage)
 async def review_queue(
     services: ServicesDep,
-    _: AdminDep,
+    _: EditorDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ReviewPage:
@@ -261,7 +261,7 @@ async def review_queue(
 
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimOut)
-async def review_claim(claim_id: int, body: ReviewRequest, services: ServicesDep, _: AdminDep) -> ClaimOut:
+async def review_claim(claim_id: int, body: ReviewRequest, services: ServicesDep, _: EditorDep) -> ClaimOut:
     """An editor confirms or overturns a verdict, with a note; readers see the editor's verdict."""
     async with services.db.unit() as uow:
         claim = await service.review(uow.session, claim_id, body.decision, body.verdict, body.note)
@@ -298,7 +298,7 @@ async def outlets(services: ServicesDep) -> list[OutletCredibility]:
 
 @router.put("/factcheck/outlets/{source_id}", response_model=OutletCredibility)
 async def set_outlet_prior(
-    source_id: int, body: PriorRequest, services: ServicesDep, _: AdminDep
+    source_id: int, body: PriorRequest, services: ServicesDep, _: EditorDep
 ) -> OutletCredibility:
     """Set an outlet's credibility prior (0-1); its history moves it from there."""
     async with services.db.unit() as uow:

@@ -86,3 +86,14 @@ AUDIO_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(5, 15, 30, 60, 90, 120, 300, 600, 1200),
 )
+RATELIMIT_REJECTED = Counter(
+    "newstalk_ratelimit_rejected_total",
+    "Requests refused with 429, by limit bucket (default or a per-route limit)",
+    ["bucket"],
+    registry=REGISTRY,
+)
+RATELIMIT_ERRORS = Counter(
+    "newstalk_ratelimit_errors_total",
+    "Rate-limit checks that failed (Redis unreachable); the request was let through",
+    registry=REGISTRY,
+)

@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
-from newstalk.deps import AdminDep, ServicesDep
+from newstalk.deps import EditorDep, ServicesDep
 from newstalk.errors import InvalidInput, NotFound
 from newstalk.kit.api import decode_cursor, encode_cursor
 from newstalk.sources.models import Source
@@ -184,7 +184,7 @@ async def _detail(session: AsyncSession, story: Story) -> StoryDetail:
 
 
 @router.post("/stories/{story_id}/split", response_model=StorySummary, status_code=201)
-async def split_story(story_id: int, body: SplitRequest, services: ServicesDep, _: AdminDep) -> StorySummary:
+async def split_story(story_id: int, body: SplitRequest, services: ServicesDep, _: EditorDep) -> StorySummary:
     """Move articles out of a wrong merge into a new story; they won't be put back."""
     async with services.db.unit() as uow:
         new = await service.split(uow, story_id, body.article_ids)
@@ -192,7 +192,7 @@ async def split_story(story_id: int, body: SplitRequest, services: ServicesDep, 
 
 
 @router.post("/stories/{story_id}/merge", response_model=StorySummary)
-async def merge_story(story_id: int, body: MergeRequest, services: ServicesDep, _: AdminDep) -> StorySummary:
+async def merge_story(story_id: int, body: MergeRequest, services: ServicesDep, _: EditorDep) -> StorySummary:
     """Fold another story into this one; later coverage of either joins this one."""
     async with services.db.unit() as uow:
         keep = await service.merge(uow, story_id, body.story_id)

@@ -1,0 +1,1 @@
+"""Accounts: users and roles, passwords, JWT sessions with rotating refresh tokens, API keys."""

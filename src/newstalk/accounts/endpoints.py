@@ -1,0 +1,155 @@
+"""HTTP for accounts: /api/v1/auth, /api/v1/me, /api/v1/me/api-keys and /api/v1/users (admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from newstalk.accounts import repository, service
+from newstalk.accounts.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    AuthResult,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    RoleUpdate,
+    Tokens,
+    UserOut,
+    UserPage,
+)
+from newstalk.deps import AdminDep, CurrentAccount, ServicesDep
+from newstalk.errors import NotFound, Unauthorized
+from newstalk.kit.api import decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+UserAgent = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def _tokens(pair: service.TokenPair) -> Tokens:
+    return Tokens(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=pair.refresh_expires_in,
+    )
+
+
+@router.post("/auth/register", response_model=AuthResult, status_code=status.HTTP_201_CREATED)
+async def register(body: RegisterRequest, services: ServicesDep, user_agent: UserAgent = None) -> AuthResult:
+    """Create a listener account and log it in."""
+    async with services.db.unit() as uow:
+        user, pair = await service.register(
+            uow,
+            services.settings,
+            email=body.email,
+            password=body.password,
+            display_name=body.display_name,
+            user_agent=user_agent,
+        )
+    return AuthResult(user=UserOut.model_validate(user), tokens=_tokens(pair))
+
+
+@router.post("/auth/login", response_model=AuthResult)
+async def login(body: LoginRequest, services: ServicesDep, user_agent: UserAgent = None) -> AuthResult:
+    """Exchange email and password for an access token (15 min) and a refresh token."""
+    async with services.db.unit() as uow:
+        user, pair = await service.login(
+            uow, services.settings, email=body.email, password=body.password, user_agent=user_agent
+        )
+    return AuthResult(user=UserOut.model_validate(user), tokens=_tokens(pair))
+
+
+@router.post("/auth/refresh", response_model=Tokens)
+async def refresh(body: RefreshRequest, services: ServicesDep) -> Tokens:
+    """Rotate: the refresh token is spent and a new pair issued. Reusing a spent one ends the login."""
+    async with services.db.unit() as uow:
+        outcome = await service.refresh(uow, services.settings, body.refresh_token)
+    # Raised after the commit: a detected reuse must stay revoked.
+    if isinstance(outcome, service.RefreshRefused):
+        raise Unauthorized(outcome.detail)
+    return _tokens(outcome)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(services: ServicesDep, principal: CurrentAccount) -> Response:
+    """End this login: its access token and refresh tokens stop working now."""
+    async with services.db.unit() as uow:
+        await service.logout(uow, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserOut)
+async def me(services: ServicesDep, principal: CurrentAccount) -> UserOut:
+    async with services.db.read() as session:
+        user = await repository.get_user(session, principal.account_id)
+    if user is None:
+        raise NotFound("accounts: your account no longer exists")
+    return UserOut.model_validate(user)
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(services: ServicesDep, principal: CurrentAccount) -> Response:
+    """Delete your account and everything stored about you (sessions, keys, preferences, feedback)."""
+    async with services.db.unit() as uow:
+        await service.delete_user(uow, principal.account_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/api-keys", response_model=list[ApiKeyOut])
+async def list_api_keys(services: ServicesDep, principal: CurrentAccount) -> list[ApiKeyOut]:
+    """Your API keys, revoked ones included; the keys themselves are never shown again."""
+    async with services.db.read() as session:
+        keys = await repository.list_api_keys(session, principal.account_id)
+    return [ApiKeyOut.model_validate(k) for k in keys]
+
+
+@router.post("/me/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+async def create_api_key(
+    body: ApiKeyCreate, services: ServicesDep, principal: CurrentAccount
+) -> ApiKeyCreated:
+    """A personal API key with your role, for scripts: send it as 'Authorization: Bearer <key>'."""
+    async with services.db.unit() as uow:
+        key, plaintext = await service.create_api_key(uow, principal.account_id, body.name)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=plaintext)
+
+
+@router.delete("/me/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_key(key_id: int, services: ServicesDep, principal: CurrentAccount) -> Response:
+    async with services.db.unit() as uow:
+        await service.revoke_api_key(uow, principal.account_id, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users", response_model=UserPage)
+async def list_users(
+    services: ServicesDep,
+    _: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> UserPage:
+    """Every account in id order (admins)."""
+    after = int(decode_cursor(cursor, 1)[0]) if cursor else None
+    async with services.db.read() as session:
+        rows = await repository.list_users(session, after_id=after, limit=limit + 1)
+    items = [UserOut.model_validate(r) for r in rows[:limit]]
+    return UserPage(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def update_user(user_id: int, body: RoleUpdate, services: ServicesDep, actor: AdminDep) -> UserOut:
+    """Change a user's role (admins); it applies from the user's next request."""
+    async with services.db.unit() as uow:
+        user = await service.set_role(uow, user_id, body.role, actor=actor)
+    return UserOut.model_validate(user)
+
+
+@router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(user_id: int, services: ServicesDep, _: AdminDep) -> Response:
+    """Delete an account and its personal data (admins)."""
+    async with services.db.unit() as uow:
+        await service.delete_user(uow, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,78 @@
+"""HTTP for a listener's own data: /api/v1/me/preferences and /api/v1/me/feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from newstalk.deps import CurrentAccount, ServicesDep
+from newstalk.kit.api import decode_cursor, encode_cursor
+from newstalk.listeners import repository, service
+from newstalk.listeners.models import FeedbackEvent
+from newstalk.listeners.schemas import FeedbackIn, FeedbackOut, FeedbackPage, PreferencesIn, PreferencesOut
+
+router = APIRouter(prefix="/api/v1/me", tags=["listeners"])
+
+
+def _feedback_out(event: FeedbackEvent) -> FeedbackOut:
+    return FeedbackOut(
+        id=event.id,
+        story_id=event.story_id,
+        event=event.kind,
+        percent=event.percent,
+        created_at=event.created_at,
+    )
+
+
+@router.get("/preferences", response_model=PreferencesOut)
+async def get_preferences(services: ServicesDep, principal: CurrentAccount) -> PreferencesOut:
+    """Your interests, mutes, voice and playback speed (defaults until you set them)."""
+    async with services.db.read() as session:
+        return await service.get_preferences(session, principal.account_id)
+
+
+@router.put("/preferences", response_model=PreferencesOut)
+async def put_preferences(
+    body: PreferencesIn, services: ServicesDep, principal: CurrentAccount
+) -> PreferencesOut:
+    """Replace your preferences; fields left out go back to their defaults."""
+    async with services.db.unit() as uow:
+        return await service.update_preferences(uow, principal.account_id, body.model_dump())
+
+
+@router.patch("/preferences", response_model=PreferencesOut)
+async def patch_preferences(
+    body: PreferencesIn, services: ServicesDep, principal: CurrentAccount
+) -> PreferencesOut:
+    """Change only the fields you send."""
+    async with services.db.unit() as uow:
+        return await service.update_preferences(
+            uow, principal.account_id, body.model_dump(exclude_unset=True)
+        )
+
+
+@router.post("/feedback", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED)
+async def post_feedback(body: FeedbackIn, services: ServicesDep, principal: CurrentAccount) -> FeedbackOut:
+    """Record what you did with a story: opened, listened (percent), skipped, liked, disliked, shared."""
+    async with services.db.unit() as uow:
+        event = await service.record_feedback(uow, principal.account_id, body)
+    return _feedback_out(event)
+
+
+@router.get("/feedback", response_model=FeedbackPage)
+async def list_feedback(
+    services: ServicesDep,
+    principal: CurrentAccount,
+    story_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> FeedbackPage:
+    """Your feedback events, newest first."""
+    before = int(decode_cursor(cursor, 1)[0]) if cursor else None
+    async with services.db.read() as session:
+        rows = await repository.list_feedback(
+            session, principal.account_id, story_id=story_id, before_id=before, limit=limit + 1
+        )
+    items = [_feedback_out(r) for r in rows[:limit]]
+    return FeedbackPage(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
