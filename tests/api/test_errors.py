@@ -76,3 +76,14 @@ async def test_private_addresses_are_refused_by_default(settings: object, admin:
                 resp = await http.post("/api/v1/sources", json={"url": url}, headers=admin)
                 assert resp.status_code == 422, (url, resp.text)
                 assert "NEWSTALK_ALLOW_PRIVATE_NETWORKS" in resp.json()["detail"]
+
+
+async def test_out_of_range_ids_are_bad_input(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    huge = 10**30  # past SQLite's 64-bit integers: refused as input, never a 500
+    for resp in (
+        await client.get(f"/api/v1/news/{huge}"),
+        await client.delete(f"/api/v1/sources/{huge}", headers=admin),
+    ):
+        assert resp.status_code == 422
+        assert resp.headers["content-type"] == PROBLEM
+        assert "out of range" in resp.json()["detail"]

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,6 +66,23 @@ def install_error_handlers(app: FastAPI) -> None:
         for key, value in (exc.headers or {}).items():
             resp.headers[key] = value
         return resp
+
+    out_of_range = "api: a number in the request is out of range; ids and counts are at most 2**63-1"
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite refuses integers beyond 64 bits when binding them (an id of 10**30 in a
+        # path or body); that is bad input, not a server fault.
+        log.info("api: %s %s: %s", request.method, request.url.path, exc)
+        return problem(422, "Invalid input", out_of_range, slug="invalid-input")
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL's counterpart: SQLSTATE 22003 numeric_value_out_of_range (bigint overflow).
+        if getattr(exc.orig, "sqlstate", None) == "22003":
+            log.info("api: %s %s: %s", request.method, request.url.path, exc.orig)
+            return problem(422, "Invalid input", out_of_range, slug="invalid-input")
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
