@@ -30,11 +30,11 @@ from newstalk.stories.text import words
 
 MAX_SENTENCES = 30  # sentences read per article
 MIN_SENTENCE_CHARS = 25
-LEXICAL_TOP = 8  # same-language candidates per claim that get embedded
-FOREIGN_LEAD = 4  # lead sentences embedded per article in another language
-FOREIGN_DOCS = 4  # articles in another language considered per claim
+LEXICAL_TOP = 5  # same-language candidates per claim that get embedded
+FOREIGN_LEAD = 3  # lead sentences embedded per article in another language
+FOREIGN_DOCS = 3  # articles in another language considered per claim
 CORPUS_SENTENCES = 3  # candidates per corpus article
-EVIDENCE_PER_CLAIM = 6
+EVIDENCE_PER_CLAIM = 5
 PER_OUTLET = 2
 RRF_K = 60
 
