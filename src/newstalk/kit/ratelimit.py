@@ -42,6 +42,8 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     "POST /api/v1/auth/login": 10,
     "POST /api/v1/auth/register": 5,
     "POST /api/v1/auth/refresh": 30,
+    # Runs claim detection, embeddings and the verifier in the API process.
+    "POST /api/v1/fact-check": 10,
 }
 
 
