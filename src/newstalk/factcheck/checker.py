@@ -86,6 +86,16 @@ class PreparedClaim:
     vector: np.ndarray
 
 
+def tied_ranks(scores: Mapping[int, float]) -> dict[int, int]:
+    """0-based rank by descending score; ties share a rank."""
+    return {i: sum(v > scores[i] for v in scores.values()) for i in scores}
+
+
+def rrf(*rankings: Mapping[int, int]) -> dict[int, float]:
+    """Reciprocal-rank fusion of rankings over the same items."""
+    return {i: sum(1 / (RRF_K + r[i]) for r in rankings) for i in rankings[0]}
+
+
 def _korean(lang: str) -> bool:
     return lang.lower().startswith("ko")
 
@@ -201,9 +211,9 @@ class Checker:
         cosine = vectors @ prepared.vector
         # Ties share a rank: sentences no word of the claim appears in (another language,
         # often) are ordered by meaning alone.
-        lex_rank = {i: sum(lexical[j] > lexical[i] for j in shortlist) for i in shortlist}
+        lex_rank = tied_ranks({i: lexical[i] for i in shortlist})
         cos_rank = {shortlist[r]: k for k, r in enumerate(np.argsort(-cosine))}
-        fused = {i: 1 / (RRF_K + lex_rank[i]) + 1 / (RRF_K + cos_rank[i]) for i in shortlist}
+        fused = rrf(lex_rank, cos_rank)
         out: list[Candidate] = []
         per_outlet: Counter[str] = Counter()
         for i in sorted(shortlist, key=lambda i: -fused[i]):

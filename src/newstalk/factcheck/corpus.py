@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
+from newstalk.factcheck.checker import rrf, tied_ranks
 from newstalk.kit.db import utcnow
 from newstalk.stories.models import ArticleFeatures, StoryArticle
 
-RRF_K = 60
 COSINE_SHORTLIST = 50
 MIN_COSINE = 0.80  # e5 cosines of unrelated news titles sit around 0.7-0.78
 
@@ -119,9 +119,9 @@ class CorpusIndex:
             wanted = _terms(terms)
             overlap = {int(i): len(wanted & self.terms[int(i)]) for i in idx}
             # Ties share a rank (no keyword in common: meaning alone decides).
-            lex_rank = {i: sum(v > overlap[i] for v in overlap.values()) for i in overlap}
             cos_rank = {int(i): r for r, i in enumerate(idx)}
-            fused = sorted(cos_rank, key=lambda i: -(1 / (RRF_K + lex_rank[i]) + 1 / (RRF_K + cos_rank[i])))
+            scores = rrf(tied_ranks(overlap), cos_rank)
+            fused = sorted(cos_rank, key=lambda i: -scores[i])
             out: list[int] = []
             outlets: set[int] = set()
             for i in fused:

@@ -289,7 +289,11 @@ class LocalVerifier:
             from newstalk.providers.embeddings import E5SmallEmbeddings
 
             embeddings = E5SmallEmbeddings()
-        self.encoder = LruEncoder(embeddings, cache_size)
+        # A caller's cache (the factcheck stage shares one with retrieval) is used as it is,
+        # not wrapped in a second one holding the same vectors.
+        self.encoder = (
+            embeddings if isinstance(embeddings, LruEncoder) else LruEncoder(embeddings, cache_size)
+        )
         self.model = model or VerifierModel.load()
         self._conflicts = bool(consistency_names())
 
