@@ -222,6 +222,11 @@ def main() -> int:
         action="store_true",
         help="NEWSTALK_RATE_LIMIT_PER_MINUTE=0, to see what they cost",
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="NEWSTALK_API_CACHE_TTL_S=0: every list request queries the database and renders",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         log("wrk is not installed (Debian: apt-get install wrk)")
@@ -232,6 +237,9 @@ def main() -> int:
         database_url = f"sqlite:///{tmpdir / 'bench.db'}"
         log(f"seeding {args.articles} articles, {args.stories} stories")
         token = seed(database_url, articles=args.articles, stories=args.stories, rng=random.Random(args.seed))
+        from feed import add_feed_state  # benchmarks/feed.py: centroids, preferences, feedback
+
+        add_feed_state(database_url, rng=random.Random(args.seed))
         script = tmpdir / "report.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
@@ -240,6 +248,8 @@ def main() -> int:
             NEWSTALK_LOG_LEVEL="warning",
             NEWSTALK_RATE_LIMIT_PER_MINUTE="0" if args.no_rate_limits else str(10**9),
         )
+        if args.no_cache:
+            env["NEWSTALK_API_CACHE_TTL_S"] = "0"
         ours, bare = free_port(), free_port()
         auth = {"Authorization": f"Bearer {token}"}
         targets = [
@@ -252,6 +262,7 @@ def main() -> int:
                 f"http://127.0.0.1:{ours}/api/v1/me/preferences",
                 auth,
             ),
+            ("GET /api/v1/feed (personal feed, listener JWT)", f"http://127.0.0.1:{ours}/api/v1/feed", auth),
         ]
         rows = []
         failed = False
@@ -284,7 +295,8 @@ def main() -> int:
         one, five, _ = os.getloadavg()
         print(
             f"API at {args.connections} connections, {args.duration} s each, SQLite, "
-            f"{args.articles} articles / {args.stories} stories, rate limits {'off' if args.no_rate_limits else 'on'}; load average {one:.2f} / {five:.2f}\n"
+            f"{args.articles} articles / {args.stories} stories, rate limits {'off' if args.no_rate_limits else 'on'}, "
+            f"page cache {'off' if args.no_cache else 'on'}; load average {one:.2f} / {five:.2f}\n"
         )
         print("| endpoint | requests/s | p50 ms | p95 ms | throughput vs bare | failed |")
         print("|---|---|---|---|---|---|")

@@ -178,8 +178,16 @@ def instrument(timer: Timer) -> dict[str, Any]:
     timer.patch(service, "extractive_summary", "refresh: extractive_summary")
     timer.patch(service, "representative_title", "refresh: representative_title")
     timer.patch(service, "trending", "refresh: trending")
-    stats: dict[str, Any] = {"members": 0, "max_members": 0, "refreshes": 0}
+    stats: dict[str, Any] = {"members": 0, "max_members": 0, "refreshes": 0, "full_reads": 0}
     inner = service.refresh
+    read_all = service._members
+
+    @functools.wraps(read_all)
+    async def members(*args: Any, **kwargs: Any) -> Any:
+        rows = await read_all(*args, **kwargs)
+        stats["full_reads"] += 1
+        stats["members"] += len(rows)
+        return rows
 
     @functools.wraps(inner)
     async def refresh(*args: Any, **kwargs: Any) -> Any:
@@ -188,12 +196,13 @@ def instrument(timer: Timer) -> dict[str, Any]:
         timer.add("refresh", time.perf_counter() - t0)
         if story is not None:
             stats["refreshes"] += 1
-            stats["members"] += story.article_count
             stats["max_members"] = max(stats["max_members"], story.article_count)
         return story
 
-    service.refresh = refresh  # type: ignore[assignment]
+    service.refresh = refresh
+    service._members = members
     timer._undo.append(lambda: setattr(service, "refresh", inner))
+    timer._undo.append(lambda: setattr(service, "_members", read_all))
     return stats
 
 
@@ -390,6 +399,11 @@ def quality() -> tuple[list[tuple[str, str, str]], bool]:
 
         return evaluate_bbc(NEWS / "bbc_news.jsonl")
 
+    def _uci_half(half: str) -> dict[str, Any]:
+        from newstalk.stories.evaluate.uci import evaluate_uci
+
+        return evaluate_uci(NEWS / "uci-news-aggregator-head.csv", half=half)
+
     def uci() -> dict[str, Any]:
         from newstalk.stories.evaluate.uci import evaluate_uci
 
@@ -420,6 +434,15 @@ def quality() -> tuple[list[tuple[str, str, str]], bool]:
             ("clusters gold / found", "clusters_gold,clusters_found"),
         ],
     )
+    for half, role in (("A", "threshold tuned here"), ("B", "held out")):
+        run(
+            f"quality (UCI half {half}, {role})",
+            functools.partial(_uci_half, half),
+            [
+                ("bcubed_precision / recall / f1", "bcubed_precision,bcubed_recall,bcubed_f1"),
+                ("rows / clusters gold / found", "n,clusters_gold,clusters_found"),
+            ],
+        )
     run(
         "quality (FNC-1 related)",
         fnc1,
@@ -467,6 +490,11 @@ def throughput_rows(r: dict[str, Any], per_dataset: dict[str, int]) -> list[tupl
             "first batch: engine build s / first encode s",
             f"{r['first'].get('engine build', 0.0):.1f} / {r['first'].get('compute: embeddings', 0.0):.1f}",
         ),
+        (
+            sec,
+            "cores the process may use (sched_getaffinity; `taskset -c 0` for one)",
+            str(len(os.sched_getaffinity(0))),
+        ),
         (sec, "process CPU (cores) during the drain", f"{r['cpu_cores']:.2f}"),
         (sec, "peak RSS MB (ru_maxrss)", f"{r['rss_mb']:.0f}"),
         ("steady ms/article", "compute total (thread)", _ms(compute, n)),
@@ -490,8 +518,8 @@ def throughput_rows(r: dict[str, Any], per_dataset: dict[str, int]) -> list[tupl
         ("steady ms/article", "other (claim, baselines, commit, queue)", _ms(other, n)),
         (
             sec,
-            "refresh calls / member rows read / largest story refreshed",
-            f"{rs['refreshes']} / {rs['members']} / {rs['max_members']}",
+            "refresh calls / full member reads / member rows read / largest story refreshed",
+            f"{rs['refreshes']} / {rs['full_reads']} / {rs['members']} / {rs['max_members']}",
         ),
         ("result", "stories created", str(r["stories"])),
         (

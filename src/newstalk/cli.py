@@ -44,6 +44,8 @@ users_app = typer.Typer(help="Accounts: bootstrap an admin, change roles, list u
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(users_app, name="users")
 app.add_typer(eval_app, name="eval")
+search_app = typer.Typer(help="The search index: rebuild it.", no_args_is_help=True)
+app.add_typer(search_app, name="search")
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
@@ -114,6 +116,12 @@ def _graceful_server(config: Any) -> Any:
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # Long-lived responses (the SSE stream) end now instead of holding the shutdown open.
+            for hook in getattr(getattr(self.config.app, "state", None), "exit_hooks", ()):
+                hook()
 
     return GracefulServer(config)
 
@@ -443,6 +451,26 @@ def users_set_role(
     typer.echo(run_async(lambda: _with_services(settings, go)))
 
 
+@search_app.command("reindex")
+def search_reindex(
+    batch: Annotated[int, typer.Option(help="Articles per transaction.", min=1, max=10000)] = 500,
+) -> None:
+    """Rebuild the search index from every article and open story (the pipeline keeps it current)."""
+    from newstalk.search.service import reindex
+
+    settings = settings_or_exit()
+    ensure_migrated(settings, auto=False)
+
+    def progress(what: str, done: int, total: int, elapsed: float) -> None:
+        typer.echo(f"search: {what} {done}/{total} ({done / max(elapsed, 1e-9):.0f}/s)", err=True)
+
+    async def go(services: Any) -> int:
+        return await reindex(services.db, batch=batch, progress=progress)
+
+    written = run_async(lambda: _with_services(settings, go))
+    typer.echo(f"search: indexed {written} documents")
+
+
 @users_app.command("list")
 def users_list() -> None:
     """List accounts: id, email, role, created."""
@@ -655,6 +683,50 @@ def eval_speech(
         fail(exc.detail)
     except (OSError, ValueError) as exc:
         fail(f"eval speech: {path}: {type(exc).__name__}: {exc}".splitlines()[0])
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+    else:
+        typer.echo(format_result(result))
+
+
+@eval_app.command("feed")
+def eval_feed(
+    data: Annotated[
+        Path, typer.Option(help="The shared news data folder.", exists=True, file_okay=False)
+    ] = Path("../shared/data/news"),
+    seed: Annotated[int, typer.Option(help="Seed for listeners, timeline and responses.")] = 7,
+    listeners: Annotated[int, typer.Option(min=10, max=100_000)] = 600,
+    days: Annotated[int, typer.Option(min=2, max=60)] = 10,
+    eval_days: Annotated[int, typer.Option(min=1, help="Last days held out for scoring.")] = 3,
+    per_source: Annotated[int, typer.Option(min=20, help="Stories taken from each data set.")] = 400,
+    cache: Annotated[
+        Path | None, typer.Option(help="Folder to keep the story embeddings in between runs.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """SIMULATED listeners over real stories: nDCG@10 and AUC of the feed against recency, popularity, random."""
+    from newstalk.feed.evaluate import evaluate_feed, format_result
+    from newstalk.providers.embeddings import build_embeddings
+
+    if eval_days >= days:
+        fail("eval feed: --eval-days must be smaller than --days", 2)
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    result = run_evaluation(
+        lambda: evaluate_feed(
+            data,
+            build_embeddings(settings),
+            seed=seed,
+            listeners=listeners,
+            days=days,
+            eval_days=eval_days,
+            per_source=per_source,
+            cache=cache,
+        ),
+        f"eval feed: {data} does not hold the shared news data sets",
+    )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
     else:

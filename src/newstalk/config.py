@@ -26,6 +26,9 @@ SECRET_FIELDS = (
     "embedding_api_key",
     "tts_openai_api_key",
     "verifier_api_key",
+    "llm_api_key",
+    "audio_s3_access_key_id",
+    "audio_s3_secret_access_key",
 )
 
 
@@ -81,6 +84,15 @@ class Settings(BaseSettings):
     )
     embedding_model: str = "text-embedding-3-small"
     embedding_api_key: SecretStr | None = None
+    # chat model (providers/llm.py) for features that can use one (story Q&A, script rewriting);
+    # unset, they run their offline path
+    llm_url: str | None = Field(
+        None, description="OpenAI-compatible base URL for chat, e.g. http://ollama:11434/v1"
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(60.0, gt=0, le=600)
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries on HTTP 429 and 5xx")
 
     # stories
     story_window_h: int = Field(72, ge=1, le=24 * 30)
@@ -93,12 +105,34 @@ class Settings(BaseSettings):
     verifier_model: str = "gpt-4o-mini"
     verifier_api_key: SecretStr | None = None
     verifier_model_dir: str | None = Field(None, description="Local NLI model folder (transformers)")
+    verifier_cross_encoder: bool = Field(
+        True,
+        description="Local verifier: Korean pairs also through the cross-encoder when torch is installed",
+    )
     factcheck_review_below: float = Field(0.7, ge=0, le=1)
     factcheck_review_categories: list[str] = ["politics", "society", "world"]
     factcheck_outlet_prior: float = Field(0.7, gt=0, lt=1)
 
     # speech (speech/); audio files go to a local folder unless object storage is configured
     audio_dir: str = "./data/audio"
+    audio_store: str = Field("local", pattern="^(local|s3)$", description="local (audio_dir) or s3")
+    audio_s3_bucket: str | None = None
+    audio_s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible API base (MinIO, R2, ...); AWS's regional endpoint when unset"
+    )
+    audio_s3_region: str = "us-east-1"
+    audio_s3_prefix: str = Field("audio/", max_length=200)
+    audio_s3_access_key_id: SecretStr | None = None
+    audio_s3_secret_access_key: SecretStr | None = None
+    audio_public_base_url: str | None = Field(
+        None, description="CDN URL serving the store's files by key; audio URLs redirect there when set"
+    )
+    # listeners' new recordings by POST /api/v1/voice per 24 h (admins are not counted)
+    voice_daily_quota: int = Field(50, ge=0, description="0: listeners may not request new audio")
+    # podcast feeds (delivery/): artwork (the bundled 1400x1400 PNG when unset) and owner
+    podcast_image_url: str | None = Field(None, description="Square JPEG/PNG, 1400 to 3000 px")
+    podcast_author: str = Field("NewsTalk", min_length=1, max_length=200)
+    podcast_owner_email: str | None = Field(None, max_length=320)
     tts_openai_url: str | None = Field(None, description="OpenAI-compatible base URL for cloud TTS")
     tts_openai_api_key: SecretStr | None = None
 
@@ -117,6 +151,13 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = Field(900, ge=30, le=900)
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=300, le=365 * 24 * 3600)
     registration_open: bool = Field(True, description="Anyone may register as a listener")
+    refresh_grace_s: int = Field(
+        20,
+        ge=0,
+        le=300,
+        description="A refresh retried with the token it just rotated, within this many seconds, gets "
+        "the same new refresh token instead of revoking the login (a lost response); 0: no grace",
+    )
 
     # rate limits (kit/ratelimit.py): per listener, per IP when anonymous; shared through
     # Redis when it is configured, in process otherwise
@@ -130,10 +171,29 @@ class Settings(BaseSettings):
         description='Per-route limits per minute keyed by "METHOD /path/template" (0: unlimited), '
         "merged over the built-in ones in kit/ratelimit.py",
     )
+    # public list pages (news, stories, trending) rendered once per this many seconds per API
+    # process (kit/api.py PageCache); also their Cache-Control max-age. 0 turns it off.
+    api_cache_ttl_s: float = Field(2.0, ge=0, le=300)
 
     # websub
     websub_enabled: bool = True
     websub_lease_s: int = Field(7 * 24 * 3600, ge=300)
+
+    # live updates and webhooks (delivery/live.py, delivery/webhooks.py, docs/live.md)
+    live_heartbeat_s: float = Field(15.0, gt=0, le=300, description="SSE comment interval for proxies")
+    live_retention_h: int = Field(24, ge=1, le=24 * 30, description="Event log kept for resuming")
+    live_replay_max: int = Field(1000, ge=1, le=100_000, description="Most events replayed on resume")
+    live_log_max_rows: int = Field(100_000, ge=100, description="Event log rows kept at most")
+    live_poll_s: float = Field(
+        2.0, ge=0, le=60, description="API processes also read new log rows this often (0: off)"
+    )
+    live_queue_size: int = Field(1000, ge=10, le=100_000, description="Events buffered per slow client")
+    webhook_timeout_s: float = Field(10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(6, ge=1, le=20)
+    webhook_retry_base_s: float = Field(120.0, gt=0, le=86_400)
+    webhook_disable_after: int = Field(15, ge=1, description="Failed attempts in a row, then disabled")
+    webhook_response_max_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    webhook_log_retention_days: int = Field(7, ge=1, le=365)
 
     @model_validator(mode="before")
     @classmethod
@@ -172,6 +232,15 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "NEWSTALK_ALLOW_PRIVATE_NETWORKS=true is refused in production: it lets feeds "
                     "reach internal services"
+                )
+        if self.audio_store == "s3":
+            if not self.audio_s3_bucket:
+                raise ValueError("NEWSTALK_AUDIO_S3_BUCKET must be set when NEWSTALK_AUDIO_STORE=s3")
+            keyless = not self.audio_s3_access_key_id or not self.audio_s3_secret_access_key
+            if keyless and self.environment is Environment.production:
+                raise ValueError(
+                    "NEWSTALK_AUDIO_STORE=s3 needs NEWSTALK_AUDIO_S3_ACCESS_KEY_ID and "
+                    "NEWSTALK_AUDIO_S3_SECRET_ACCESS_KEY (or their *_FILE variants) in production"
                 )
         if len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("NEWSTALK_JWT_SECRET must be at least 32 characters (HS256 key length)")

@@ -20,7 +20,13 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain-def dependency in a worker thread, a thread
+    # hop on every request for a dictionary lookup.
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 _STATE_KEY = "newstalk_principal"
 NEEDS_AUTH = (
@@ -118,13 +124,11 @@ async def enforce_rate_limit(request: Request) -> None:
         who = f"ip:{request.client.host if request.client else 'unknown'}"
     decision = await ratelimit.check(request.scope, policy, request.method, template, who)
     if decision is not None and not decision.allowed:
-        raise RateLimited(
-            f"ratelimit: more than {decision.limit} requests a minute; "
-            f"retry in {ratelimit.retry_after(decision)} s"
-        )
+        raise RateLimited(ratelimit.refusal(decision))
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 CurrentAccount = Annotated[Principal, Depends(require_account)]
+ListenerDep = Annotated[Principal, Depends(_require(Role.listener))]
 EditorDep = Annotated[Principal, Depends(_require(Role.editor))]
 AdminDep = Annotated[Principal, Depends(_require(Role.admin))]

@@ -13,7 +13,13 @@ from fastapi import Depends, FastAPI
 from newstalk import __version__
 from newstalk.config import Settings, load_settings
 from newstalk.deps import enforce_rate_limit
-from newstalk.kit.api import BodyLimitMiddleware, MetricsMiddleware, install_error_handlers
+from newstalk.kit.api import (
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    PageCache,
+    PageCacheMiddleware,
+    install_error_handlers,
+)
 from newstalk.kit.ratelimit import DEFAULT_ROUTE_LIMITS, Policy, RateLimitHeadersMiddleware
 from newstalk.runtime import Services
 
@@ -39,6 +45,11 @@ def create_app(
             if settings.rate_limit_per_minute > 0
             else None
         )
+        from newstalk.delivery.live import LiveHub
+
+        app.state.live = live_hub = LiveHub(services)
+        # Called on SIGTERM before uvicorn waits for connections: open SSE streams end now.
+        app.state.exit_hooks = [live_hub.request_stop]
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         if run_pipeline:
@@ -49,6 +60,7 @@ def create_app(
             yield
         finally:
             stop.set()
+            await live_hub.aclose()
             if tasks:
                 _done, pending = await asyncio.wait(tasks, timeout=settings.fetch_timeout_s + 5)
                 for task in pending:
@@ -70,18 +82,24 @@ def create_app(
         large_limit=settings.fetch_max_bytes,
         large_prefixes=("/websub/", "/api/v1/sources/opml"),
     )
+    app.state.page_cache = PageCache(settings.api_cache_ttl_s)
+    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
 
     from newstalk.accounts.endpoints import router as accounts_router
     from newstalk.articles.endpoints import router as news_router
+    from newstalk.ask.endpoints import router as ask_router
     from newstalk.delivery.endpoints import feed_router
     from newstalk.delivery.endpoints import router as listen_router
+    from newstalk.delivery.live_endpoints import router as live_router
     from newstalk.factcheck.endpoints import router as factcheck_router
+    from newstalk.feed.endpoints import router as personal_feed_router
     from newstalk.listeners.endpoints import router as listeners_router
     from newstalk.ops import router as ops_router
     from newstalk.pipeline.endpoints import router as pipeline_router
+    from newstalk.search.endpoints import router as search_router
     from newstalk.sources.endpoints import router as sources_router
     from newstalk.sources.websub import router as websub_router
     from newstalk.stories.endpoints import router as stories_router
@@ -90,12 +108,16 @@ def create_app(
         ops_router,
         accounts_router,
         listeners_router,
+        personal_feed_router,
         sources_router,
         news_router,
         stories_router,
+        search_router,
         factcheck_router,
+        ask_router,
         listen_router,
         feed_router,
+        live_router,
         pipeline_router,
         websub_router,
     ):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from newstalk.config import Settings
+from newstalk.delivery.live_fanout import Broadcaster, build_broadcaster
 from newstalk.kit.bus.dbqueue import DbQueueTransport
 from newstalk.kit.db import Database
 from newstalk.kit.http import Fetcher
@@ -23,6 +25,8 @@ class Services:
     transport: DbQueueTransport
     fetcher: Fetcher
     limiter: Limiter
+    # Live events between processes: Redis pub/sub when configured, in process otherwise.
+    broadcaster: Broadcaster
     # Parsing is CPU-bound; a process pool lets it use other cores. None: a thread here.
     parse_pool: Executor | None = None
     # State a stage builds on first use in this process (models, indexes); API-only
@@ -42,6 +46,7 @@ class Services:
             transport=transport,
             fetcher=fetcher,
             limiter=build_limiter(settings.redis_url, settings.redis_prefix),
+            broadcaster=build_broadcaster(settings.redis_url, settings.redis_prefix),
             parse_pool=_parse_pool(settings),
         )
 
@@ -52,8 +57,15 @@ class Services:
         self.parse_pool = _parse_pool(self.settings)
 
     async def aclose(self) -> None:
+        for state in self.stage_state.values():
+            # Stage state may hold clients (the S3 store, LLM chat clients); close what closes.
+            close = getattr(state, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
         await self.fetcher.aclose()
         await self.limiter.aclose()
+        await self.broadcaster.aclose()
         await self.db.dispose()
         if self.parse_pool is not None:
             # Wait for the parse processes: after shutdown(wait=False) CPython's exit hook

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from newstalk.accounts import security
 from newstalk.accounts.models import ApiKey, AuthSession, RefreshToken, Role, User
 from newstalk.config import Settings
+from newstalk.delivery.models import PodcastSubscription
 from newstalk.kit.db import Database, utcnow
 from newstalk.listeners.models import FeedbackEvent, Preferences
 from tests.support.accounts import PASSWORD, make_account
@@ -311,6 +312,8 @@ async def test_deleting_an_account_deletes_its_personal_data(
             "/api/v1/me/feedback", json={"story_id": story_id, "event": "liked"}, headers=account.headers
         )
         await client.post("/api/v1/me/api-keys", json={"name": "k"}, headers=account.headers)
+        created = await client.post("/api/v1/podcasts", json={"story_count": 3}, headers=account.headers)
+        assert created.status_code in (200, 201), created.text
         await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
 
     assert (await client.delete("/api/v1/me", headers=doomed.headers)).status_code == 204
@@ -335,10 +338,17 @@ async def test_deleting_an_account_deletes_its_personal_data(
                 "feedback": select(func.count())
                 .select_from(FeedbackEvent)
                 .where(FeedbackEvent.user_id == doomed.id),
+                "podcast feeds": select(func.count())
+                .select_from(PodcastSubscription)
+                .where(PodcastSubscription.listener_id == doomed.id),
             }
             for name, stmt in counts.items():
                 assert (await session.execute(stmt)).scalar_one() == 0, name
             kept = (await session.execute(select(func.count()).select_from(FeedbackEvent))).scalar_one()
+            feeds = (
+                await session.execute(select(func.count()).select_from(PodcastSubscription))
+            ).scalar_one()
     finally:
         await db.dispose()
     assert kept == 1  # the other listener's data stays
+    assert feeds == 1

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +13,14 @@ import pytest
 from newstalk.config import Settings
 from newstalk.errors import ConfigError, Unavailable
 from newstalk.factcheck.providers import (
-    JSON_OBJECT_FORMAT,
     JSON_SCHEMA_FORMAT,
     OpenAIChatVerifier,
     TransformersNLIVerifier,
     build_verifier,
 )
 from newstalk.factcheck.verify import Judgement, Pair, Stance, Verifier
+from newstalk.providers.llm import JSON_OBJECT_FORMAT
+from tests.support.openai_stub import OpenAIStub, Reply, chat_answer, serve
 
 KEY = "sk-test-secret-4242"
 
@@ -38,8 +36,6 @@ PAIRS = [
     ),
     Pair("삼성전자가 새 반도체 공장을 짓는다.", "태풍이 제주도에 상륙해 항공편이 결항됐다.", "ko", "ko"),
 ]
-
-Responder = Callable[[dict[str, Any]], tuple[int, Any]]
 
 
 def pairs_in(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,63 +54,20 @@ def rule_stance(pair: dict[str, Any]) -> str:
     return "neutral"
 
 
-def chat_answer(content: Any) -> dict[str, Any]:
-    return {
-        "id": "c1",
-        "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-    }
-
-
-def rule_answer(body: dict[str, Any]) -> tuple[int, Any]:
+def rule_answer(path: str, body: dict[str, Any]) -> Reply:
     results = [
         {"index": p["index"], "stance": rule_stance(p), "related": 0.9, "confidence": 0.8}
         for p in pairs_in(body)
     ]
     # Answered in reverse order: the client must match by index, not position.
-    return 200, chat_answer(json.dumps({"results": results[::-1]}, ensure_ascii=False))
-
-
-class ChatStub:
-    """A tiny OpenAI-compatible /chat/completions server that records what it receives."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.respond: Responder = rule_answer
-        self.delay_s = 0.0
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-                if stub.delay_s:
-                    time.sleep(stub.delay_s)
-                status, answer = stub.respond(body)
-                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+    return Reply(200, chat_answer(json.dumps({"results": results[::-1]}, ensure_ascii=False)))
 
 
 @pytest.fixture
-def stub() -> Iterator[ChatStub]:
-    s = ChatStub()
-    # A short poll interval: shutdown() waits up to one interval, per test.
-    thread = threading.Thread(target=s.server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield s
-    s.server.shutdown()
-    s.server.server_close()
-    thread.join()
+def stub() -> Iterator[OpenAIStub]:
+    for s in serve():
+        s.respond = rule_answer
+        yield s
 
 
 def well_formed(j: Judgement) -> None:
@@ -125,7 +78,7 @@ def well_formed(j: Judgement) -> None:
     assert 0.0 <= j.related <= 1.0
 
 
-def test_chat_request_carries_model_auth_schema_and_pairs(stub: ChatStub) -> None:
+def test_chat_request_carries_model_auth_schema_and_pairs(stub: OpenAIStub) -> None:
     v = OpenAIChatVerifier(base_url=stub.url + "/", model="judge-1", api_key=KEY)
     out = v.judge(PAIRS)
     v.close()
@@ -161,7 +114,7 @@ def test_chat_request_carries_model_auth_schema_and_pairs(stub: ChatStub) -> Non
     assert "한국은행" in user["content"]
 
 
-def test_chat_batches_pairs_and_keeps_order(stub: ChatStub) -> None:
+def test_chat_batches_pairs_and_keeps_order(stub: OpenAIStub) -> None:
     pairs = [
         Pair(f"claim {i}", f"evidence {i} supports" if i % 3 == 0 else f"evidence {i}") for i in range(19)
     ]
@@ -177,11 +130,11 @@ def test_chat_batches_pairs_and_keeps_order(stub: ChatStub) -> None:
     assert stub.requests[0]["auth"] is None
 
 
-def test_chat_falls_back_to_json_object_when_json_schema_is_rejected(stub: ChatStub) -> None:
-    def no_schema(body: dict[str, Any]) -> tuple[int, Any]:
+def test_chat_falls_back_to_json_object_when_json_schema_is_rejected(stub: OpenAIStub) -> None:
+    def no_schema(path: str, body: dict[str, Any]) -> Reply:
         if body["response_format"]["type"] == "json_schema":
-            return 400, {"error": {"message": "response_format type json_schema is not supported"}}
-        return rule_answer(body)
+            return Reply(400, {"error": {"message": "response_format type json_schema is not supported"}})
+        return rule_answer(path, body)
 
     stub.respond = no_schema
     v = OpenAIChatVerifier(base_url=stub.url, model="llama3", batch_size=2)
@@ -199,8 +152,8 @@ def test_chat_falls_back_to_json_object_when_json_schema_is_rejected(stub: ChatS
     assert "JSON" in stub.requests[1]["messages"][0]["content"]
 
 
-def test_chat_gives_up_when_json_object_is_rejected_too(stub: ChatStub) -> None:
-    stub.respond = lambda body: (400, {"error": {"message": "bad request"}})
+def test_chat_gives_up_when_json_object_is_rejected_too(stub: OpenAIStub) -> None:
+    stub.respond = lambda path, body: Reply(400, {"error": {"message": "bad request"}})
     v = OpenAIChatVerifier(base_url=stub.url, model="m", api_key=KEY)
     with pytest.raises(Unavailable, match="HTTP 400") as exc:
         v.judge(PAIRS[:1])
@@ -209,9 +162,9 @@ def test_chat_gives_up_when_json_object_is_rejected_too(stub: ChatStub) -> None:
     assert KEY not in exc.value.detail
 
 
-def test_chat_accepts_fenced_json_and_floors_low_confidence(stub: ChatStub) -> None:
+def test_chat_accepts_fenced_json_and_floors_low_confidence(stub: OpenAIStub) -> None:
     answer = {"results": [{"index": 0, "stance": "Refutes", "related": 1, "confidence": 0.2}]}
-    stub.respond = lambda body: (200, chat_answer("```json\n" + json.dumps(answer) + "\n```"))
+    stub.respond = lambda path, body: Reply(200, chat_answer("```json\n" + json.dumps(answer) + "\n```"))
     v = OpenAIChatVerifier(base_url=stub.url, model="m")
     [j] = v.judge(PAIRS[:1])
     v.close()
@@ -252,14 +205,14 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "result not an object": (chat_answer(json.dumps({"results": [item(), "neutral"]})), "not an object"),
     "null content": (chat_answer(None), "no content"),
     "no choices": ({"choices": []}, "choices[0]"),
-    "html body": (b"<html>gateway</html>", "choices[0]"),
+    "html body": (b"<html>gateway</html>", "body that is not JSON"),
 }
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_chat_malformed_answers_are_unavailable(stub: ChatStub, case: str) -> None:
+def test_chat_malformed_answers_are_unavailable(stub: OpenAIStub, case: str) -> None:
     answer, needle = MALFORMED[case]
-    stub.respond = lambda body: (200, answer)
+    stub.respond = lambda path, body: Reply(200, answer)
     v = OpenAIChatVerifier(base_url=stub.url, model="m", api_key=KEY)
     with pytest.raises(Unavailable) as exc:
         v.judge(PAIRS[:2])
@@ -272,36 +225,38 @@ def test_chat_malformed_answers_are_unavailable(stub: ChatStub, case: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("status", "needle"),
+    ("status", "needle", "sent"),
     [
-        (500, "HTTP 500"),
-        (503, "HTTP 503"),
-        (429, "HTTP 429"),
-        (401, "NEWSTALK_VERIFIER_API_KEY"),
-        (404, "NEWSTALK_VERIFIER_URL"),
+        (500, "HTTP 500 after 1 retries", 2),
+        (503, "HTTP 503 after 1 retries", 2),
+        (429, "HTTP 429 after 1 retries", 2),
+        (401, "NEWSTALK_VERIFIER_API_KEY", 1),
+        (404, "NEWSTALK_VERIFIER_URL", 1),
     ],
 )
-def test_chat_http_errors_name_the_setting(stub: ChatStub, status: int, needle: str) -> None:
-    stub.respond = lambda body: (status, {"error": {"message": "upstream\nfailed"}})
-    v = OpenAIChatVerifier(base_url=stub.url, model="m", api_key=KEY)
+def test_chat_http_errors_name_the_setting(stub: OpenAIStub, status: int, needle: str, sent: int) -> None:
+    # Only 429 and 5xx are worth a retry (through the shared client, with Retry-After: 0 here).
+    stub.respond = lambda path, body: Reply(
+        status, {"error": {"message": "upstream\nfailed"}}, {"Retry-After": "0"}
+    )
+    v = OpenAIChatVerifier(base_url=stub.url, model="m", api_key=KEY, max_retries=1)
     with pytest.raises(Unavailable) as exc:
         v.judge(PAIRS[:1])
     v.close()
     assert needle in exc.value.detail
     assert "\n" not in exc.value.detail
     assert KEY not in exc.value.detail
-    assert len(stub.requests) == 1
+    assert len(stub.requests) == sent
 
 
-def test_chat_timeout_and_refused_connection(stub: ChatStub) -> None:
+def test_chat_timeout_and_refused_connection(stub: OpenAIStub) -> None:
     stub.delay_s = 0.5
     v = OpenAIChatVerifier(base_url=stub.url, model="m", timeout_s=0.1)
     with pytest.raises(Unavailable, match="timed out"):
         v.judge(PAIRS[:1])
     v.close()
-    port = stub.server.server_address[1]
-    stub.server.shutdown()
-    stub.server.server_close()
+    port = stub.port
+    stub.stop()
     gone = OpenAIChatVerifier(base_url=f"http://user:{KEY}@127.0.0.1:{port}/v1", model="m", timeout_s=1)
     with pytest.raises(Unavailable, match="NEWSTALK_VERIFIER_URL") as exc:
         gone.judge(PAIRS[:1])
@@ -310,7 +265,7 @@ def test_chat_timeout_and_refused_connection(stub: ChatStub) -> None:
 
 
 def test_build_verifier_openai_reads_url_model_and_key_file(
-    stub: ChatStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stub: OpenAIStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key_file = tmp_path / "key"
     key_file.write_text(KEY + "\n", encoding="utf-8")

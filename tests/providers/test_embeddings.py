@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ from newstalk.providers.embeddings import (
     OpenAICompatibleEmbeddings,
     build_embeddings,
 )
+from tests.support.openai_stub import OpenAIStub, Reply, serve
 
 PARALLEL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "news" / "ko-en-news-parallel"
 
@@ -94,55 +91,12 @@ def test_e5_puts_translations_closer_than_unrelated_sentences() -> None:
     assert diag.mean() > off.mean() + 0.05
 
 
-class _Stub:
-    """A tiny OpenAI-compatible /embeddings server that records what it receives."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        self.delay_s = 0.0
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-                if stub.delay_s:
-                    time.sleep(stub.delay_s)
-                if stub.status != 200:
-                    payload = json.dumps({"error": {"message": "nope"}}).encode()
-                else:
-                    # Vectors encode the input length; answered in reverse order, indexed.
-                    data = [
-                        {"index": i, "embedding": [float(len(t)), 1.0, 0.0, 0.0]}
-                        for i, t in enumerate(body["input"])
-                    ]
-                    payload = json.dumps({"object": "list", "data": data[::-1]}).encode()
-                self.send_response(stub.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-
 @pytest.fixture
-def stub() -> Iterator[_Stub]:
-    s = _Stub()
-    thread = threading.Thread(target=s.server.serve_forever, daemon=True)
-    thread.start()
-    yield s
-    s.server.shutdown()
-    s.server.server_close()
-    thread.join()
+def stub() -> Iterator[OpenAIStub]:
+    yield from serve()
 
 
-def test_openai_compatible_batches_authenticates_and_normalizes(stub: _Stub) -> None:
+def test_openai_compatible_batches_authenticates_and_normalizes(stub: OpenAIStub) -> None:
     p = OpenAICompatibleEmbeddings(base_url=stub.url + "/", model="m1", api_key="sk-test", batch_size=2)
     texts = ["a", "bb", "ccc", "dddd", "eeeee"]
     v = p.encode(texts)
@@ -160,7 +114,7 @@ def test_openai_compatible_batches_authenticates_and_normalizes(stub: _Stub) -> 
     assert {r["model"] for r in stub.requests} == {"m1"}
 
 
-def test_openai_compatible_learns_dimension_and_handles_empty_input(stub: _Stub) -> None:
+def test_openai_compatible_learns_dimension_and_handles_empty_input(stub: OpenAIStub) -> None:
     p = OpenAICompatibleEmbeddings(base_url=stub.url, model="custom")
     assert p.encode([]).shape == (0, 4)
     assert stub.requests[0]["auth"] is None
@@ -176,8 +130,8 @@ def test_openai_compatible_learns_dimension_and_handles_empty_input(stub: _Stub)
     ("status", "needle"),
     [(401, "NEWSTALK_EMBEDDING_API_KEY"), (500, "HTTP 500"), (404, "NEWSTALK_EMBEDDING_URL")],
 )
-def test_openai_compatible_errors_name_the_setting(stub: _Stub, status: int, needle: str) -> None:
-    stub.status = status
+def test_openai_compatible_errors_name_the_setting(stub: OpenAIStub, status: int, needle: str) -> None:
+    stub.respond = lambda path, body: Reply(status, {"error": {"message": "nope"}})
     p = OpenAICompatibleEmbeddings(base_url=stub.url, model="m1", api_key="bad")
     with pytest.raises(Unavailable) as exc:
         p.encode(["x"])
@@ -186,22 +140,21 @@ def test_openai_compatible_errors_name_the_setting(stub: _Stub, status: int, nee
     assert exc.value.detail.startswith("embeddings: ")
 
 
-def test_openai_compatible_timeout_and_refused_connection(stub: _Stub) -> None:
+def test_openai_compatible_timeout_and_refused_connection(stub: OpenAIStub) -> None:
     stub.delay_s = 0.5
     p = OpenAICompatibleEmbeddings(base_url=stub.url, model="m1", timeout_s=0.1)
     with pytest.raises(Unavailable, match="timed out"):
         p.encode(["x"])
     p.close()
-    port = stub.server.server_address[1]
-    stub.server.shutdown()
-    stub.server.server_close()
+    port = stub.port
+    stub.stop()
     gone = OpenAICompatibleEmbeddings(base_url=f"http://127.0.0.1:{port}/v1", model="m1", timeout_s=1)
     with pytest.raises(Unavailable, match="NEWSTALK_EMBEDDING_URL"):
         gone.encode(["x"])
     gone.close()
 
 
-def test_build_embeddings_follows_settings(stub: _Stub) -> None:
+def test_build_embeddings_follows_settings(stub: OpenAIStub) -> None:
     base: dict[str, Any] = {"_env_file": None}
     assert isinstance(build_embeddings(Settings(**base)), E5SmallEmbeddings)
     remote = build_embeddings(

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
-from newstalk.errors import InvalidInput, NotFound, Unavailable
+from newstalk.config import load_settings
+from newstalk.errors import ConfigError, InvalidInput, NotFound, Unavailable
 from newstalk.speech.storage import (
     AudioStore,
     LocalAudioStore,
     S3AudioStore,
     audio_key,
+    build_audio_store,
+    public_file_url,
     sigv4_headers,
 )
+from tests.speech.s3stub import S3Stub, s3_endpoint
+
+__all__ = ["s3_endpoint"]
 
 
 def test_key_is_stable_and_covers_every_input() -> None:
@@ -107,81 +108,6 @@ def test_sigv4_matches_the_aws_documented_example() -> None:
     )
 
 
-class _S3Stub(BaseHTTPRequestHandler):
-    """A bucket in memory that checks each request's signature like S3 does."""
-
-    objects: ClassVar[dict[str, tuple[bytes, str]]] = {}
-    secret = "stub-secret"
-
-    def _authorized(self, body: bytes) -> bool:
-        auth = self.headers.get("Authorization", "")
-        signed = auth.partition("SignedHeaders=")[2].partition(",")[0].split(";")
-        stamp = self.headers["x-amz-date"]
-        if hashlib.sha256(body).hexdigest() != self.headers["x-amz-content-sha256"]:
-            return False
-        expected = sigv4_headers(
-            self.command,
-            f"http://{self.headers['host']}{self.path}",
-            {h: self.headers[h] for h in signed if h not in ("x-amz-date", "x-amz-content-sha256")},
-            self.headers["x-amz-content-sha256"],
-            access_key="stub-key",
-            secret_key=self.secret,
-            region="eu-test-1",
-            now=datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC),
-        )
-        return hmac.compare_digest(expected["Authorization"], auth)
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        if not self._authorized(body):
-            self._reply(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
-            return
-        if self.command == "PUT":
-            self.objects[self.path] = (body, self.headers["content-type"])
-            self._reply(200, b"")
-            return
-        if self.path not in self.objects:
-            self._reply(404, b"")
-            return
-        data, ctype = self.objects[self.path]
-        spec = self.headers.get("range")
-        status = 200
-        if spec:
-            first, _, last = spec.removeprefix("bytes=").partition("-")
-            start, end = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
-            if start >= len(data):
-                self._reply(416, b"")
-                return
-            data, status = data[start : end + 1], 206
-        self._reply(status, data, ctype)
-
-    def _reply(self, status: int, body: bytes, ctype: str = "application/xml") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_PUT = do_HEAD = _handle
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def s3_endpoint() -> Iterator[str]:
-    _S3Stub.objects.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _S3Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
 def test_s3_store_round_trip(s3_endpoint: str) -> None:
     store = S3AudioStore(
         s3_endpoint, "news", access_key="stub-key", secret_key="stub-secret", region="eu-test-1"
@@ -192,7 +118,7 @@ def test_s3_store_round_trip(s3_endpoint: str) -> None:
         assert not store.exists(key)
         store.put(key, b"0123456789", "audio/ogg")
         assert store.exists(key)
-        assert _S3Stub.objects[f"/news/audio/{key}"] == (b"0123456789", "audio/ogg")
+        assert S3Stub.objects[f"/news/audio/{key}"] == (b"0123456789", "audio/ogg")
         assert store.size(key) == 10
         assert store.open_range(key) == b"0123456789"
         assert store.open_range(key, 2, 4) == b"234"
@@ -211,3 +137,63 @@ def test_s3_store_wrong_secret_is_clear(s3_endpoint: str) -> None:
             store.put(audio_key("a", "anchor", "en", "mp3", "v"), b"x", "audio/mpeg")
     finally:
         store.close()
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    for name in list(os.environ):
+        if name.startswith("NEWSTALK_"):
+            monkeypatch.delenv(name)
+    for name, value in values.items():
+        monkeypatch.setenv(f"NEWSTALK_{name.upper()}", value)
+
+
+def test_settings_choose_the_store(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, audio_dir=str(tmp_path / "a"))
+    local = build_audio_store(load_settings(_env_file=None))
+    assert isinstance(local, LocalAudioStore)
+    assert local.root == tmp_path / "a"
+
+    # The secret from a *_FILE, as Docker and Kubernetes secrets are mounted.
+    secret_file = tmp_path / "s3-secret"
+    secret_file.write_text("stub-secret\n")
+    _env(
+        monkeypatch,
+        audio_store="s3",
+        audio_s3_bucket="news",
+        audio_s3_endpoint_url=s3_endpoint,
+        audio_s3_region="eu-test-1",
+        audio_s3_access_key_id="stub-key",
+        audio_s3_secret_access_key_file=str(secret_file),
+    )
+    store = build_audio_store(load_settings(_env_file=None))
+    assert isinstance(store, S3AudioStore)
+    try:
+        key = audio_key("b", "anchor", "en", "opus", "v")
+        store.put(key, b"abc", "audio/ogg")  # the stub checks the signature made with the file's secret
+        assert S3Stub.objects[f"/news/audio/{key}"] == (b"abc", "audio/ogg")
+    finally:
+        store.close()
+
+
+def test_settings_refuse_an_unusable_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, audio_store="s3")
+    with pytest.raises(ConfigError, match="NEWSTALK_AUDIO_S3_BUCKET must be set"):
+        load_settings(_env_file=None)
+    _env(monkeypatch, audio_store="s3", audio_s3_bucket="news", environment="production")
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET", "x" * 40)
+    with pytest.raises(ConfigError, match="needs NEWSTALK_AUDIO_S3_ACCESS_KEY_ID"):
+        load_settings(_env_file=None)
+    # Development starts, but the store names what is missing when it is first built.
+    _env(monkeypatch, audio_store="s3", audio_s3_bucket="news")
+    with pytest.raises(ConfigError, match="NEWSTALK_AUDIO_S3_SECRET_ACCESS_KEY"):
+        build_audio_store(load_settings(_env_file=None))
+    _env(monkeypatch, audio_store="ftp")
+    with pytest.raises(ConfigError, match="NEWSTALK_AUDIO_STORE"):
+        load_settings(_env_file=None)
+
+
+def test_public_url_is_the_key_under_the_cdn_base() -> None:
+    key = audio_key("a", "anchor", "en", "mp3", "v")
+    assert public_file_url("https://cdn.example.org/audio/", key) == f"https://cdn.example.org/audio/{key}"
+    with pytest.raises(InvalidInput):
+        public_file_url("https://cdn.example.org", "../secret")

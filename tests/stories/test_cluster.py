@@ -233,3 +233,42 @@ def test_korean_english_translation_pairs_land_in_the_same_story() -> None:
     assert fraction >= 0.65
     # Pairing must not come from lumping everything into a few stories.
     assert len(c) >= 15
+
+
+def _unit(*parts: tuple[int, float]) -> np.ndarray:
+    v = np.zeros(16, dtype=np.float32)
+    for axis, value in parts:
+        v[axis] = value
+    out: np.ndarray = v / np.linalg.norm(v)
+    return out
+
+
+def _synthetic(article_id: int, vector: np.ndarray) -> ArticleFeatures:
+    return ArticleFeatures(article_id, article_id, "en", T0, f"t{article_id}", vector)
+
+
+def test_a_headline_close_to_one_member_scores_higher_with_member_gain() -> None:
+    # Two different wordings of one event: the centroid sits between them, and a third
+    # headline close to the second wording only is nearer that member than the centroid.
+    first, second, third = _unit((0, 1.0)), _unit((0, 0.6), (1, 0.8)), _unit((0, 0.4), (1, 0.9), (2, 0.1))
+    scores = {}
+    for gain in (0.0, 0.5, 1.0):
+        c = StoryClusterer(window=WINDOW, member_gain=gain)
+        c.new_story(1, _synthetic(1, first))
+        c.add(1, _synthetic(2, second))
+        scores[gain] = c.assign(_synthetic(3, third)).score
+    assert scores[0.0] < scores[0.5] < scores[1.0]
+    # The lift is linear in the gain: half the gain, half the lift.
+    assert scores[0.5] - scores[0.0] == pytest.approx((scores[1.0] - scores[0.0]) / 2, rel=1e-5)
+
+
+def test_a_member_farther_than_the_centroid_counts_in_full_whatever_the_gain() -> None:
+    # The headline is close to the centroid of two far-apart members but to neither member.
+    a, b, probe = _unit((0, 1.0)), _unit((1, 1.0)), _unit((0, 1.0), (1, 1.0))
+    scores = set()
+    for gain in (0.0, 0.5, 1.0):
+        c = StoryClusterer(window=WINDOW, member_gain=gain)
+        c.new_story(1, _synthetic(1, a))
+        c.add(1, _synthetic(2, b))
+        scores.add(round(c.assign(_synthetic(3, probe)).score, 6))
+    assert len(scores) == 1

@@ -27,7 +27,14 @@ async def list_users(session: AsyncSession, *, after_id: int | None, limit: int)
 
 
 async def delete_user(session: AsyncSession, user_id: int) -> bool:
-    """Delete a user; foreign keys cascade to everything that is theirs."""
+    """Delete a user; foreign keys cascade to everything that is theirs.
+
+    Personal podcast feeds carry the listener's id without a foreign key (shared feeds have
+    none), so they go explicitly: their token must stop working with the account.
+    """
+    from newstalk.delivery.models import PodcastSubscription
+
+    await session.execute(delete(PodcastSubscription).where(PodcastSubscription.listener_id == user_id))
     result = await session.execute(delete(User).where(User.id == user_id))
     return bool(getattr(result, "rowcount", 0))
 

@@ -8,8 +8,10 @@ at most ``HASH_CONCURRENCY`` at a time (a burst queues): each one takes 64 MiB a
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +79,16 @@ def sha256_hex(value: str) -> str:
 
 def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def next_refresh_token(secret: str, previous: str) -> str:
+    """The refresh token that replaces ``previous``: HMAC-derived, so a retried rotation gets it again.
+
+    Only its hash is stored, like every refresh token; without the server secret the
+    successor of a token cannot be computed from it.
+    """
+    mac = hmac.new(secret.encode(), b"newstalk-refresh-successor:" + previous.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
 def new_api_key() -> str:

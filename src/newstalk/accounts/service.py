@@ -150,13 +150,30 @@ async def start_session(uow: UnitOfWork, settings: Settings, user: User, user_ag
 
 
 async def _issue(
-    uow: UnitOfWork, settings: Settings, user: User, auth_session: AuthSession, now: datetime
+    uow: UnitOfWork,
+    settings: Settings,
+    user: User,
+    auth_session: AuthSession,
+    now: datetime,
+    *,
+    replaces: str | None = None,
 ) -> TokenPair:
-    refresh = security.new_refresh_token()
+    # A login's first refresh token is random; each rotation derives the next from the one
+    # it replaces, so a client retrying a rotation whose answer it lost can be given it again.
+    secret = settings.jwt_secret.get_secret_value()
+    refresh = (
+        security.new_refresh_token() if replaces is None else security.next_refresh_token(secret, replaces)
+    )
     uow.session.add(
         RefreshToken(session_id=auth_session.id, token_hash=security.sha256_hex(refresh), issued_at=now)
     )
     await uow.session.flush()
+    return _pair(settings, user, auth_session, now, refresh)
+
+
+def _pair(
+    settings: Settings, user: User, auth_session: AuthSession, now: datetime, refresh: str
+) -> TokenPair:
     access = security.issue_access_token(
         settings.jwt_secret.get_secret_value(),
         user_id=user.id,
@@ -177,7 +194,10 @@ async def refresh(uow: UnitOfWork, settings: Settings, refresh_token: str) -> To
     """Trade a refresh token for a new pair; a token used twice revokes its whole family.
 
     A second use means the token leaked (or a client raced itself): whoever holds any
-    token of that login, attacker or owner, must log in again.
+    token of that login, attacker or owner, must log in again. One exception, the grace
+    window: a retry within ``refresh_grace_s`` of the rotation, while the token it
+    produced is still unused, is a client that lost the answer, and gets that same
+    refresh token again (with a fresh access token) instead of ending the login.
     """
     now = utcnow()
     token_hash = security.sha256_hex(refresh_token)
@@ -186,21 +206,53 @@ async def refresh(uow: UnitOfWork, settings: Settings, refresh_token: str) -> To
         used = await repository.find_refresh_token(uow.session, token_hash)
         if used is None:
             return RefreshRefused("auth: refresh token is not valid; log in again")
+        retried = await _retry_within_grace(uow, settings, used, refresh_token, now)
+        if retried is not None:
+            return retried
         await repository.revoke_session(uow.session, used.session_id, REVOKED_REUSE, now)
         return RefreshRefused(
             "auth: refresh token was already used; every token of this login is revoked, log in again"
         )
-    auth_session = await repository.get_session(uow.session, session_id)
+    found = await _live_session(uow.session, session_id, now)
+    if isinstance(found, RefreshRefused):
+        return found
+    auth_session, user = found
+    auth_session.last_refreshed_at = now
+    auth_session.expires_at = now + timedelta(seconds=settings.refresh_token_ttl_s)
+    return await _issue(uow, settings, user, auth_session, now, replaces=refresh_token)
+
+
+async def _retry_within_grace(
+    uow: UnitOfWork, settings: Settings, used: RefreshToken, refresh_token: str, now: datetime
+) -> TokenPair | RefreshRefused | None:
+    """The pair for a retried rotation, or None when this is reuse (too late, or the login moved on)."""
+    grace = timedelta(seconds=settings.refresh_grace_s)
+    if not grace or used.used_at is None or now - used.used_at > grace:
+        return None
+    successor = security.next_refresh_token(settings.jwt_secret.get_secret_value(), refresh_token)
+    issued = await repository.find_refresh_token(uow.session, security.sha256_hex(successor))
+    # Once the successor was itself used, its holder is ahead of whoever sent this one.
+    if issued is None or issued.session_id != used.session_id or issued.used_at is not None:
+        return None
+    found = await _live_session(uow.session, used.session_id, now)
+    if isinstance(found, RefreshRefused):
+        return found
+    auth_session, user = found
+    return _pair(settings, user, auth_session, now, successor)
+
+
+async def _live_session(
+    session: AsyncSession, session_id: int, now: datetime
+) -> tuple[AuthSession, User] | RefreshRefused:
+    auth_session = await repository.get_session(session, session_id)
     if auth_session is None or auth_session.revoked_at is not None:
         return RefreshRefused("auth: this login was ended; log in again")
     if auth_session.expires_at <= now:
         return RefreshRefused("auth: this login expired; log in again")
-    user = await repository.get_user(uow.session, auth_session.user_id)
+    user = await repository.get_user(session, auth_session.user_id)
     if user is None:
         return RefreshRefused("auth: the account no longer exists")
-    auth_session.last_refreshed_at = now
-    auth_session.expires_at = now + timedelta(seconds=settings.refresh_token_ttl_s)
-    return await _issue(uow, settings, user, auth_session, now)
+    return auth_session, user
 
 
 async def logout(uow: UnitOfWork, principal: Principal) -> None:

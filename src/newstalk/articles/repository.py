@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from newstalk.articles.models import Article, Tombstone
 
@@ -49,6 +50,21 @@ async def get(session: AsyncSession, article_id: int) -> Article | None:
     return await session.get(Article, article_id)
 
 
+# What a list page shows (ArticleSummary): the page never loads bodies or HTML.
+SUMMARY_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
+    Article.id,
+    Article.source_id,
+    Article.url,
+    Article.title,
+    Article.summary,
+    Article.language,
+    Article.author,
+    Article.image_url,
+    Article.published_at,
+    Article.first_seen_at,
+)
+
+
 async def list_page(
     session: AsyncSession,
     *,
@@ -58,9 +74,9 @@ async def list_page(
     until: datetime | None,
     after: tuple[datetime, int] | None,
     limit: int,
-) -> Sequence[Article]:
-    """Newest first by (published_at, id), continuing after a cursor."""
-    stmt = select(Article)
+) -> Sequence[Row[Any]]:
+    """Summary columns, newest first by (published_at, id), continuing after a cursor."""
+    stmt = select(*SUMMARY_COLUMNS)
     if source_id is not None:
         stmt = stmt.where(Article.source_id == source_id)
     if language is not None:
@@ -78,7 +94,7 @@ async def list_page(
             )
         )
     stmt = stmt.order_by(Article.published_at.desc(), Article.id.desc()).limit(limit)
-    return (await session.scalars(stmt)).all()
+    return (await session.execute(stmt)).all()
 
 
 async def tombstone_exists(session: AsyncSession, url: str) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from newstalk.briefings.normalize import normalize_for_speech
+from newstalk.briefings.normalize_en import cardinal
 from newstalk.speech.engines import split_sentences
 from newstalk.speech.voices import get_voice
 
@@ -44,29 +45,6 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _WIRE_PREFIX = re.compile(
     r"^[A-Z][A-Za-z .,'/-]{0,40}\((?:Reuters|AP|AFP|Bloomberg|UPI|CNN)\)\s*[-\u2013\u2014]+\s*"
 )
-_EN_NUMBERS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-]
 
 
 @dataclass(frozen=True)
@@ -223,7 +201,7 @@ def _end(sentence: str) -> str:
 
 
 def _count_en(n: int, noun: str, plural: str | None = None) -> str:
-    word = _EN_NUMBERS[n] if 0 <= n < len(_EN_NUMBERS) else str(n)
+    word = cardinal(n) if 0 <= n <= 20 else str(n)
     return f"{word} {noun if n == 1 else (plural or noun + 's')}"
 
 
@@ -315,6 +293,21 @@ def _quotable(text: str, lang: str) -> bool:
     return len(text.split()) <= QUOTE_MAX_WORDS
 
 
+# How a verdict is said; an LLM rewrite must keep these words (briefings/rewrite.py checks).
+VERDICT_PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        SUPPORTED: "other reporting supports this.",
+        REFUTED: "other reports contradict this.",
+        DISPUTED: "reports disagree on this.",
+    },
+    "ko": {
+        SUPPORTED: "다른 보도로 뒷받침됩니다.",
+        REFUTED: "다른 보도와 어긋납니다.",
+        DISPUTED: "보도마다 엇갈립니다.",
+    },
+}
+
+
 def verdict_sentences(story: StoryInput, already_said: Sequence[str]) -> list[str]:
     """The fact-check verdict on the story's most check-worthy decided claim, if any."""
     decided = [c for c in story.claims if c.verdict in (SUPPORTED, REFUTED, DISPUTED)]
@@ -326,19 +319,11 @@ def verdict_sentences(story: StoryInput, already_said: Sequence[str]) -> list[st
     repeated = any(len(_tokens(claim) & t) / max(1, len(_tokens(claim) | t)) >= NEAR_REPEAT for t in said)
     quote = claim if (top.language == story.lang and _quotable(claim, story.lang) and not repeated) else None
     if story.lang == "ko":
-        endings = {
-            SUPPORTED: "다른 보도로 뒷받침됩니다.",
-            REFUTED: "다른 보도와 어긋납니다.",
-            DISPUTED: "보도마다 엇갈립니다.",
-        }
+        endings = VERDICT_PHRASES["ko"]
         if quote:
             return ["팩트체크 결과입니다.", polite_ko(_end(quote)), f"이 내용은 {endings[top.verdict]}"]
         return [f"팩트체크 결과, 이 소식의 핵심 주장은 {endings[top.verdict]}"]
-    endings_en = {
-        SUPPORTED: "other reporting supports this.",
-        REFUTED: "other reports contradict this.",
-        DISPUTED: "reports disagree on this.",
-    }
+    endings_en = VERDICT_PHRASES["en"]
     if quote:
         return ["Fact check.", _end(quote), endings_en[top.verdict].capitalize()]
     return [f"Our fact check of the key claim: {endings_en[top.verdict]}"]

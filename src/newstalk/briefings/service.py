@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from newstalk.briefings import repository
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newstalk.briefings import repository, selection
 from newstalk.briefings.models import STORY, ScriptRecord
+from newstalk.briefings.rewrite import ScriptRewriter
 from newstalk.briefings.scripts import (
     Script,
     StoryInput,
@@ -17,15 +25,24 @@ from newstalk.briefings.scripts import (
     story_script,
 )
 from newstalk.config import Settings
+from newstalk.delivery.models import PodcastSubscription
 from newstalk.errors import InvalidInput
-from newstalk.kit.bus import Event
+from newstalk.kit.bus import Event, Job
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.listeners import repository as listeners_repository
+from newstalk.providers.llm import build_chat_client
 from newstalk.speech import service as speech
 from newstalk.speech.models import Audio
 from newstalk.speech.voices import get_voice
 
+if TYPE_CHECKING:
+    from newstalk.runtime import Services
+
+log = logging.getLogger(__name__)
+
 DUE_TOPIC = "briefing.due"
 DAILY_TOPIC = "briefing.daily"
+REWRITER = "briefings.rewriter"
 SOLO = "solo"
 CONVERSATION = "conversation"
 
@@ -49,8 +66,15 @@ async def store_script(
     briefing_key: str | None = None,
     briefing_date: str | None = None,
 ) -> tuple[ScriptRecord, bool]:
-    """The stored row for a script; (row, False) when the same script was written before."""
+    """The stored row for a script; (row, False) when the same script was written before.
+
+    A daily briefing's row is also keyed by its ``briefing_key``: two listeners whose
+    briefings read the same each get a row for their feed, and share one audio file
+    (audio is addressed by what is spoken, see ``speech.service.audio_id_for``).
+    """
     content_hash = script.content_hash()
+    if briefing_key is not None:
+        content_hash = hashlib.sha256(f"{content_hash}\n{briefing_key}".encode()).hexdigest()
     existing = await repository.script_by_hash(uow.session, content_hash)
     if existing is not None:
         return existing, False
@@ -76,16 +100,41 @@ async def store_script(
     return record, True
 
 
+def rewriter_for(services: Services) -> ScriptRewriter | None:
+    """This process's script rewriter, or None when no chat model is configured (``NEWSTALK_LLM_URL``)."""
+    if REWRITER not in services.stage_state:
+        client = build_chat_client(services.settings)
+        services.stage_state[REWRITER] = ScriptRewriter(client) if client is not None else None
+    rewriter: ScriptRewriter | None = services.stage_state[REWRITER]
+    return rewriter
+
+
+def _for_the_ear(template: Script, rewriter: ScriptRewriter | None) -> Script:
+    # Only what prepare_rewrites already asked the model: no network call inside a transaction.
+    outcome = rewriter.cached(template) if rewriter is not None else None
+    return outcome.script if outcome is not None else template
+
+
+async def story_templates(
+    session: AsyncSession, settings: Settings, story_id: int
+) -> list[tuple[Script, int]]:
+    """A story's template scripts as it is now, with the story version each was made from."""
+    langs = ["ko", "en"] if settings.briefings_both_languages else None
+    inputs = await repository.story_inputs(session, story_id, langs)
+    return [(story_script(story, settings.briefings_voice), story.version) for story in inputs]
+
+
 async def write_story_scripts(
-    uow: UnitOfWork, settings: Settings, story_id: int, first_seen_at: datetime
+    uow: UnitOfWork,
+    settings: Settings,
+    story_id: int,
+    first_seen_at: datetime,
+    rewriter: ScriptRewriter | None = None,
 ) -> list[tuple[ScriptRecord, Audio | None]]:
     """Script a story as it is now (and queue its audio); nothing new when what is said did not change."""
-    langs = ["ko", "en"] if settings.briefings_both_languages else None
-    inputs = await repository.story_inputs(uow.session, story_id, langs)
     out: list[tuple[ScriptRecord, Audio | None]] = []
-    for story in inputs:
-        script = story_script(story, settings.briefings_voice)
-        record, _new = await store_script(uow, script, story_version=story.version)
+    for template, version in await story_templates(uow.session, settings, story_id):
+        record, _new = await store_script(uow, _for_the_ear(template, rewriter), story_version=version)
         audio = (
             await speech.request_audio(uow, record, first_seen_at) if settings.briefings_story_audio else None
         )
@@ -112,6 +161,67 @@ def briefing_key(lang: str, form: str, speakers: Sequence[str], story_count: int
     return f"{lang}:{form}:{'+'.join(speakers)}:{story_count}"
 
 
+@dataclass(frozen=True)
+class DailyPlan:
+    """One day's briefing as the template says it, and the key its feed finds it by."""
+
+    script: Script
+    key: str
+    date: str
+
+
+async def daily_plan(session: AsyncSession, payload: Mapping[str, Any]) -> DailyPlan | None:
+    """The briefing a ``briefing.daily`` job asks for: a listener's podcast, or a shared configuration.
+
+    A listener's preferences win over what their feed was created with: the first of their
+    languages a briefing can be spoken in and, for a solo feed, their voice. None when the
+    listener's feed is gone or revoked.
+    """
+    date = str(payload["date"])
+    if "podcast_id" in payload:
+        sub = await session.get(PodcastSubscription, int(payload["podcast_id"]))
+        if sub is None or sub.revoked_at is not None or sub.listener_id is None:
+            return None
+        prefs = await listeners_repository.get_preferences(session, sub.listener_id)
+        lang = selection.briefing_language(prefs.languages if prefs else (), sub.lang)
+        speakers = list(sub.speakers)
+        if sub.form == SOLO and prefs is not None and prefs.voice:
+            speakers = [prefs.voice]
+        speakers = check_speakers(sub.form, speakers, lang)
+        choice = await selection.stories_for_listener(session, sub.listener_id, lang, sub.story_count)
+        log.info(
+            "briefings: podcast %s (listener %s) %s: stories %s from %s",
+            sub.id,
+            sub.listener_id,
+            date,
+            choice.story_ids,
+            ",".join(sorted(set(choice.sources))) or "nothing",
+        )
+        script = await _briefing_script(session, choice.story_ids, lang, sub.form, speakers, date)
+        return DailyPlan(script, subscription_briefing_key(sub), date)
+    lang, form, count = str(payload["lang"]), str(payload["form"]), int(payload["story_count"])
+    speakers = check_speakers(form, [str(x) for x in payload["speakers"]], lang)
+    ids = await repository.top_story_ids(session, lang, count)
+    script = await _briefing_script(session, ids, lang, form, speakers, date)
+    return DailyPlan(script, briefing_key(lang, form, speakers, count), date)
+
+
+async def write_daily(
+    uow: UnitOfWork,
+    payload: Mapping[str, Any],
+    first_seen_at: datetime,
+    rewriter: ScriptRewriter | None = None,
+) -> tuple[ScriptRecord, Audio] | None:
+    """Write the briefing a ``briefing.daily`` job asks for and queue its audio."""
+    plan = await daily_plan(uow.session, payload)
+    if plan is None:
+        return None
+    script = _for_the_ear(plan.script, rewriter)
+    record, _new = await store_script(uow, script, briefing_key=plan.key, briefing_date=plan.date)
+    audio = await speech.request_audio(uow, record, first_seen_at)
+    return record, audio
+
+
 async def write_daily_briefing(
     uow: UnitOfWork,
     *,
@@ -122,22 +232,59 @@ async def write_daily_briefing(
     date: str,
     first_seen_at: datetime,
 ) -> tuple[ScriptRecord, Audio]:
-    """The day's briefing of the top trending stories for one configuration, and its queued audio."""
-    speakers = check_speakers(form, speakers, lang)
-    ids = await repository.top_story_ids(uow.session, lang, story_count)
+    """The day's briefing of the top trending stories for one shared configuration, and its queued audio."""
+    payload = {
+        "lang": lang,
+        "form": form,
+        "speakers": list(speakers),
+        "story_count": story_count,
+        "date": date,
+    }
+    written = await write_daily(uow, payload, first_seen_at)
+    assert written is not None  # only a listener's podcast can be gone
+    return written
+
+
+def subscription_briefing_key(sub: PodcastSubscription) -> str:
+    """Which briefings a podcast feed lists: its listener's own, or its shared configuration's."""
+    if sub.listener_id is not None:
+        return f"podcast:{sub.id}"
+    return briefing_key(sub.lang, sub.form, sub.speakers, sub.story_count)
+
+
+async def _briefing_script(
+    session: AsyncSession, ids: Sequence[int], lang: str, form: str, speakers: Sequence[str], date: str
+) -> Script:
     stories: list[StoryInput] = []
     for story_id in ids:
-        stories.extend(
-            s for s in await repository.story_inputs(uow.session, story_id, [lang]) if s.lang == lang
-        )
+        stories.extend(s for s in await repository.story_inputs(session, story_id, [lang]) if s.lang == lang)
     if form == SOLO:
-        script = daily_briefing(stories, voice=speakers[0], lang=lang, date=date)
-    else:
-        script = conversation_briefing(stories, voices=speakers, lang=lang, date=date)
-    key = briefing_key(lang, form, speakers, story_count)
-    record, _new = await store_script(uow, script, briefing_key=key, briefing_date=date)
-    audio = await speech.request_audio(uow, record, first_seen_at)
-    return record, audio
+        return daily_briefing(stories, voice=speakers[0], lang=lang, date=date)
+    return conversation_briefing(stories, voices=speakers, lang=lang, date=date)
+
+
+async def prepare_rewrites(services: Services, jobs: Sequence[Job]) -> None:
+    """Ask the chat model for the scripts a batch will write, before its transaction opens.
+
+    The rewriter caches each answer by the template's content hash; ``write_story_scripts``
+    and ``write_daily`` then read the cache inside the unit of work. A story that changed in
+    between has another template, finds no answer and keeps its template.
+    """
+    rewriter = rewriter_for(services)
+    if rewriter is None:
+        return
+    templates: list[Script] = []
+    async with services.db.read() as session:
+        for job in jobs:
+            if job.topic == DUE_TOPIC:
+                story_id = int(job.payload["story_id"])
+                templates += [t for t, _v in await story_templates(session, services.settings, story_id)]
+            elif job.topic == DAILY_TOPIC:
+                plan = await daily_plan(session, job.payload)
+                if plan is not None:
+                    templates.append(plan.script)
+    for template in {t.content_hash(): t for t in templates}.values():
+        await asyncio.to_thread(rewriter.rewrite, template)
 
 
 def daily_event(lang: str, form: str, speakers: Sequence[str], story_count: int, date: str) -> Event:
@@ -148,4 +295,11 @@ def daily_event(lang: str, form: str, speakers: Sequence[str], story_count: int,
         f"daily:{key}:{date}",
         {"lang": lang, "form": form, "speakers": list(speakers), "story_count": story_count, "date": date},
         utcnow(),
+    )
+
+
+def listener_daily_event(podcast_id: int, date: str) -> Event:
+    """Ask the briefings stage for one listener's podcast briefing of ``date`` (one pending per day)."""
+    return Event(
+        DAILY_TOPIC, f"daily:podcast:{podcast_id}:{date}", {"podcast_id": podcast_id, "date": date}, utcnow()
     )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from newstalk.briefings import service
 from newstalk.briefings.models import BRIEFING, ScriptRecord
 from newstalk.delivery.models import PodcastSubscription
-from newstalk.kit.bus import Job
+from newstalk.kit.bus import Event, Job
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.pipeline.worker import BatchContext, JobContext
 from newstalk.stories.models import Story
@@ -35,6 +35,7 @@ TOPICS = (CHECKED_TOPIC, UPDATED_TOPIC, DUE_TOPIC, DAILY_TOPIC)
 
 async def handle_briefings_batch(ctx: BatchContext) -> None:
     """A claimed batch in one unit; several requests for one story in it write one script."""
+    await service.prepare_rewrites(ctx.services, ctx.jobs)
     async with ctx.commit() as uow:
         done: set[int] = set()
         for job in ctx.jobs:
@@ -43,6 +44,7 @@ async def handle_briefings_batch(ctx: BatchContext) -> None:
 
 async def handle_briefings(ctx: JobContext) -> None:
     """One job (the fallback when a batch failed)."""
+    await service.prepare_rewrites(ctx.services, [ctx.job])
     async with ctx.commit() as uow:
         await _handle(uow, ctx.services, ctx.job, set())
 
@@ -69,18 +71,11 @@ async def _handle(uow: UnitOfWork, services: Services, job: Job, done: set[int])
         if story_id in done:
             return
         done.add(story_id)
-        await service.write_story_scripts(uow, settings, story_id, job.first_seen_at)
-    elif job.topic == DAILY_TOPIC:
-        p = job.payload
-        await service.write_daily_briefing(
-            uow,
-            lang=str(p["lang"]),
-            form=str(p["form"]),
-            speakers=[str(s) for s in p["speakers"]],
-            story_count=int(p["story_count"]),
-            date=str(p["date"]),
-            first_seen_at=job.first_seen_at,
+        await service.write_story_scripts(
+            uow, settings, story_id, job.first_seen_at, service.rewriter_for(services)
         )
+    elif job.topic == DAILY_TOPIC:
+        await service.write_daily(uow, job.payload, job.first_seen_at, service.rewriter_for(services))
 
 
 def today(now: datetime | None = None) -> str:
@@ -100,10 +95,28 @@ async def schedule_daily_briefings(services: Services, now: datetime | None = No
                 select(PodcastSubscription).where(PodcastSubscription.revoked_at.is_(None))
             )
         ).all()
-        configs = {(s.lang, s.form, tuple(s.speakers), s.story_count) for s in subs}
+        has_stories = await uow.session.scalar(
+            select(Story.id).where(Story.last_seen_at >= now - timedelta(days=1)).limit(1)
+        )
+        if has_stories is None:
+            return 0
+        # Shared feeds (no listener) share one briefing per configuration; a listener's feed
+        # gets its own, chosen from their feed and preferences (briefings/selection.py).
+        shared = {(s.lang, s.form, tuple(s.speakers), s.story_count) for s in subs if s.listener_id is None}
+        wanted: list[tuple[str, Event]] = [
+            (
+                service.briefing_key(lang, form, speakers, story_count),
+                service.daily_event(lang, form, speakers, story_count, date),
+            )
+            for lang, form, speakers, story_count in sorted(shared)
+        ]
+        wanted += [
+            (service.subscription_briefing_key(s), service.listener_daily_event(s.id, date))
+            for s in sorted(subs, key=lambda s: s.id)
+            if s.listener_id is not None
+        ]
         count = 0
-        for lang, form, speakers, story_count in sorted(configs):
-            key = service.briefing_key(lang, form, speakers, story_count)
+        for key, event in wanted:
             written = await uow.session.scalar(
                 select(ScriptRecord.id).where(
                     ScriptRecord.kind == BRIEFING,
@@ -111,10 +124,7 @@ async def schedule_daily_briefings(services: Services, now: datetime | None = No
                     ScriptRecord.briefing_date == date,
                 )
             )
-            has_stories = await uow.session.scalar(
-                select(Story.id).where(Story.last_seen_at >= now - timedelta(days=1)).limit(1)
-            )
-            if written is None and has_stories is not None:
-                uow.emit(service.daily_event(lang, form, speakers, story_count, date))
+            if written is None:
+                uow.emit(event)
                 count += 1
     return count

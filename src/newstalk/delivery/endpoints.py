@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hashlib
+from importlib import resources
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from sqlalchemy import select
 
+from newstalk.accounts.models import Role
 from newstalk.delivery import service
 from newstalk.delivery.models import PodcastSubscription
 from newstalk.delivery.schemas import AudioStatus, Podcast, PodcastCreate, PodcastCreated, VoiceRequest
-from newstalk.deps import AdminDep, ServicesDep
-from newstalk.errors import NotFound
+from newstalk.deps import ListenerDep, ServicesDep
+from newstalk.errors import Forbidden, NotFound
 from newstalk.kit.db import utcnow
+from newstalk.runtime import Services
 from newstalk.speech import service as speech
 from newstalk.speech.audio import CONTENT_TYPES
 from newstalk.speech.models import READY, Audio
+from newstalk.speech.storage import public_file_url
 
 router = APIRouter(prefix="/api/v1", tags=["listen"])
 
 AudioId = Annotated[str, Path(pattern="^[0-9a-f]{64}$")]
+AudioFormat = Literal["opus", "mp3"]
+PodcastId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _status(audio: Audio, fmt: str = "opus") -> AudioStatus:
@@ -49,16 +58,27 @@ async def _ready_audio(services: ServicesDep, audio_id: str) -> Audio:
     return audio
 
 
-@router.api_route("/audio/{audio_id}.{fmt}", methods=["GET", "HEAD"], response_class=Response)
-async def get_audio_file(
-    request: Request, services: ServicesDep, audio_id: AudioId, fmt: Literal["opus", "mp3"]
-) -> Response:
-    """The audio file; Range requests (one range) give 206, ETag/If-None-Match give 304."""
+async def _audio_file(request: Request, services: Services, audio_id: str, fmt: str) -> Response:
+    """The audio file; Range requests (one range) give 206, ETag/If-None-Match give 304.
+
+    With ``NEWSTALK_AUDIO_PUBLIC_BASE_URL`` set, a 302 sends the client to the CDN that
+    serves the store's files by key (the API then never carries audio bytes); without it
+    the bytes come from the store (the local folder, or ranged GETs on the bucket).
+    """
     audio = await _ready_audio(services, audio_id)
     key = audio.opus_key if fmt == "opus" else audio.mp3_key
     size = audio.opus_size if fmt == "opus" else audio.mp3_size
     if key is None or size is None:
         raise NotFound(f"audio: {audio_id} has no {fmt} file")
+    public = services.settings.audio_public_base_url
+    if public:
+        return Response(
+            status_code=302,
+            headers={
+                "Location": public_file_url(public, key),
+                "Cache-Control": service.REDIRECT_CACHE_CONTROL,
+            },
+        )
     etag = service.etag_of(audio, fmt)
     headers = {
         "ETag": etag,
@@ -79,7 +99,6 @@ async def get_audio_file(
             status_code=416,
             headers={"Content-Range": f"bytes */{size}", "ETag": etag, "Accept-Ranges": "bytes"},
         )
-    store = speech.audio_store(services)
     first, last = span if span else (0, size - 1)
     headers["Content-Length"] = str(last - first + 1)
     status = 200
@@ -88,8 +107,27 @@ async def get_audio_file(
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    body = store.open_range(key, first, last)
+    store = speech.audio_store(services)
+    # Off the event loop: a bucket GET is a network round trip, a big file a long read.
+    body = await asyncio.to_thread(store.open_range, key, first, last)
     return Response(content=body, status_code=status, headers=headers, media_type=CONTENT_TYPES[fmt])
+
+
+# GET and HEAD are two routes (one operation id each in the OpenAPI document).
+@router.get("/audio/{audio_id}.{fmt}", response_class=Response, operation_id="get_audio_file")
+async def get_audio_file(
+    request: Request, services: ServicesDep, audio_id: AudioId, fmt: AudioFormat
+) -> Response:
+    """The audio file; Range requests (one range) give 206, ETag/If-None-Match give 304."""
+    return await _audio_file(request, services, audio_id, fmt)
+
+
+@router.head("/audio/{audio_id}.{fmt}", response_class=Response, operation_id="head_audio_file")
+async def head_audio_file(
+    request: Request, services: ServicesDep, audio_id: AudioId, fmt: AudioFormat
+) -> Response:
+    """The audio file's headers (length, ETag, ranges), as GET would send them."""
+    return await _audio_file(request, services, audio_id, fmt)
 
 
 @router.get("/audio/{audio_id}/transcript.vtt", response_class=Response)
@@ -123,13 +161,21 @@ async def get_audio_status(services: ServicesDep, audio_id: AudioId) -> AudioSta
 
 @router.post("/voice", response_model=AudioStatus, responses={202: {"model": AudioStatus}})
 async def post_voice(
-    body: VoiceRequest, services: ServicesDep, response: Response, _: AdminDep
+    body: VoiceRequest, services: ServicesDep, response: Response, principal: ListenerDep
 ) -> AudioStatus:
-    """Speak a story or a text in a character's voice: 200 with the URL if it exists, else 202 to poll."""
+    """Speak a story or a text in a character's voice: 200 with the URL if it exists, else 202 to poll.
+
+    Listeners may ask; each request that needs new synthesis counts against their daily
+    quota (``NEWSTALK_VOICE_DAILY_QUOTA``), audio that already exists is free, admins are
+    not counted.
+    """
     async with services.db.unit() as uow:
         result = await service.request_voice(
             uow, story_id=body.story_id, text=body.text, character=body.character, lang=body.lang
         )
+        if result.queued:
+            # Raising here rolls the unit back: nothing is queued past the quota.
+            await service.charge_voice_quota(services.limiter, services.settings, principal)
     status = _status(result.audio, body.format)
     if result.audio.status != READY:
         response.status_code = 202
@@ -153,16 +199,28 @@ def _podcast(sub: PodcastSubscription) -> Podcast:
         form=sub.form,
         characters=list(sub.speakers),
         story_count=sub.story_count,
+        personal=sub.listener_id is not None,
         created_at=sub.created_at,
         revoked_at=sub.revoked_at,
     )
 
 
 @router.post("/podcasts", response_model=PodcastCreated, status_code=201)
-async def create_podcast(body: PodcastCreate, services: ServicesDep, _: AdminDep) -> PodcastCreated:
-    """A private podcast feed of daily briefings; the token in its URL is shown only here."""
+async def create_podcast(
+    body: PodcastCreate, services: ServicesDep, principal: ListenerDep
+) -> PodcastCreated:
+    """A private podcast feed of daily briefings; the token in its URL is shown only here.
+
+    A listener's feed is personal: each day's briefing is chosen from their feed and
+    preferences, in their preferred language (and voice, for a solo feed). Admins create
+    shared feeds of the top trending stories unless they ask for ``personal``.
+    """
     from newstalk.briefings.service import check_speakers
 
+    admin = principal.has_role(Role.admin)
+    personal = body.personal if body.personal is not None else not admin
+    if not personal and not admin:
+        raise Forbidden("podcasts: only admins create shared feeds; leave 'personal' out or true")
     speakers = check_speakers(body.form, body.characters, body.lang)
     token, digest = service.new_token()
     async with services.db.unit() as uow:
@@ -173,6 +231,7 @@ async def create_podcast(body: PodcastCreate, services: ServicesDep, _: AdminDep
             form=body.form,
             speakers=speakers,
             story_count=body.story_count,
+            listener_id=principal.account_id if personal else None,
             created_at=utcnow(),
         )
         uow.session.add(sub)
@@ -184,25 +243,48 @@ async def create_podcast(body: PodcastCreate, services: ServicesDep, _: AdminDep
 
 
 @router.get("/podcasts", response_model=list[Podcast])
-async def list_podcasts(services: ServicesDep, _: AdminDep) -> list[Podcast]:
-    """Every podcast subscription (tokens are not stored, so not shown)."""
+async def list_podcasts(services: ServicesDep, principal: ListenerDep) -> list[Podcast]:
+    """Your podcast feeds (an admin sees every feed); tokens are not stored, so not shown."""
+    query = select(PodcastSubscription).order_by(PodcastSubscription.id)
+    if not principal.has_role(Role.admin):
+        query = query.where(PodcastSubscription.listener_id == principal.account_id)
     async with services.db.read() as session:
-        subs = (await session.scalars(select(PodcastSubscription).order_by(PodcastSubscription.id))).all()
+        subs = (await session.scalars(query)).all()
     return [_podcast(s) for s in subs]
 
 
 @router.delete("/podcasts/{podcast_id}", status_code=204)
-async def revoke_podcast(podcast_id: int, services: ServicesDep, _: AdminDep) -> Response:
-    """Revoke a feed: its URL answers 404 from now on."""
+async def revoke_podcast(podcast_id: PodcastId, services: ServicesDep, principal: ListenerDep) -> Response:
+    """Revoke a feed: its URL answers 404 from now on. Listeners revoke their own; admins any."""
     async with services.db.unit() as uow:
         sub = await uow.session.get(PodcastSubscription, podcast_id)
-        if sub is None:
+        mine = sub is not None and (principal.has_role(Role.admin) or sub.listener_id == principal.account_id)
+        if sub is None or not mine:
             raise NotFound(f"podcasts: no podcast {podcast_id}")
         sub.revoked_at = sub.revoked_at or utcnow()
     return Response(status_code=204)
 
 
 feed_router = APIRouter(tags=["listen"])
+
+ARTWORK = "podcast-artwork.png"
+
+
+@functools.cache
+def _artwork() -> bytes:
+    # Drawn by scripts/podcast_artwork.py and shipped as package data.
+    return (resources.files("newstalk.delivery") / "data" / ARTWORK).read_bytes()
+
+
+@feed_router.get("/podcasts/artwork.png", response_class=Response)
+async def podcast_artwork() -> Response:
+    """The default podcast artwork: a 1400x1400 RGB PNG (``NEWSTALK_PODCAST_IMAGE_URL`` replaces it)."""
+    data = _artwork()
+    return Response(
+        content=data,
+        media_type="image/png",
+        headers={"Cache-Control": "public, max-age=86400", "ETag": f'"{hashlib.sha256(data).hexdigest()}"'},
+    )
 
 
 @feed_router.get("/podcasts/{token}/feed.xml", response_class=Response)
@@ -211,8 +293,16 @@ async def podcast_feed(token: Annotated[str, Path(max_length=100)], services: Se
     async with services.db.read() as session:
         sub = await service.subscription_by_token(session, token)
         items = await service.episodes(session, sub)
-    base = services.settings.public_url.rstrip("/")
-    body = service.feed_xml(sub, items, base_url=base, feed_url=f"{base}/podcasts/{token}/feed.xml")
+    settings = services.settings
+    base = settings.public_url.rstrip("/")
+    owner = service.FeedOwner(
+        image_url=settings.podcast_image_url or f"{base}/podcasts/artwork.png",
+        author=settings.podcast_author,
+        email=settings.podcast_owner_email,
+    )
+    body = service.feed_xml(
+        sub, items, base_url=base, feed_url=f"{base}/podcasts/{token}/feed.xml", owner=owner
+    )
     return Response(
         content=body,
         media_type="application/rss+xml; charset=utf-8",

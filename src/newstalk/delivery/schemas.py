@@ -8,11 +8,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Character = Literal["anchor", "host", "narrator", "reporter", "storyteller"]
+TEXT_MAX_CHARS = 2000  # about two minutes of speech
 
 
 class VoiceRequest(BaseModel):
     story_id: int | None = None
-    text: str | None = Field(None, max_length=5000)
+    text: str | None = Field(None, max_length=TEXT_MAX_CHARS)
     character: Character = "anchor"
     lang: Literal["en", "ko"] | None = None
     format: Literal["opus", "mp3"] = "opus"
@@ -39,6 +40,11 @@ class PodcastCreate(BaseModel):
     form: Literal["solo", "conversation"] = "solo"
     characters: list[Character] = Field(default=["anchor"], min_length=1, max_length=3)
     story_count: int = Field(5, ge=1, le=10)
+    personal: bool | None = Field(
+        None,
+        description="Your own daily briefing from your feed and preferences (the default for listeners); "
+        "false makes a shared feed of the top trending stories (admins only)",
+    )
 
 
 class Podcast(BaseModel):
@@ -48,6 +54,7 @@ class Podcast(BaseModel):
     form: str
     characters: list[str]
     story_count: int
+    personal: bool
     created_at: datetime
     revoked_at: datetime | None
 

@@ -14,18 +14,24 @@ from xml.etree import ElementTree as ET
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from newstalk.accounts.models import Role
+from newstalk.accounts.service import Principal
 from newstalk.briefings import repository as briefings_repository
 from newstalk.briefings import service as briefings
 from newstalk.briefings.models import BRIEFING, ScriptRecord
 from newstalk.briefings.scripts import lang_of, story_script, text_script
+from newstalk.config import Settings
 from newstalk.delivery.models import PodcastSubscription
-from newstalk.errors import InvalidInput, NotFound
+from newstalk.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.ratelimit import Limiter
 from newstalk.speech import service as speech
-from newstalk.speech.models import READY, Audio
+from newstalk.speech.models import FAILED, READY, Audio
 from newstalk.speech.voices import get_voice
 
 CACHE_CONTROL = "public, max-age=2592000, immutable"
+# A redirect to the CDN may be cached too, but for less: the base URL is a setting.
+REDIRECT_CACHE_CONTROL = "public, max-age=86400"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 FEED_EPISODES = 30
 
@@ -78,6 +84,31 @@ def etag_matches(header: str | None, etag: str) -> bool:
 class VoiceResult:
     audio: Audio
     script: ScriptRecord
+    queued: bool  # this request queued new synthesis (what a listener's quota counts)
+
+
+QUOTA_PERIOD_S = 24 * 3600.0
+
+
+async def charge_voice_quota(limiter: Limiter, settings: Settings, principal: Principal) -> None:
+    """Count one new synthesis against a listener's daily quota; RateLimited when it is used up.
+
+    Admins are not counted. The quota is a GCRA bucket of ``NEWSTALK_VOICE_DAILY_QUOTA`` per
+    24 hours in the rate limiter (shared through Redis when configured): a listener may use
+    it all at once, then gets one more every 24 h / quota. Audio that already exists is free.
+    """
+    if principal.has_role(Role.admin):
+        return
+    quota = settings.voice_daily_quota
+    if quota == 0:
+        raise Forbidden("voice: listeners may not request new audio here (NEWSTALK_VOICE_DAILY_QUOTA=0)")
+    decision = await limiter.hit(f"voice-quota:user:{principal.account_id}", quota, QUOTA_PERIOD_S)
+    if not decision.allowed:
+        hours = decision.retry_after_s / 3600
+        raise RateLimited(
+            f"voice: your daily quota of {quota} new recordings is used up; "
+            f"the next one is available in {hours:.1f} h (audio that already exists stays free)"
+        )
 
 
 async def request_voice(
@@ -112,8 +143,10 @@ async def request_voice(
         lang = lang or lang_of(text)
         voice.rendition(lang)
         record, _ = await briefings.store_script(uow, text_script(text, voice=character, lang=lang))
+    before = await uow.session.get(Audio, speech.audio_id_for(speech.script_of(record)))
+    queued = before is None or before.status == FAILED
     audio = await speech.request_audio(uow, record, utcnow())
-    return VoiceResult(audio, record)
+    return VoiceResult(audio, record, queued)
 
 
 def new_token() -> tuple[str, str]:
@@ -138,18 +171,28 @@ async def subscription_by_token(session: AsyncSession, token: str) -> PodcastSub
 
 
 async def episodes(session: AsyncSession, sub: PodcastSubscription) -> list[tuple[ScriptRecord, Audio]]:
-    """The subscription's daily briefings whose audio is ready, newest first."""
-    key = briefings.briefing_key(sub.lang, sub.form, sub.speakers, sub.story_count)
-    rows = (
-        await session.execute(
-            select(ScriptRecord, Audio)
-            .join(Audio, Audio.script_id == ScriptRecord.id)
-            .where(ScriptRecord.kind == BRIEFING, ScriptRecord.briefing_key == key, Audio.status == READY)
+    """The subscription's daily briefings whose audio is ready, newest first.
+
+    Audio is found by what is spoken, not by the row that first asked for it: listeners
+    whose briefings read the same share one file.
+    """
+    key = briefings.subscription_briefing_key(sub)
+    scripts = (
+        await session.scalars(
+            select(ScriptRecord)
+            .where(ScriptRecord.kind == BRIEFING, ScriptRecord.briefing_key == key)
             .order_by(ScriptRecord.created_at.desc(), ScriptRecord.id.desc())
             .limit(FEED_EPISODES)
         )
     ).all()
-    return [(r.ScriptRecord, r.Audio) for r in rows]
+    ids = {s.id: speech.audio_id_for(speech.script_of(s)) for s in scripts}
+    ready = {
+        a.id: a
+        for a in (
+            await session.scalars(select(Audio).where(Audio.id.in_(set(ids.values())), Audio.status == READY))
+        ).all()
+    }
+    return [(s, ready[ids[s.id]]) for s in scripts if ids[s.id] in ready]
 
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -162,14 +205,31 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+@dataclass(frozen=True)
+class FeedOwner:
+    """Who the feed names as its owner and what artwork it shows (``NEWSTALK_PODCAST_*``)."""
+
+    image_url: str
+    author: str = "NewsTalk"
+    email: str | None = None
+
+
 def feed_xml(
     sub: PodcastSubscription,
     items: Sequence[tuple[ScriptRecord, Audio]],
     *,
     base_url: str,
     feed_url: str,
+    owner: FeedOwner,
 ) -> bytes:
-    """RSS 2.0 with iTunes and Podcasting 2.0 tags: MP3 enclosures, stable GUIDs, chapters, transcripts."""
+    """RSS 2.0 with iTunes and Podcasting 2.0 tags: MP3 enclosures, stable GUIDs, chapters, transcripts.
+
+    Apple Podcasts and Spotify require title, description, language, square artwork
+    (itunes:image, 1400-3000 px), itunes:category and itunes:explicit on the channel, and
+    enclosure (url, length, type), a GUID and an RFC 2822 pubDate on each episode;
+    itunes:owner with an email is what directories verify ownership by, so it is written
+    when one is configured.
+    """
     ET.register_namespace("itunes", ITUNES)
     ET.register_namespace("podcast", PODCAST)
     ET.register_namespace("atom", ATOM)
@@ -192,7 +252,15 @@ def feed_xml(
     ET.SubElement(
         channel, f"{{{ATOM}}}link", {"href": feed_url, "rel": "self", "type": "application/rss+xml"}
     )
-    ET.SubElement(channel, f"{{{ITUNES}}}author").text = "NewsTalk"
+    image = ET.SubElement(channel, "image")
+    for tag, value in (("url", owner.image_url), ("title", sub.title), ("link", base_url)):
+        ET.SubElement(image, tag).text = value
+    ET.SubElement(channel, f"{{{ITUNES}}}image", {"href": owner.image_url})
+    ET.SubElement(channel, f"{{{ITUNES}}}author").text = owner.author
+    if owner.email:
+        who = ET.SubElement(channel, f"{{{ITUNES}}}owner")
+        ET.SubElement(who, f"{{{ITUNES}}}name").text = owner.author
+        ET.SubElement(who, f"{{{ITUNES}}}email").text = owner.email
     ET.SubElement(channel, f"{{{ITUNES}}}summary").text = description
     ET.SubElement(channel, f"{{{ITUNES}}}explicit").text = "false"
     ET.SubElement(channel, f"{{{ITUNES}}}type").text = "episodic"

@@ -15,19 +15,35 @@ Decision rules, per format:
   neutral / NOT ENOUGH INFO rows (FEVER-Symmetric) the task is two-way and neutral is
   not a choice.
 - ``climate-fever``: pairs as above; each claim's label comes from :func:`claim_verdict`.
+
+Korean pairs also go through the cross-encoder (``crossenc.py``) when torch is installed,
+blended with the feature model as ``LocalVerifier`` does, with the same rule: a pair the
+cross-encoder trained on is scored by its fold model that never saw it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from newstalk.factcheck.datasets import Dataset, LabelledPair, load
 from newstalk.factcheck.features import Encoder, PairInput, pair_features
-from newstalk.factcheck.local import STANCE_ORDER, VerifierModel, pair_hash
+from newstalk.factcheck.local import (
+    STANCE_ORDER,
+    VerifierModel,
+    blend_cross,
+    cross_encoder_enabled,
+    cross_handles,
+    load_cross_encoder,
+    pair_hash,
+)
+from newstalk.factcheck.verify import Pair
+
+if TYPE_CHECKING:
+    from newstalk.factcheck.crossenc import CrossEncoder
 from newstalk.stories.category import classification_scores
 
 # Claim-level aggregation: a pair counts as strong evidence when its stance is the most
@@ -76,9 +92,13 @@ def claim_verdict(probs: np.ndarray, strong: float = STRONG) -> str:
 
 
 def score_pairs(
-    pairs: Sequence[LabelledPair], model: VerifierModel, encoder: Encoder
+    pairs: Sequence[LabelledPair],
+    model: VerifierModel,
+    encoder: Encoder,
+    cross: CrossEncoder | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Stance probabilities (n, 3) and related (n,) for each pair, each by a model that never saw it."""
+    """Stance probabilities (n, 3) and related (n,) for each pair, each by models that never saw it
+    (the feature model's and, for Korean pairs with ``cross``, the cross-encoder's fold models)."""
     inputs = [PairInput(p.claim, p.evidence, p.lang, p.lang) for p in pairs]
     x, _ = pair_features(inputs, encoder, with_consistency=model.with_consistency)
     folds = np.array([model.fold_of(pair_hash(p.claim, p.evidence)) for p in pairs], dtype=np.int64)
@@ -91,7 +111,18 @@ def score_pairs(
         "scored_by_fold_model": int((folds >= 0).sum()),
         "scored_by_full_model": int((folds < 0).sum()),
     }
+    if cross is not None:
+        as_pairs = [Pair(p.claim, p.evidence, p.lang, p.lang) for p in pairs]
+        cross_folds = [cross.fold_of(pair_hash(p.claim, p.evidence)) for p in pairs]
+        counts["cross_encoder_pairs"] = blend_cross(stance, as_pairs, cross, cross_folds)
+        counts["cross_encoder_by_fold_model"] = sum(
+            1 for f, p in zip(cross_folds, pairs, strict=True) if f >= 0 and _korean(p)
+        )
     return stance, related, counts
+
+
+def _korean(p: LabelledPair) -> bool:
+    return cross_handles(p.claim, p.evidence, p.lang, p.lang)
 
 
 def _scores(truth: list[str], predicted: list[str]) -> dict[str, Any]:
@@ -151,11 +182,20 @@ def score_dataset(ds: Dataset, stance: np.ndarray, related: np.ndarray, threshol
     return result
 
 
-def evaluate(path: Path, fmt: str, model: VerifierModel, encoder: Encoder) -> dict[str, Any]:
-    """Score the model on a data file in ``fmt``; returns the metrics as a flat dict."""
+def evaluate(
+    path: Path, fmt: str, model: VerifierModel, encoder: Encoder, *, cross_encoder: bool | None = None
+) -> dict[str, Any]:
+    """Score the verifier on a data file in ``fmt``; returns the metrics as a flat dict.
+
+    With ``cross_encoder`` (default: ``NEWSTALK_VERIFIER_CROSS_ENCODER``) and torch installed,
+    Korean pairs are scored as ``LocalVerifier`` scores them: the feature model blended with
+    the cross-encoder.
+    """
     ds = load(path, fmt)
-    stance, related, counts = score_pairs(ds.pairs, model, encoder)
+    use = cross_encoder_enabled() if cross_encoder is None else cross_encoder
+    cross = load_cross_encoder() if use and any(_korean(p) for p in ds.pairs) else None
+    stance, related, counts = score_pairs(ds.pairs, model, encoder, cross)
     result = score_dataset(ds, stance, related, model.related_threshold)
     result.update(counts)
-    result["model"] = model.describe()
+    result["model"] = model.describe() + (f"; Korean pairs: {cross.describe()}" if cross else "")
     return result

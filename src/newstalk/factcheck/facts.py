@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from newstalk.briefings.normalize_en import EN_ONES, EN_TENS
 from newstalk.stories.text import STOPWORDS, kiwi, normalize_text
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -493,41 +494,11 @@ _APPROX_AFTER = re.compile(
 # Ordinals and article numbers are not quantities: "제3조", "No. 5", "헌법 9조".
 _ORDINAL_PREFIX = re.compile(r"(?:제|No\.|no\.|#|법|규정|조약|협약)\s?$")
 
-_EN_ONES = {
-    w: float(i)
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-        ]
-    )
-}
-_EN_TENS = {
-    w: float(10 * (i + 2))
-    for i, w in enumerate(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
-}
+_EN_ONES = {w: float(i) for i, w in enumerate(EN_ONES)}
+_EN_TENS = {w: float(10 * i) for i, w in enumerate(EN_TENS) if i >= 2}
 _WORD_NUMBER = re.compile(
-    r"\b(?:(?P<tens>twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?P<tone>one|two|three|four|five|six|seven|eight|nine)\b)?"
-    r"|(?P<ones>zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-    r"sixteen|seventeen|eighteen|nineteen)|(?P<dozen>a dozen|dozens of|a hundred|a thousand|a million|a billion|hundreds of|"
+    rf"\b(?:(?P<tens>{'|'.join(_EN_TENS)})(?:[- ](?P<tone>{'|'.join(EN_ONES[1:10])})\b)?"
+    rf"|(?P<ones>{'|'.join(EN_ONES)})|(?P<dozen>a dozen|dozens of|a hundred|a thousand|a million|a billion|hundreds of|"
     r"thousands of|millions of|billions of))\b(?:\s(?P<hundred>hundred)\b)?(?:\s(?P<scale>thousand|million|billion|trillion)\b)?",
     re.IGNORECASE,
 )

@@ -12,12 +12,15 @@ its fold, so an evaluation can score a training pair with the fold model that ne
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import logging
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +34,11 @@ from newstalk.factcheck.features import (
     pair_features,
 )
 from newstalk.factcheck.verify import Judgement, Pair, Stance, judgement_from_probs
+
+if TYPE_CHECKING:
+    from newstalk.factcheck.crossenc import CrossEncoder
+
+log = logging.getLogger(__name__)
 
 ARTIFACT_PATH = Path(__file__).parent / "data" / "verifier.npz"
 STANCE_ORDER: tuple[str, ...] = ("supports", "refutes", "neutral")
@@ -273,8 +281,86 @@ class VerifierModel:
         return f"{clf}; trained {self.metadata.get('trained_at', '?')} on {', '.join(self.metadata.get('datasets', {}))}"
 
 
+def torch_usable() -> bool:
+    """Whether torch and transformers can be imported (the ``nli`` extra), without importing them."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+
+
+def load_cross_encoder(path: Path | None = None) -> CrossEncoder | None:
+    """The Korean cross-encoder (``crossenc.py``), or None with a logged notice when torch is
+    missing or the artifact cannot be read: Korean pairs then get the feature model alone."""
+    if not torch_usable():
+        log.warning(
+            "factcheck: torch/transformers are not installed, so Korean pairs are judged by the "
+            "feature model alone (weaker); install the nli extra for the cross-encoder"
+        )
+        return None
+    from newstalk.factcheck.crossenc import ARTIFACT_PATH as CROSS_PATH
+    from newstalk.factcheck.crossenc import CrossEncoder
+
+    try:
+        return CrossEncoder.load(path or CROSS_PATH)
+    except (OSError, ValueError) as exc:
+        log.warning(
+            "factcheck: cross-encoder unavailable (%s); Korean pairs use the feature model alone", exc
+        )
+        return None
+
+
+def cross_encoder_enabled() -> bool:
+    """``NEWSTALK_VERIFIER_CROSS_ENCODER`` (default on); unreadable settings count as on."""
+    from newstalk.config import load_settings
+    from newstalk.errors import ConfigError
+
+    try:
+        return bool(load_settings().verifier_cross_encoder)
+    except ConfigError:
+        return True
+
+
+def cross_handles(claim: str, evidence: str, claim_lang: str = "", evidence_lang: str = "") -> bool:
+    """A pair the cross-encoder was trained for: both sides Korean (language code, else script)."""
+
+    def korean(text: str, lang: str) -> bool:
+        if lang:
+            return lang == "ko"
+        letters = [c for c in text if c.isalpha()]
+        return bool(letters) and sum("\uac00" <= c <= "\ud7a3" for c in letters) >= 0.5 * len(letters)
+
+    return korean(claim, claim_lang) and korean(evidence, evidence_lang)
+
+
+def blend_cross(
+    stance: np.ndarray, pairs: Sequence[Pair], cross: CrossEncoder, folds: Sequence[int] | None = None
+) -> int:
+    """Replace the stance rows of Korean pairs by the cross-encoder's blend, in place.
+
+    ``folds`` (per pair, -1 for none) picks the cross-encoder's fold model; returns how many
+    pairs it judged.
+    """
+    rows = [
+        i for i, p in enumerate(pairs) if cross_handles(p.claim, p.evidence, p.claim_lang, p.evidence_lang)
+    ]
+    if not rows:
+        return 0
+    probs = cross.predict(
+        [(pairs[i].claim, pairs[i].evidence) for i in rows],
+        [folds[i] for i in rows] if folds is not None else None,
+    )
+    w = cross.blend
+    stance[rows] = w * probs + (1.0 - w) * stance[rows]
+    return len(rows)
+
+
 class LocalVerifier:
-    """Verifier ``local``: NewsTalk's artifact over multilingual-e5 embeddings; runs offline."""
+    """Verifier ``local``: NewsTalk's artifact over multilingual-e5 embeddings; runs offline.
+
+    Korean pairs also go through the cross-encoder of ``crossenc.py`` when torch is installed
+    and ``cross_encoder`` (default: ``NEWSTALK_VERIFIER_CROSS_ENCODER``) is on: its stance
+    probabilities are blended with the feature model's by the weight stored in its artifact.
+    It loads on the first Korean pair; without torch a notice is logged once and the
+    feature model judges alone.
+    """
 
     name = "local"
 
@@ -284,6 +370,7 @@ class LocalVerifier:
         *,
         model: VerifierModel | None = None,
         cache_size: int = 20_000,
+        cross_encoder: bool | None = None,
     ) -> None:
         if embeddings is None:
             from newstalk.providers.embeddings import E5SmallEmbeddings
@@ -296,6 +383,20 @@ class LocalVerifier:
         )
         self.model = model or VerifierModel.load()
         self._conflicts = bool(consistency_names())
+        self._use_cross = cross_encoder_enabled() if cross_encoder is None else cross_encoder
+        self._cross: CrossEncoder | None = None
+        self._cross_tried = False
+        self._cross_lock = threading.Lock()
+
+    def cross_encoder(self) -> CrossEncoder | None:
+        """The cross-encoder, loaded on first use; None when off or unavailable (notice logged once)."""
+        if not self._use_cross:
+            return None
+        with self._cross_lock:
+            if not self._cross_tried:
+                self._cross_tried = True
+                self._cross = load_cross_encoder()
+            return self._cross
 
     def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
         """One judgement per pair; all texts are embedded in one batch."""
@@ -304,6 +405,10 @@ class LocalVerifier:
         inputs = [PairInput(p.claim, p.evidence, p.claim_lang, p.evidence_lang) for p in pairs]
         x, tops = pair_features(inputs, self.encoder, with_consistency=self.model.with_consistency)
         stance, related = self.model.predict(x)
+        if any(cross_handles(p.claim, p.evidence, p.claim_lang, p.evidence_lang) for p in pairs):
+            cross = self.cross_encoder()
+            if cross is not None:
+                blend_cross(stance, pairs, cross)
         out = []
         for p, top, probs, rel in zip(pairs, tops, stance, related, strict=True):
             conflicts = self._find_conflicts(p, top)

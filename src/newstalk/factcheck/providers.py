@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from newstalk.errors import ConfigError, Unavailable
 from newstalk.factcheck.verify import Judgement, Pair, Stance, Verifier
+from newstalk.providers.llm import ChatClient, json_schema_format
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
@@ -77,19 +77,7 @@ RESULT_SCHEMA: dict[str, Any] = {
     "required": ["results"],
     "additionalProperties": False,
 }
-JSON_SCHEMA_FORMAT: dict[str, Any] = {
-    "type": "json_schema",
-    "json_schema": {"name": "stance_judgements", "strict": True, "schema": RESULT_SCHEMA},
-}
-JSON_OBJECT_FORMAT: dict[str, Any] = {"type": "json_object"}
-
-
-def _public_url(url: str) -> str:
-    """The URL without user:password, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+JSON_SCHEMA_FORMAT: dict[str, Any] = json_schema_format("stance_judgements", RESULT_SCHEMA)
 
 
 def _probs_from_confidence(stance: Stance, confidence: float) -> dict[Stance, float]:
@@ -101,11 +89,11 @@ def _probs_from_confidence(stance: Stance, confidence: float) -> dict[Stance, fl
 
 
 class OpenAIChatVerifier:
-    """Judges pairs with a chat model: POST {base_url}/chat/completions, JSON output, Bearer auth.
+    """Judges pairs with a chat model through ``providers.llm.ChatClient``, several pairs a request.
 
-    Pairs go ``batch_size`` to a request. The request asks for a strict ``json_schema``
-    response; a server that answers it with HTTP 400 (Ollama, llama.cpp, older vLLM) is
-    asked again with ``json_object``, and every later request uses that.
+    Pairs go ``batch_size`` to a request. The client asks for a strict ``json_schema``
+    response and falls back to ``json_object`` for servers that reject it (Ollama,
+    llama.cpp, older vLLM); it retries HTTP 429 and 5xx. Errors name NEWSTALK_VERIFIER_*.
     """
 
     name = "openai"
@@ -119,28 +107,27 @@ class OpenAIChatVerifier:
         batch_size: int = 8,
         timeout_s: float = 60.0,
         max_chars: int = 2000,
+        max_retries: int = 2,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not base_url:
-            raise ConfigError(
-                "factcheck: NEWSTALK_VERIFIER_URL must be set when NEWSTALK_VERIFIER_PROVIDER=openai, "
-                "e.g. https://api.openai.com/v1 or http://ollama:11434/v1"
-            )
-        self.base_url = base_url.rstrip("/")
+        self._chat = ChatClient(
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            component="factcheck",
+            setting_prefix="NEWSTALK_VERIFIER",
+            transport=transport,
+        )
+        self.base_url = self._chat.base_url
         self.model = model
-        self._url = f"{self.base_url}/chat/completions"
-        self._shown_url = _public_url(self._url)
         self._batch_size = max(1, batch_size)
         self._max_chars = max(1, max_chars)
-        self._format = JSON_SCHEMA_FORMAT
-        headers = {"Accept": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s), transport=transport)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
-        self._client.close()
+        self._chat.close()
 
     def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
         """One judgement per pair, in order, from ``ceil(len(pairs) / batch_size)`` requests."""
@@ -167,67 +154,17 @@ class OpenAIChatVerifier:
         )
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
-    def _post(self, body: dict[str, Any]) -> httpx.Response:
-        try:
-            return self._client.post(self._url, json=body)
-        except httpx.TimeoutException as exc:
-            raise Unavailable(
-                f"factcheck: {self._shown_url} timed out; check NEWSTALK_VERIFIER_URL or the server's load"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise Unavailable(
-                f"factcheck: cannot reach {self._shown_url} ({type(exc).__name__}); "
-                "check NEWSTALK_VERIFIER_URL"
-            ) from exc
-
     def _judge_batch(self, batch: Sequence[Pair]) -> list[Judgement]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "temperature": 0,
-            "messages": self._messages(batch),
-            "response_format": self._format,
-        }
-        resp = self._post(body)
-        if resp.status_code == 400 and self._format is JSON_SCHEMA_FORMAT:
-            self._format = JSON_OBJECT_FORMAT
-            resp = self._post({**body, "response_format": JSON_OBJECT_FORMAT})
-        self._raise_for_status(resp)
-        return self._parse(resp, len(batch))
-
-    def _raise_for_status(self, resp: httpx.Response) -> None:
-        url, status = self._shown_url, resp.status_code
-        if status < 400:
-            return
-        if status in (401, 403):
-            raise Unavailable(
-                f"factcheck: {url} refused the request with HTTP {status}; check NEWSTALK_VERIFIER_API_KEY"
-            )
-        if status == 404:
-            raise Unavailable(
-                f"factcheck: {url} returned HTTP 404; NEWSTALK_VERIFIER_URL should be the API base "
-                f"(ending in /v1), and NEWSTALK_VERIFIER_MODEL={self.model} a model the server serves"
-            )
-        raise Unavailable(
-            f"factcheck: {url} returned HTTP {status}: {resp.text[:200]!r}; "
-            f"check the server and NEWSTALK_VERIFIER_MODEL={self.model}"
+        answer = self._chat.complete_json(
+            self._messages(batch), schema=RESULT_SCHEMA, name="stance_judgements"
         )
+        return self._parse(answer, len(batch))
 
-    def _parse(self, resp: httpx.Response, n: int) -> list[Judgement]:
-        where = f"factcheck: {self._shown_url} (model {self.model})"
-        try:
-            content = resp.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise Unavailable(f"{where} answered without an OpenAI-style choices[0].message") from None
-        if not isinstance(content, str) or not content.strip():
-            raise Unavailable(f"{where} gave no content (a refusal or an empty answer)")
-        text = content.strip()
-        if text.startswith("```"):
-            # Some servers wrap JSON in a Markdown fence even in JSON mode.
-            text = text.strip("`").removeprefix("json").strip()
-        try:
-            results = json.loads(text)["results"]
-        except (ValueError, KeyError, TypeError):
-            raise Unavailable(f"{where} did not answer with a JSON object holding 'results'") from None
+    def _parse(self, answer: dict[str, Any], n: int) -> list[Judgement]:
+        where = self._chat.where
+        if "results" not in answer:
+            raise Unavailable(f"{where} did not answer with a JSON object holding 'results'")
+        results = answer["results"]
         if not isinstance(results, list):
             raise Unavailable(f"{where} answered 'results' that is not a list")
         found: dict[int, Judgement] = {}

@@ -183,14 +183,13 @@ async def _corpus_documents(
 
 
 def needs_review(
-    verdict: str, confidence: float, category: str | None, below: float, categories: Sequence[str]
+    confidence: float, category: str | None, below: float, categories: Sequence[str]
 ) -> str | None:
     """Why a verdict goes to the editors' queue, or None."""
     if category and category in categories:
         return f"every {category} verdict is reviewed"
     if confidence < below:
         return f"confidence {confidence:.2f} below {below:.2f}"
-    del verdict
     return None
 
 
@@ -236,7 +235,6 @@ async def store_story_check(
                 session.add(row)
             _apply(row, c, story_id, now, services.settings.verifier_provider)
             reason = needs_review(
-                row.verdict,
                 row.confidence,
                 story.category,
                 settings.factcheck_review_below,

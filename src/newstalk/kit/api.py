@@ -1,24 +1,30 @@
-"""HTTP plumbing shared by every router: problem+json errors, dependencies, metrics, cursors."""
+"""HTTP plumbing shared by every router: problem+json errors, metrics, cursors, cached pages."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 import logging
+import math
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from newstalk.errors import InvalidInput, NewsTalkError
-from newstalk.kit import metrics
+from newstalk.errors import InvalidInput, NewsTalkError, RateLimited
+from newstalk.kit import metrics, ratelimit
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +166,17 @@ class BodyLimitMiddleware:
             return
         path: str = scope.get("path", "")
         cap = self.large_limit if path.startswith(self.large_prefixes) else self.limit
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        declared = None
+        chunked = False
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if declared is None and not chunked:
+            # HTTP/1.1 without either header has no body: nothing to count (most GETs).
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared.isdigit() and int(declared) > cap:
             await self._reject(scope, receive, send, cap)
             return
@@ -196,3 +212,231 @@ class BodyLimitMiddleware:
     async def _reject(scope: Scope, receive: Receive, send: Send, cap: int) -> None:
         detail = f"api: request body is larger than {cap} bytes"
         await problem(413, "Payload too large", detail, slug="too-large")(scope, receive, send)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A rendered JSON page, kept with what it takes to answer it again without the database."""
+
+    body: bytes
+    etag: bytes
+    # The matched route: its template labels metrics and picks the rate-limit bucket on a hit.
+    route: Any
+    expires_at: float
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+class PageCache:
+    """Rendered public GET pages (news, stories, trending) for a few seconds, in this process.
+
+    Every client asks for the same first pages; rendering each once per ``ttl_s`` takes the
+    database query and the serialization off every other request. Pages are keyed by path
+    and normalized query string and are the same for every caller (anonymous or not), so
+    the answer is identical to a fresh one up to ``ttl_s`` old: other processes' writes show
+    within that bound, writes through this process's API clear the paths they touch at once.
+    A per-request freshness query was measured and rejected: it puts a database round trip
+    back on every request, which is most of what the cache saves. Size is bounded by bytes,
+    least recently stored pages go first.
+    """
+
+    def __init__(
+        self, ttl_s: float, *, max_bytes: int = 32 * 1024 * 1024, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._bytes = 0
+        self._paths: set[str] = set()
+        self._inflight: dict[str, asyncio.Future[Page | None]] = {}
+        max_age = math.ceil(ttl_s)
+        self.cache_control = f"public, max-age={max_age}".encode() if max_age > 0 else b"no-cache"
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl_s > 0
+
+    def serves(self, path: str) -> bool:
+        """Whether pages of this path were ever cached (a set lookup before any parsing)."""
+        return path in self._paths
+
+    def get(self, key: str) -> Page | None:
+        page = self._pages.get(key)
+        if page is None:
+            return None
+        if page.expires_at <= self._clock():
+            self._drop(key)
+            return None
+        return page
+
+    def put(self, key: str, path: str, body: bytes, route: Any) -> Page:
+        page = make_page(body, route, self.cache_control, self._clock() + self.ttl_s)
+        if not self.enabled or len(body) > self.max_bytes // 8:
+            return page
+        self._drop(key)
+        self._pages[key] = page
+        self._bytes += len(body)
+        self._paths.add(path)
+        while self._bytes > self.max_bytes:
+            self._drop(next(iter(self._pages)))
+        return page
+
+    async def render(self, key: str, path: str, route: Any, make: Callable[[], Awaitable[bytes]]) -> Page:
+        """The cached page, or render it once while concurrent requests for it wait (no stampede)."""
+        page = self.get(key)
+        if page is not None:
+            return page
+        waiting = self._inflight.get(key)
+        if waiting is not None:
+            page = await asyncio.shield(waiting)
+            if page is not None:
+                return page
+        done: asyncio.Future[Page | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = done
+        rendered: Page | None = None
+        try:
+            rendered = self.put(key, path, await make(), route)
+        finally:
+            # Waiters of a failed render (bad input, a cancelled request) render for themselves.
+            done.set_result(rendered)
+            if self._inflight.get(key) is done:
+                del self._inflight[key]
+        return rendered
+
+    def invalidate(self, *paths: str) -> None:
+        """Forget every cached page of these paths (after a write through this process)."""
+        for key in [k for k in self._pages if k.split("?", 1)[0] in paths]:
+            self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        page = self._pages.pop(key, None)
+        if page is not None:
+            self._bytes -= len(page.body)
+
+
+def make_page(body: bytes, route: Any, cache_control: bytes, expires_at: float) -> Page:
+    etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+    headers = (
+        (b"content-type", b"application/json"),
+        (b"etag", etag),
+        (b"cache-control", cache_control),
+    )
+    return Page(body=body, etag=etag, route=route, expires_at=expires_at, headers=headers)
+
+
+def page_key(scope: Scope) -> str:
+    """Path plus the raw query parameters sorted by name.
+
+    The sort is stable, so repeats of one name keep their order (the last one wins), and
+    the answer to the key is the answer to the request. Spellings that differ only in
+    percent-encoding get separate entries: harmless, and cheaper than decoding every hit.
+    """
+    path: str = scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    if not query:
+        return path
+    if b"&" in query:
+        params: list[bytes] = query.split(b"&")
+        params.sort(key=_param_name)
+        query = b"&".join(params)
+    return f"{path}?{query.decode('latin-1')}"
+
+
+def _param_name(param: bytes) -> bytes:
+    return param.partition(b"=")[0]
+
+
+def not_modified(if_none_match: bytes | str | None, etag: bytes) -> bool:
+    """RFC 9110 weak comparison of If-None-Match against our (strong) ETag."""
+    if not if_none_match:
+        return False
+    raw = if_none_match.encode("latin-1") if isinstance(if_none_match, str) else if_none_match
+    for tag in raw.split(b","):
+        tag = tag.strip()
+        if tag == b"*" or tag.removeprefix(b"W/") == etag:
+            return True
+    return False
+
+
+def page_cache(request: Request) -> PageCache:
+    cache: PageCache = request.app.state.page_cache
+    return cache
+
+
+async def cached_json(request: Request, make: Callable[[], Awaitable[bytes]]) -> Response:
+    """Answer a public GET with the cached rendering of this path and query, or render it with ``make``.
+
+    ``make`` returns the JSON body; it runs at most once per key and TTL in this process.
+    The response carries an ETag (304 on a matching If-None-Match) and a Cache-Control
+    that lets a CDN or browser keep it as long as this process does.
+    """
+    cache = page_cache(request)
+    page = await cache.render(
+        page_key(request.scope), request.scope["path"], request.scope.get("route"), make
+    )
+    return page_response(page, request.headers.get("if-none-match"))
+
+
+def page_response(page: Page, if_none_match: bytes | str | None) -> Response:
+    if not_modified(if_none_match, page.etag):
+        response = Response(status_code=304)
+        response.raw_headers = [h for h in page.headers if h[0] != b"content-type"]
+        return response
+    response = Response(page.body)
+    response.raw_headers = [(b"content-length", str(len(page.body)).encode()), *page.headers]
+    return response
+
+
+def invalidate_pages(request: Request, *paths: str) -> None:
+    """Drop this process's cached pages of these paths; call after a write that changes them."""
+    page_cache(request).invalidate(*paths)
+
+
+class PageCacheMiddleware:
+    """Answers anonymous GETs of cached pages before routing, with the same rate limit and metrics.
+
+    The endpoint path (routing, parameter validation, dependencies) is most of the cost of
+    a cached page; a page is only here after its endpoint validated that exact query and
+    rendered it, so answering again is the endpoint's own answer. Requests that carry
+    credentials go through the endpoint: their rate-limit bucket needs the principal.
+    """
+
+    def __init__(self, app: ASGIApp, *, cache: PageCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or not self.cache.serves(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if_none_match = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                await self.app(scope, receive, send)
+                return
+            if name == b"if-none-match":
+                if_none_match = value
+        page = self.cache.get(page_key(scope))
+        if page is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = page.route
+        policy: ratelimit.Policy | None = getattr(scope["app"].state, "rate_limits", None)
+        if policy is not None:
+            client = scope.get("client")
+            who = f"ip:{client[0] if client else 'unknown'}"
+            decision = await ratelimit.check(scope, policy, "GET", page.route.path, who)
+            if decision is not None and not decision.allowed:
+                error = RateLimited(ratelimit.refusal(decision))
+                await problem(error.status_code, error.title, error.detail, slug=error.slug)(
+                    scope, receive, send
+                )
+                return
+        if not_modified(if_none_match, page.etag):
+            headers = [h for h in page.headers if h[0] != b"content-type"]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [(b"content-length", str(len(page.body)).encode()), *page.headers]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page.body})

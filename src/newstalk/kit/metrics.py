@@ -86,6 +86,12 @@ AUDIO_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(5, 15, 30, 60, 90, 120, 300, 600, 1200),
 )
+SCRIPT_REWRITES = Counter(
+    "newstalk_script_rewrites_total",
+    "Scripts sent to the chat model for rewriting, by outcome (rewritten, rejected by a check, error)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 RATELIMIT_REJECTED = Counter(
     "newstalk_ratelimit_rejected_total",
     "Requests refused with 429, by limit bucket (default or a per-route limit)",
@@ -95,5 +101,27 @@ RATELIMIT_REJECTED = Counter(
 RATELIMIT_ERRORS = Counter(
     "newstalk_ratelimit_errors_total",
     "Rate-limit checks that failed (Redis unreachable); the request was let through",
+    registry=REGISTRY,
+)
+LIVE_EVENTS = Counter(
+    "newstalk_live_events_total",
+    "Events written to the live event log by the live stage, by type",
+    ["type"],
+    registry=REGISTRY,
+)
+LIVE_STREAMS = Gauge(
+    "newstalk_live_streams",
+    "Open Server-Sent Events streams in this process",
+    registry=REGISTRY,
+)
+LIVE_PUBLISH_ERRORS = Counter(
+    "newstalk_live_publish_errors_total",
+    "Live events that could not be published (Redis down); API processes catch up from the log",
+    registry=REGISTRY,
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "newstalk_webhook_attempts_total",
+    "Webhook delivery attempts by outcome (delivered, retry, failed)",
+    ["outcome"],
     registry=REGISTRY,
 )

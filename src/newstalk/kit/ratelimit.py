@@ -44,6 +44,15 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     "POST /api/v1/auth/refresh": 30,
     # Runs claim detection, embeddings and the verifier in the API process.
     "POST /api/v1/fact-check": 10,
+    # Each resolves the target's host; a ping is a real POST to someone's server.
+    "POST /api/v1/webhooks": 10,
+    "POST /api/v1/webhooks/{webhook_id}/test": 10,
+    # Questions about a story run retrieval (and the chat model, when configured) per request.
+    "POST /api/v1/stories/{story_id}/ask": 20,
+    # Embeds every query with e5 in the API process (~20 ms of CPU) besides the SQL search.
+    "GET /api/v1/search": 60,
+    # Synthesis of new text costs seconds of CPU; listeners also have a daily quota.
+    "POST /api/v1/voice": 10,
 }
 
 
@@ -198,6 +207,11 @@ def headers(decision: Decision) -> list[tuple[bytes, bytes]]:
 
 def retry_after(decision: Decision) -> int:
     return max(1, math.ceil(decision.retry_after_s))
+
+
+def refusal(decision: Decision) -> str:
+    """The problem detail of a 429."""
+    return f"ratelimit: more than {decision.limit} requests a minute; retry in {retry_after(decision)} s"
 
 
 class RateLimitHeadersMiddleware:

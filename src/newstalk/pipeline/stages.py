@@ -12,8 +12,13 @@ def all_stages(settings: Settings | None) -> list[Stage]:
     from newstalk.articles.service import EXTRACT_TOPIC
     from newstalk.briefings.tasks import TOPICS as BRIEFING_TOPICS
     from newstalk.briefings.tasks import handle_briefings, handle_briefings_batch
+    from newstalk.delivery.live import TOPICS as LIVE_TOPICS
+    from newstalk.delivery.live import handle_live, handle_live_batch
+    from newstalk.delivery.webhooks import DELIVER_TOPIC, handle_webhooks
     from newstalk.factcheck.tasks import UPDATED_TOPIC, handle_factcheck, handle_factcheck_batch
     from newstalk.ingestion.tasks import handle_collect, handle_extract
+    from newstalk.search.tasks import TOPICS as SEARCH_TOPICS
+    from newstalk.search.tasks import handle_search, handle_search_batch
     from newstalk.sources.service import POLL_TOPIC, PUSH_TOPIC, WEBSUB_TOPIC
     from newstalk.sources.websub import handle_websub
     from newstalk.speech.tasks import SCRIPT_TOPIC, handle_speech
@@ -48,6 +53,8 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             batch_handler=handle_factcheck_batch,
             batch_size=8,
         ),
+        # Keeps the search index in step: Kiwi-tokenizes new articles, reindexes changed stories.
+        Stage("search", SEARCH_TOPICS, handle_search, concurrency=1, batch_handler=handle_search_batch),
         # Cheap: templates over the story's text; requests per story are debounced in the queue.
         Stage(
             "briefings",
@@ -58,6 +65,10 @@ def all_stages(settings: Settings | None) -> list[Stage]:
         ),
         # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
         Stage("speech", (SCRIPT_TOPIC,), handle_speech, concurrency=1, batch_size=1),
+        # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
+        Stage("live", LIVE_TOPICS, handle_live, concurrency=1, batch_handler=handle_live_batch),
+        # Network-bound: webhook POSTs wait on receivers, so several run at once.
+        Stage("webhooks", (DELIVER_TOPIC,), handle_webhooks, concurrency=8, observe_job_latency=False),
     ]
 
 

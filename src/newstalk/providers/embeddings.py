@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 
 from newstalk.errors import ConfigError, Unavailable
+from newstalk.providers.llm import OpenAIHTTP
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
@@ -101,7 +102,11 @@ class E5SmallEmbeddings:
 
 
 class OpenAICompatibleEmbeddings:
-    """POST {base_url}/embeddings with ``model`` and ``input``, in batches, Bearer auth."""
+    """POST {base_url}/embeddings with ``model`` and ``input``, in batches, through ``OpenAIHTTP``.
+
+    The shared transport brings Bearer auth, retries on 429/5xx and errors naming
+    NEWSTALK_EMBEDDING_*.
+    """
 
     name = "openai"
 
@@ -113,22 +118,24 @@ class OpenAICompatibleEmbeddings:
         api_key: str | None = None,
         batch_size: int = 64,
         timeout_s: float = 30.0,
+        max_retries: int = 2,
         dim: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not base_url:
-            raise ConfigError(
-                "embeddings: NEWSTALK_EMBEDDING_URL must be set when NEWSTALK_EMBEDDING_PROVIDER=openai, "
-                "e.g. http://vllm:8000/v1"
-            )
-        self.base_url = base_url.rstrip("/")
+        self._http = OpenAIHTTP(
+            base_url=base_url,
+            api_key=api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            component="embeddings",
+            setting_prefix="NEWSTALK_EMBEDDING",
+            model=model,
+            transport=transport,
+        )
+        self.base_url = self._http.base_url
         self.model = model
         self._batch_size = max(1, batch_size)
         self._dim = dim if dim is not None else KNOWN_DIMS.get(model)
-        headers = {"Accept": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s), transport=transport)
         self._lock = threading.Lock()
 
     @property
@@ -140,41 +147,17 @@ class OpenAICompatibleEmbeddings:
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
-        self._client.close()
+        self._http.close()
 
     def _post(self, batch: list[str]) -> np.ndarray:
-        url = f"{self.base_url}/embeddings"
+        with self._lock:
+            answer = self._http.post("/embeddings", {"model": self.model, "input": batch})
+        url = self._http.shown_url("/embeddings")
         try:
-            with self._lock:
-                resp = self._client.post(url, json={"model": self.model, "input": batch})
-        except httpx.TimeoutException as exc:
-            raise Unavailable(
-                f"embeddings: {url} timed out; check NEWSTALK_EMBEDDING_URL or the server's load"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise Unavailable(
-                f"embeddings: cannot reach {url} ({type(exc).__name__}); check NEWSTALK_EMBEDDING_URL"
-            ) from exc
-        if resp.status_code in (401, 403):
-            raise Unavailable(
-                f"embeddings: {url} refused the request with HTTP {resp.status_code}; "
-                "check NEWSTALK_EMBEDDING_API_KEY"
-            )
-        if resp.status_code == 404:
-            raise Unavailable(
-                f"embeddings: {url} returned HTTP 404; NEWSTALK_EMBEDDING_URL should be the API base "
-                "(ending in /v1), and NEWSTALK_EMBEDDING_MODEL a model the server serves"
-            )
-        if resp.status_code >= 400:
-            raise Unavailable(
-                f"embeddings: {url} returned HTTP {resp.status_code}: {resp.text[:200]!r}; "
-                f"check the server and NEWSTALK_EMBEDDING_MODEL={self.model}"
-            )
-        try:
-            data = resp.json()["data"]
+            data = answer["data"]
             rows = sorted(data, key=lambda d: int(d.get("index", 0)))
             matrix = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise Unavailable(
                 f"embeddings: {url} answered without an OpenAI-style 'data' list of embeddings"
             ) from exc

@@ -20,7 +20,7 @@ from newstalk.speech.audio import CONTENT_TYPES, Chapter, chapters_json, encode,
 from newstalk.speech.engines import TTSEngine, available_engines
 from newstalk.speech.models import FAILED, PENDING, READY, Audio
 from newstalk.speech.render import engine_version, render_script
-from newstalk.speech.storage import AudioStore, LocalAudioStore, audio_key
+from newstalk.speech.storage import AudioStore, audio_key, build_audio_store
 
 if TYPE_CHECKING:
     from newstalk.runtime import Services
@@ -52,10 +52,10 @@ def audio_id_for(script: Script) -> str:
 
 
 def audio_store(services: Services) -> AudioStore:
-    """This process's audio store (the local folder ``NEWSTALK_AUDIO_DIR``)."""
+    """This process's audio store: ``NEWSTALK_AUDIO_DIR`` or the bucket ``NEWSTALK_AUDIO_S3_*`` name."""
     store: AudioStore | None = services.stage_state.get(STORE)
     if store is None:
-        store = LocalAudioStore(services.settings.audio_dir)
+        store = build_audio_store(services.settings)
         services.stage_state[STORE] = store
     return store
 

@@ -4,6 +4,7 @@ The key hashes everything that changes the bytes (text, voice, language, format,
 engine version), so callers check ``exists(key)`` before synthesizing and a
 stored file never changes under its key. The local folder is the default;
 ``S3AudioStore`` speaks to S3-compatible object storage with Signature V4 over httpx.
+``build_audio_store`` picks one from the settings (``NEWSTALK_AUDIO_STORE=local|s3``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
-from newstalk.errors import InvalidInput, NotFound, Unavailable
+from newstalk.errors import ConfigError, InvalidInput, NotFound, Unavailable
+
+if TYPE_CHECKING:
+    from newstalk.config import Settings
 
 _KEY = re.compile(r"^[0-9a-f]{64}\.(opus|mp3|vtt|json)$")
 EXTENSIONS = {"opus": "opus", "mp3": "mp3", "vtt": "vtt", "chapters": "json"}
@@ -177,6 +181,11 @@ class S3AudioStore:
         prefix: str = "audio/",
         timeout_s: float = 30.0,
     ) -> None:
+        if not access_key or not secret_key:
+            raise ConfigError(
+                "speech: the S3 audio store needs NEWSTALK_AUDIO_S3_ACCESS_KEY_ID and "
+                "NEWSTALK_AUDIO_S3_SECRET_ACCESS_KEY (or their *_FILE variants)"
+            )
         self.base = f"{endpoint_url.rstrip('/')}/{bucket}/{prefix}"
         self._access_key, self._secret_key, self._region = access_key, secret_key, region
         self._client = httpx.Client(timeout=timeout_s)
@@ -243,3 +252,27 @@ class S3AudioStore:
         if response.status_code not in (200, 206):
             raise Unavailable(f"speech: object storage GET {key} returned HTTP {response.status_code}")
         return response.content
+
+
+def build_audio_store(settings: Settings) -> AudioStore:
+    """The store ``NEWSTALK_AUDIO_STORE`` names: the local folder, or an S3-compatible bucket."""
+    if settings.audio_store != "s3":
+        return LocalAudioStore(settings.audio_dir)
+    assert settings.audio_s3_bucket  # settings validation requires it for s3
+    endpoint = settings.audio_s3_endpoint_url or f"https://s3.{settings.audio_s3_region}.amazonaws.com"
+    key_id, secret = settings.audio_s3_access_key_id, settings.audio_s3_secret_access_key
+    return S3AudioStore(
+        endpoint,
+        settings.audio_s3_bucket,
+        access_key=key_id.get_secret_value() if key_id else "",
+        secret_key=secret.get_secret_value() if secret else "",
+        region=settings.audio_s3_region,
+        prefix=settings.audio_s3_prefix,
+    )
+
+
+def public_file_url(base_url: str, key: str) -> str:
+    """Where a CDN in front of the store serves ``key`` (``NEWSTALK_AUDIO_PUBLIC_BASE_URL``)."""
+    if not _KEY.match(key):
+        raise InvalidInput(f"speech: {key!r} is not an audio key; build keys with audio_key()")
+    return f"{base_url.rstrip('/')}/{key}"

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from sqlalchemy import and_, or_, select
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import TypeAdapter
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
 from newstalk.deps import EditorDep, ServicesDep
 from newstalk.errors import InvalidInput, NotFound
-from newstalk.kit.api import decode_cursor, encode_cursor
+from newstalk.kit.api import cached_json, decode_cursor, encode_cursor, invalidate_pages
 from newstalk.sources.models import Source
-from newstalk.stories import service
-from newstalk.stories.models import OPEN, ArticleFeatures, Story, StoryArticle
+from newstalk.stories import repository, service
+from newstalk.stories.models import ArticleFeatures, Story, StoryArticle
 from newstalk.stories.schemas import (
     MergeRequest,
     OutletCoverage,
@@ -30,9 +31,13 @@ from newstalk.stories.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["stories"])
 
 Category = Literal["politics", "economy", "society", "world", "tech", "culture", "sports", "entertainment"]
+# Pages list stories and trending show; an editor's split or merge clears them at once.
+LIST_PATHS = ("/api/v1/stories", "/api/v1/trending")
+_SUMMARIES = TypeAdapter(list[StorySummary])
 
 
-def summary_of(story: Story) -> StorySummary:
+def summary_of(story: Story | Row[Any]) -> StorySummary:
+    """The list shape of a story, from the ORM object or a row of repository.SUMMARY_COLUMNS."""
     detail = story.trending_detail or {}
     return StorySummary(
         id=story.id,
@@ -57,6 +62,7 @@ def summary_of(story: Story) -> StorySummary:
 
 @router.get("/stories", response_model=StoryPage)
 async def list_stories(
+    request: Request,
     services: ServicesDep,
     category: Category | None = None,
     language: Annotated[str | None, Query(min_length=2, max_length=16, pattern="^[a-zA-Z-]+$")] = None,
@@ -67,60 +73,63 @@ async def list_stories(
     sort: Literal["trending", "recent"] = "recent",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> StoryPage:
-    """Stories, newest or most trending first; filter by category, language and time."""
+) -> Response:
+    """Stories, newest or most trending first; filter by category, language and time.
+
+    Pages are the same for every caller and cached for a few seconds (ETag, Cache-Control).
+    """
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"stories: {name} needs a timezone, e.g. 2026-11-26T09:00:00Z")
-    stmt = select(Story).where(Story.status == OPEN, Story.article_count > 0)
-    if category:
-        stmt = stmt.where(Story.category == category)
-    if language:
-        members = select(StoryArticle.story_id).join(Article, Article.id == StoryArticle.article_id)
-        stmt = stmt.where(Story.id.in_(members.where(Article.language == language.lower())))
-    if since:
-        stmt = stmt.where(Story.last_seen_at >= since)
-    if until:
-        stmt = stmt.where(Story.last_seen_at < until)
-    key = Story.trending_score if sort == "trending" else Story.last_seen_at
+    after: tuple[float | datetime, int] | None = None
     if cursor:
         value, last_id = decode_cursor(cursor, 2)
         try:
-            bound = float(value) if sort == "trending" else datetime.fromisoformat(value)
-            last = int(last_id)
+            after = (float(value) if sort == "trending" else datetime.fromisoformat(value), int(last_id))
         except (TypeError, ValueError):
             raise InvalidInput(
                 "stories: cursor is not valid for this sort; pass the next_cursor of a previous page"
             ) from None
-        stmt = stmt.where(or_(key < bound, and_(key == bound, Story.id < last)))
-    stmt = stmt.order_by(key.desc(), Story.id.desc()).limit(limit + 1)
-    async with services.db.read() as session:
-        rows = list((await session.scalars(stmt)).all())
-    items = [summary_of(s) for s in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        tail = rows[limit - 1]
-        next_cursor = encode_cursor(
-            tail.trending_score if sort == "trending" else tail.last_seen_at.isoformat(), tail.id
-        )
-    return StoryPage(items=items, next_cursor=next_cursor)
+
+    async def render() -> bytes:
+        async with services.db.read() as session:
+            rows = await repository.list_page(
+                session,
+                category=category,
+                language=language.lower() if language else None,
+                since=since,
+                until=until,
+                sort=sort,
+                after=after,
+                limit=limit + 1,
+            )
+        next_cursor = None
+        if len(rows) > limit:
+            tail = rows[limit - 1]
+            next_cursor = encode_cursor(
+                tail.trending_score if sort == "trending" else tail.last_seen_at.isoformat(), tail.id
+            )
+        page = StoryPage(items=[summary_of(s) for s in rows[:limit]], next_cursor=next_cursor)
+        return page.model_dump_json().encode()
+
+    return await cached_json(request, render)
 
 
 @router.get("/trending", response_model=list[StorySummary])
 async def trending_stories(
+    request: Request,
     services: ServicesDep,
     category: Category | None = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> list[StorySummary]:
+) -> Response:
     """The most trending open stories, each with why it trends."""
-    stmt = select(Story).where(Story.status == OPEN, Story.trending_score > 0)
-    if category:
-        stmt = stmt.where(Story.category == category)
-    async with services.db.read() as session:
-        rows = (
-            await session.scalars(stmt.order_by(Story.trending_score.desc(), Story.id.desc()).limit(limit))
-        ).all()
-    return [summary_of(s) for s in rows]
+
+    async def render() -> bytes:
+        async with services.db.read() as session:
+            rows = await repository.trending(session, category=category, limit=limit)
+        return _SUMMARIES.dump_json([summary_of(s) for s in rows])
+
+    return await cached_json(request, render)
 
 
 @router.get("/stories/{story_id}", response_model=StoryDetail)
@@ -184,16 +193,22 @@ async def _detail(session: AsyncSession, story: Story) -> StoryDetail:
 
 
 @router.post("/stories/{story_id}/split", response_model=StorySummary, status_code=201)
-async def split_story(story_id: int, body: SplitRequest, services: ServicesDep, _: EditorDep) -> StorySummary:
+async def split_story(
+    request: Request, story_id: int, body: SplitRequest, services: ServicesDep, _: EditorDep
+) -> StorySummary:
     """Move articles out of a wrong merge into a new story; they won't be put back."""
     async with services.db.unit() as uow:
         new = await service.split(uow, story_id, body.article_ids)
+    invalidate_pages(request, *LIST_PATHS)
     return summary_of(new)
 
 
 @router.post("/stories/{story_id}/merge", response_model=StorySummary)
-async def merge_story(story_id: int, body: MergeRequest, services: ServicesDep, _: EditorDep) -> StorySummary:
+async def merge_story(
+    request: Request, story_id: int, body: MergeRequest, services: ServicesDep, _: EditorDep
+) -> StorySummary:
     """Fold another story into this one; later coverage of either joins this one."""
     async with services.db.unit() as uow:
         keep = await service.merge(uow, story_id, body.story_id)
+    invalidate_pages(request, *LIST_PATHS)
     return summary_of(keep)

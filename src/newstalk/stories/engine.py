@@ -21,6 +21,7 @@ from newstalk.config import Settings
 from newstalk.kit.db import utcnow
 from newstalk.providers.embeddings import EmbeddingProvider, build_embeddings
 from newstalk.stories import neardup
+from newstalk.stories.aggregate import Member, StoryAggregate
 from newstalk.stories.category import CategoryClassifier
 from newstalk.stories.cluster import ArticleFeatures, StoryClusterer, features_from_title
 from newstalk.stories.keywords import keywords
@@ -81,6 +82,10 @@ class StoryEngine:
         self.clusterer = StoryClusterer(window=self.window)
         self.neardup = neardup.NearDupIndex()
         self.story_of: dict[int, int] = {}
+        # Per open story: running aggregates for an incremental refresh, and the members
+        # placed in the current unit that the refresh has not folded in yet.
+        self.aggregates: dict[int, StoryAggregate] = {}
+        self.pending: dict[int, list[Member]] = {}
         self.loaded = False
 
     def compute(self, articles: Sequence[ArticleInput]) -> list[Computed]:
@@ -107,12 +112,27 @@ class StoryEngine:
             )
         return out
 
+    def rename_stories(self, ids: dict[int, int], article_ids: Sequence[int]) -> None:
+        """Give stories opened under placeholder ids their database ids (``article_ids``: their new members)."""
+        for old, new in ids.items():
+            self.clusterer.rename(old, new)
+            if old in self.aggregates:
+                self.aggregates[new] = self.aggregates.pop(old)
+            if old in self.pending:
+                self.pending[new] = self.pending.pop(old)
+        for article_id in article_ids:
+            sid = self.story_of.get(article_id)
+            if sid in ids:
+                self.story_of[article_id] = ids[sid]
+
     async def load(self, session: AsyncSession) -> None:
         """Rebuild the in-memory state from the database: open stories and recent articles in the window."""
         since = utcnow() - self.window
         self.clusterer = StoryClusterer(window=self.window)
         self.neardup = neardup.NearDupIndex()
         self.story_of = {}
+        self.aggregates = {}
+        self.pending = {}
         from newstalk.articles.models import Article
 
         rows = await session.execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from newstalk.errors import Conflict, InvalidInput, NotFound
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.stories import neardup
+from newstalk.stories.aggregate import Member, StoryAggregate
 from newstalk.stories.engine import Computed, StoryEngine
 from newstalk.stories.models import MERGED, OPEN, ArticleFeatures, Story, StoryArticle, StoryBlock
 from newstalk.stories.summary import extractive_summary, representative_title
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 UPDATED_TOPIC = "story.updated"
 EDITED_TOPIC = "story.edited"
-SUMMARY_MEMBERS = 30
 BASELINE_DAYS = 7
 TREND_HORIZON = timedelta(days=1)
 
@@ -43,6 +42,10 @@ async def assign(uow: UnitOfWork, engine: StoryEngine, batch: Sequence[Computed]
     )
     now = utcnow()
     touched: set[int] = set()
+    # New stories get placeholder ids (negative) until one flush inserts them all at the end;
+    # their story_articles rows wait for the real ids.
+    new_stories: dict[int, Story] = {}
+    links: list[StoryArticle] = []
     for c in sorted(batch, key=lambda c: (c.article.first_seen_at, c.article.article_id)):
         a = c.article
         if a.article_id in placed:
@@ -78,12 +81,13 @@ async def assign(uow: UnitOfWork, engine: StoryEngine, batch: Sequence[Computed]
                 updated_at=now,
             )
             session.add(story)
-            await session.flush()
-            story_id = story.id
+            story_id = -2 - len(new_stories)
+            new_stories[story_id] = story
             engine.clusterer.new_story(story_id, c.features)
+            engine.aggregates[story_id] = StoryAggregate()
         else:
             engine.clusterer.add(story_id, c.features)
-        session.add(
+        links.append(
             StoryArticle(
                 article_id=a.article_id,
                 story_id=story_id,
@@ -108,13 +112,36 @@ async def assign(uow: UnitOfWork, engine: StoryEngine, batch: Sequence[Computed]
             )
         )
         engine.story_of[a.article_id] = story_id
+        engine.pending.setdefault(story_id, []).append(
+            Member(
+                article_id=a.article_id,
+                source_id=a.source_id,
+                title=a.title,
+                language=a.language,
+                first_seen_at=a.first_seen_at,
+                keywords=c.keywords,
+                embedding=c.features.embedding,
+                sentiment=c.sentiment,
+                lead=c.lead,
+                original=duplicate_of is None,
+            )
+        )
         if duplicate_of is None:
             engine.neardup.add(a.article_id, c.minhash)
         touched.add(story_id)
+    if new_stories:
+        await session.flush()
+        real = {tmp: story.id for tmp, story in new_stories.items()}
+        engine.rename_stories(real, [link.article_id for link in links if link.story_id in real])
+        touched = {real.get(sid, sid) for sid in touched}
+        for link in links:
+            link.story_id = real.get(link.story_id, link.story_id)
+    session.add_all(links)
     if batch:
         # Stories with nothing new within the window stop taking articles (by article time,
         # so a replayed backlog behaves as it did live).
-        engine.clusterer.evict(max(c.article.published_at for c in batch))
+        for gone in engine.clusterer.evict(max(c.article.published_at for c in batch)):
+            engine.aggregates.pop(gone, None)
     await session.flush()
     return touched
 
@@ -122,15 +149,64 @@ async def assign(uow: UnitOfWork, engine: StoryEngine, batch: Sequence[Computed]
 async def refresh(
     uow: UnitOfWork, engine: StoryEngine, story_id: int, baselines: dict[str, float]
 ) -> Story | None:
-    """Recompute what a story says about itself from its members, bump its version, emit story.updated."""
+    """Update what a story says about itself from its new members, bump its version, emit story.updated.
+
+    Incremental: the engine's running aggregate of the story takes the members placed in
+    this unit; a story without one (after a rebuild, a split or a merge) is read whole once.
+    """
     session = uow.session
     story = await session.get(Story, story_id)
+    pending = sorted(engine.pending.pop(story_id, []), key=lambda m: m.article_id)
     if story is None:
         return None
+    agg = engine.aggregates.get(story_id)
+    if agg is None:
+        agg = StoryAggregate.build(await _members(session, story_id))
+        engine.aggregates[story_id] = agg
+    else:
+        for m in pending:
+            agg.add(m)
+    if not agg.size or agg.first_seen is None or agg.last_seen is None:
+        return story
+    recent = agg.recent()
+    main_language = agg.main_language()
+    centroid = agg.centroid()
+    category, category_score = engine.classifier.predict(centroid[None, :])[0]
+    sentiment = agg.sentiment()
+
+    story.title = representative_title([m.title for m in recent])
+    story.summary = extractive_summary(
+        [list(m.lead) for m in recent if m.language == main_language], main_language
+    )
+    story.keywords = [k for k, _ in agg.keyword_counts.most_common(8)]
+    story.languages = sorted(agg.languages)
+    story.category, story.category_score = category, float(category_score)
+    story.sentiment = float(sentiment) if sentiment is not None else None
+    story.article_count = agg.size
+    story.outlet_count = len(agg.source_ids)
+    story.centroid = centroid.tobytes()
+    story.first_seen_at = agg.first_seen
+    story.last_seen_at = agg.last_seen
+    apply_trend(story, agg.arrivals, baselines)
+    story.version += 1
+    story.updated_at = utcnow()
+    uow.emit(
+        Event(
+            UPDATED_TOPIC,
+            f"story:{story.id}:{story.version}",
+            {"story_id": story.id, "version": story.version, "article_count": story.article_count},
+            story.last_seen_at,
+        )
+    )
+    return story
+
+
+async def _members(session: AsyncSession, story_id: int) -> list[Member]:
+    """Every member of a story with its features, in story order (the full read behind an aggregate)."""
     rows = (
         await session.execute(
             select(
-                StoryArticle,
+                StoryArticle.article_id,
                 Article.source_id,
                 Article.title,
                 Article.language,
@@ -143,46 +219,21 @@ async def refresh(
             .order_by(StoryArticle.added_at, StoryArticle.article_id)
         )
     ).all()
-    if not rows:
-        return story
-    originals = [r for r in rows if r.ArticleFeatures.duplicate_of_id is None] or rows
-    recent = originals[-SUMMARY_MEMBERS:]
-    languages = Counter(r.language for r in rows)
-    main_language = languages.most_common(1)[0][0]
-    vectors = np.stack([np.frombuffer(r.ArticleFeatures.embedding, dtype=np.float32) for r in originals])
-    centroid = vectors.mean(axis=0)
-    centroid /= np.linalg.norm(centroid) or 1.0
-    category, category_score = engine.classifier.predict(centroid[None, :])[0]
-    keyword_counts: Counter[str] = Counter()
-    for r in rows:
-        keyword_counts.update(r.ArticleFeatures.keywords)
-    sentiments = [r.ArticleFeatures.sentiment for r in originals if r.ArticleFeatures.sentiment is not None]
-
-    story.title = representative_title([r.title for r in recent])
-    story.summary = extractive_summary(
-        [r.ArticleFeatures.lead for r in recent if r.language == main_language], main_language
-    )
-    story.keywords = [k for k, _ in keyword_counts.most_common(8)]
-    story.languages = sorted(languages)
-    story.category, story.category_score = category, float(category_score)
-    story.sentiment = float(np.mean(sentiments)) if sentiments else None
-    story.article_count = len(rows)
-    story.outlet_count = len({r.source_id for r in rows})
-    story.centroid = centroid.astype(np.float32).tobytes()
-    story.first_seen_at = min(r.first_seen_at for r in rows)
-    story.last_seen_at = max(r.first_seen_at for r in rows)
-    apply_trend(story, [(r.first_seen_at, r.source_id) for r in rows], baselines)
-    story.version += 1
-    story.updated_at = utcnow()
-    uow.emit(
-        Event(
-            UPDATED_TOPIC,
-            f"story:{story.id}:{story.version}",
-            {"story_id": story.id, "version": story.version, "article_count": story.article_count},
-            story.last_seen_at,
+    return [
+        Member(
+            article_id=r.article_id,
+            source_id=r.source_id,
+            title=r.title,
+            language=r.language,
+            first_seen_at=r.first_seen_at,
+            keywords=r.ArticleFeatures.keywords,
+            embedding=np.frombuffer(r.ArticleFeatures.embedding, dtype=np.float32),
+            sentiment=r.ArticleFeatures.sentiment,
+            lead=r.ArticleFeatures.lead,
+            original=r.ArticleFeatures.duplicate_of_id is None,
         )
-    )
-    return story
+        for r in rows
+    ]
 
 
 def apply_trend(story: Story, arrivals: Sequence[tuple[datetime, int]], baselines: dict[str, float]) -> None:

@@ -90,6 +90,9 @@ async def _process(services: Services, jobs: Sequence[Job], ctx: BatchContext | 
                 touched = await service.assign(uow, engine, computed)
                 for job in edited:
                     touched.update(int(s) for s in job.payload.get("stories", []))
+                if touched:
+                    # One SELECT loads every touched story into the session; refresh's get() then hits the identity map.
+                    await uow.session.scalars(select(Story).where(Story.id.in_(sorted(touched))))
                 for story_id in sorted(touched):
                     await service.refresh(uow, engine, story_id, baselines)
         except BaseException:

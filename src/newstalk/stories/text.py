@@ -20,6 +20,7 @@ keywords and entities.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -93,24 +94,38 @@ def normalize_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def _ko_tokens(text: str, tags: frozenset[str]) -> list[str]:
+@functools.lru_cache(maxsize=8192)
+def _ko_morphs(text: str) -> tuple[tuple[str, str], ...]:
+    """Kiwi (form, base tag) pairs of ``text``, memoised.
+
+    The stories stage asks for a Korean headline's words and nouns when it clusters the
+    article, and again for every recent member's headline when it picks a story's title;
+    one Kiwi pass per headline serves all of them.
+    """
     text = unicodedata.normalize("NFKC", text)
     if not text.strip():
-        return []
-    out: list[str] = []
-    for token in kiwi().tokenize(text):
-        # Irregular stems are tagged like "VV-I"; the base tag decides.
-        tag = token.tag.split("-", 1)[0]
-        if tag in tags:
-            out.append(token.form.casefold() if tag == "SL" else token.form)
-    return out
+        return ()
+    # Irregular stems are tagged like "VV-I"; the base tag decides.
+    return tuple((token.form, token.tag.split("-", 1)[0]) for token in kiwi().tokenize(text))
+
+
+def _ko_tokens(text: str, tags: frozenset[str]) -> list[str]:
+    return [form.casefold() if tag == "SL" else form for form, tag in _ko_morphs(text) if tag in tags]
+
+
+@functools.lru_cache(maxsize=8192)
+def _words(text: str, lang: str) -> tuple[str, ...]:
+    if _is_korean(lang):
+        return tuple(_ko_tokens(text, _KO_WORD_TAGS))
+    return tuple(w for w in normalize_text(text).split() if w not in STOPWORDS)
 
 
 def words(text: str, lang: str) -> list[str]:
-    """Content tokens in order: Kiwi content morphemes for Korean, non-stopword words otherwise."""
-    if _is_korean(lang):
-        return _ko_tokens(text, _KO_WORD_TAGS)
-    return [w for w in normalize_text(text).split() if w not in STOPWORDS]
+    """Content tokens in order: Kiwi content morphemes for Korean, non-stopword words otherwise.
+
+    Memoised (headlines are tokenized for clustering and again for every title pick).
+    """
+    return list(_words(text, lang))
 
 
 def nouns(text: str, lang: str) -> list[str]:

@@ -1,0 +1,63 @@
+"""HTTP for the personal feed: GET /api/v1/feed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from newstalk.deps import CurrentAccount, ServicesDep
+from newstalk.feed import service
+from newstalk.feed.schemas import FeedItemOut, FeedPageOut
+from newstalk.providers.embeddings import EmbeddingProvider, build_embeddings
+from newstalk.runtime import Services
+
+router = APIRouter(prefix="/api/v1", tags=["feed"])
+
+EMBEDDINGS = "feed.embeddings"
+
+
+def _embeddings(services: Services) -> EmbeddingProvider:
+    provider: EmbeddingProvider | None = services.stage_state.get(EMBEDDINGS)
+    if provider is None:
+        provider = build_embeddings(services.settings)  # loads its model on first use only
+        services.stage_state[EMBEDDINGS] = provider
+    return provider
+
+
+@router.get("/feed", response_model=FeedPageOut)
+async def get_feed(
+    services: ServicesDep,
+    principal: CurrentAccount,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> FeedPageOut:
+    """Your stories, ranked for you, each with why it is there; pages stay put while news arrives."""
+    async with services.db.read() as session:
+        engine = service.engine_for(session, _embeddings(services))
+        page = await engine.page(session, principal.account_id, limit=limit, cursor=cursor)
+    return FeedPageOut(
+        items=[
+            FeedItemOut(
+                story_id=i.story_id,
+                rank=i.rank,
+                score=i.score,
+                reason=i.reason,
+                why=i.why,
+                title=i.title,
+                category=i.category,
+                languages=list(i.languages),
+                keywords=list(i.keywords),
+                outlets=list(i.outlets),
+                article_count=i.article_count,
+                outlet_count=i.outlet_count,
+                trending_score=i.trending_score,
+                first_seen_at=i.first_seen_at,
+                last_seen_at=i.last_seen_at,
+            )
+            for i in page.items
+        ],
+        next_cursor=page.next_cursor,
+        as_of=page.as_of,
+        exploration_rate=service.EXPLORATION_RATE,
+    )
