@@ -188,6 +188,10 @@ class Settings(BaseSettings):
         2.0, ge=0, le=60, description="API processes also read new log rows this often (0: off)"
     )
     live_queue_size: int = Field(1000, ge=10, le=100_000, description="Events buffered per slow client")
+    live_max_streams: int = Field(1000, ge=1, description="Open SSE streams per API process (503 above)")
+    live_max_streams_per_caller: int = Field(
+        5, ge=1, description="Open SSE streams per listener, or per address when anonymous (429 above)"
+    )
     webhook_timeout_s: float = Field(10.0, gt=0, le=60)
     webhook_max_attempts: int = Field(6, ge=1, le=20)
     webhook_retry_base_s: float = Field(120.0, gt=0, le=86_400)

@@ -349,3 +349,28 @@ async def test_server_stop_ends_open_streams(settings: Settings) -> None:
         assert len(app.state.live.subscriptions) == 1
         app.state.live.request_stop()  # what SIGTERM calls (cli.py); the process test sends a real one
         await reader.expect_end(wait_s=5)
+
+
+async def test_open_streams_are_capped_per_caller(database_url: str) -> None:
+    capped = make_settings(database_url, live_poll_s=0, live_heartbeat_s=0.3, live_max_streams_per_caller=1)
+    async with serve(capped) as (base, app), httpx.AsyncClient(timeout=10, headers=SSE_ACCEPT) as http:
+        account = await make_account(capped, Role.listener)
+        async with http.stream("GET", f"{base}/api/v1/stream") as first:
+            assert first.status_code == 200
+            await SSEReader(first).ready()
+            second = await http.get(f"{base}/api/v1/stream")
+            assert second.status_code == 429
+            assert "already open" in second.json()["detail"]
+            # Another caller (a signed-in listener) still gets a stream.
+            async with http.stream("GET", f"{base}/api/v1/stream", headers=account.headers) as theirs:
+                assert theirs.status_code == 200
+                await SSEReader(theirs).ready()
+        hub: live.LiveHub = app.state.live
+        for _ in range(50):  # the closed streams leave the hub once their generators finish
+            if not hub.subscriptions:
+                break
+            await asyncio.sleep(0.05)
+        assert hub.subscriptions == set()
+        assert not hub.owners
+        async with http.stream("GET", f"{base}/api/v1/stream") as again:
+            assert again.status_code == 200

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -308,6 +309,7 @@ class Subscription:
 
     filter: StreamFilter
     queue: asyncio.Queue[LiveMessage | None]
+    owner: str = ""
     overflowed: bool = False
 
     def push(self, message: LiveMessage | None) -> None:
@@ -328,6 +330,7 @@ class LiveHub:
 
     services: Services
     subscriptions: set[Subscription] = field(default_factory=set)
+    owners: Counter[str] = field(default_factory=Counter)
     last_id: int = 0
     stopping: bool = False
     _started: bool = False
@@ -370,15 +373,36 @@ class LiveHub:
             for row in rows:
                 self.dispatch(LiveMessage.from_row(row))
 
-    def subscribe(self, flt: StreamFilter) -> Subscription:
-        sub = Subscription(flt, asyncio.Queue(maxsize=self.services.settings.live_queue_size))
+    def subscribe(self, flt: StreamFilter, owner: str = "") -> Subscription:
+        sub = Subscription(flt, asyncio.Queue(maxsize=self.services.settings.live_queue_size), owner)
         self.subscriptions.add(sub)
+        self.owners[owner] += 1
         metrics.LIVE_STREAMS.set(len(self.subscriptions))
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        self.subscriptions.discard(sub)
+        if sub in self.subscriptions:
+            self.subscriptions.discard(sub)
+            self.owners[sub.owner] -= 1
+            if self.owners[sub.owner] <= 0:
+                del self.owners[sub.owner]
         metrics.LIVE_STREAMS.set(len(self.subscriptions))
+
+    def refusal(self, owner: str) -> str | None:
+        """Why a new stream for ``owner`` is refused (caps from settings), or None to open it.
+
+        Checked before the response starts; counted when the stream subscribes, so a burst of
+        simultaneous opens may pass by a few (the route's rate limit bounds the burst).
+        """
+        settings = self.services.settings
+        if len(self.subscriptions) >= settings.live_max_streams:
+            return f"live: this server has {settings.live_max_streams} open streams; retry shortly"
+        if self.owners[owner] >= settings.live_max_streams_per_caller:
+            return (
+                f"live: {settings.live_max_streams_per_caller} streams are already open for you; "
+                "close one first"
+            )
+        return None
 
     def stop_streams(self) -> None:
         """End every open stream now (server shutdown); clients reconnect elsewhere and resume."""
@@ -446,7 +470,9 @@ async def replay(session: AsyncSession, settings: Settings, after_id: int) -> Re
     return Replay([LiveMessage.from_row(r) for r in rows], None)
 
 
-async def stream(hub: LiveHub, flt: StreamFilter, resume_from: int | None) -> AsyncIterator[bytes]:
+async def stream(
+    hub: LiveHub, flt: StreamFilter, resume_from: int | None, owner: str = ""
+) -> AsyncIterator[bytes]:
     """The SSE body: replay (or reset), then live events and heartbeats until the client or server leaves.
 
     Heartbeats are comments; when events were filtered out since the last one sent, the
@@ -456,7 +482,7 @@ async def stream(hub: LiveHub, flt: StreamFilter, resume_from: int | None) -> As
     services = hub.services
     settings = services.settings
     await hub.start()
-    sub = hub.subscribe(flt)
+    sub = hub.subscribe(flt, owner)
     # Read with the subscription (no await between): events after this id are in our queue.
     position = sent = hub.last_id
     try:

@@ -21,7 +21,7 @@ from newstalk.delivery.live_schemas import (
     WebhookPatch,
 )
 from newstalk.deps import CurrentAccount, OptionalPrincipal, ServicesDep
-from newstalk.errors import InvalidInput, NewsTalkError
+from newstalk.errors import InvalidInput, NewsTalkError, RateLimited, Unavailable
 from newstalk.kit.api import decode_cursor, encode_cursor
 from newstalk.listeners import service as listeners
 from newstalk.listeners.schemas import MAX_ID
@@ -92,8 +92,17 @@ async def stream(
     )
     resume = _event_id(last_event_id_header, last_event_id)
     hub: live.LiveHub = request.app.state.live
+    if principal is not None and principal.user_id is not None:
+        owner = f"user:{principal.user_id}"
+    else:
+        owner = f"ip:{request.client.host if request.client else 'unknown'}"
+    if len(hub.subscriptions) >= services.settings.live_max_streams:
+        raise Unavailable(hub.refusal(owner) or "live: too many open streams")
+    refused = hub.refusal(owner)
+    if refused is not None:
+        raise RateLimited(refused)
     return StreamingResponse(
-        live.stream(hub, flt, resume), media_type="text/event-stream", headers=_SSE_HEADERS
+        live.stream(hub, flt, resume, owner), media_type="text/event-stream", headers=_SSE_HEADERS
     )
 
 
