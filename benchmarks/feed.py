@@ -339,7 +339,7 @@ async def in_process(
 ) -> list[tuple[str, int, float, float]]:
     """Service-level latency: FeedEngine.page with its own read session per request."""
     from newstalk.config import load_settings
-    from newstalk.feed.service import FeedEngine
+    from newstalk.feed.service import ARRAYS, FeedEngine
     from newstalk.kit.db import Database
     from newstalk.providers.embeddings import E5SmallEmbeddings
 
@@ -381,20 +381,7 @@ async def in_process(
         index_mb = (
             sum(
                 getattr(engine.index.snapshot.candidates, n).nbytes  # type: ignore[union-attr]
-                for n in (
-                    "vectors",
-                    "spread",
-                    "mean_dot",
-                    "trending",
-                    "first_seen",
-                    "last_seen",
-                    "outlet_count",
-                    "category",
-                    "lead_outlet",
-                    "languages",
-                    "active",
-                    "ids",
-                )
+                for n in ARRAYS
             )
             / 2**20
         )
