@@ -1,5 +1,6 @@
 """Webhooks against a real receiver on 127.0.0.1: signatures it verifies, retries with backoff,
-no retry on 410, disabling, the delivery log, owner-only access and the private-address guard."""
+no retry on 410, disabling, the delivery log, owner-only access, the private-address guard and
+secret rotation (both secrets sign during the overlap, then only the new one)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from newstalk.accounts.models import Role
 from newstalk.config import Settings
+from newstalk.delivery import live
 from newstalk.delivery.live_models import Webhook, WebhookDelivery
 from newstalk.factcheck.service import CHECKED_TOPIC
 from newstalk.kit.bus import Event
@@ -113,11 +115,12 @@ async def listener(settings: Settings) -> Account:
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The receiver's check, written from docs/live.md (not from our signing code)."""
+    """The receiver's check, written from docs/live.md (not from our signing code): any entry."""
     timestamp = headers["x-newstalk-timestamp"]
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     fresh = abs(time.time() - int(timestamp)) <= 300
-    return fresh and hmac.compare_digest("v1=" + expected, headers["x-newstalk-signature"])
+    entries = [e.strip() for e in headers["x-newstalk-signature"].split(",")]
+    return fresh and any(hmac.compare_digest("v1=" + expected, e) for e in entries)
 
 
 async def _register(client: httpx.AsyncClient, who: Account, url: str, **filters: Any) -> dict[str, Any]:
@@ -385,3 +388,118 @@ async def test_private_addresses_are_refused_by_default(database_url: str, recei
                 assert resp.json()["type"].endswith("blocked-address"), resp.text
                 assert "NEWSTALK_ALLOW_PRIVATE_NETWORKS" in resp.json()["detail"]
     assert receiver.received == []
+
+
+async def _rotate(client: httpx.AsyncClient, who: Account, hook_id: int) -> httpx.Response:
+    return await client.post(f"/api/v1/webhooks/{hook_id}/rotate-secret", headers=who.headers)
+
+
+async def _sent(services: Services, receiver: Receiver) -> tuple[dict[str, str], bytes, int]:
+    """Run the queued deliveries; the last request's headers, body and number of signatures."""
+    await run_stage(services, "webhooks")
+    headers, body, _ = receiver.received[-1]
+    return headers, body, headers["x-newstalk-signature"].count("v1=")
+
+
+async def test_rotation_signs_with_both_secrets_for_the_overlap_then_only_the_new_one(
+    client: httpx.AsyncClient,
+    services: Services,
+    listener: Account,
+    receiver: Receiver,
+    hooked: tuple[dict[str, Any], Any],
+) -> None:
+    hook, fire = hooked
+    old = hook["secret"]
+    assert hook["previous_secret_expires_at"] is None
+    resp = await _rotate(client, listener, hook["id"])
+    assert resp.status_code == 200, resp.text
+    rotated = resp.json()
+    new = rotated["secret"]
+    assert new.startswith("whsec_")
+    assert new != old
+    assert rotated["id"] == hook["id"]
+    left = datetime.fromisoformat(rotated["previous_secret_expires_at"]) - datetime.now(UTC)
+    assert timedelta(hours=23, minutes=59) < left <= timedelta(hours=24)
+
+    # Neither secret is ever shown again; the overlap's end is.
+    listed = (await client.get("/api/v1/webhooks", headers=listener.headers)).json()
+    one = (await client.get(f"/api/v1/webhooks/{hook['id']}", headers=listener.headers)).json()
+    for shown in (listed[0], one):
+        assert "secret" not in shown
+        assert old not in json.dumps(shown)
+        assert new not in json.dumps(shown)
+        assert shown["previous_secret_expires_at"] == rotated["previous_secret_expires_at"]
+
+    await fire("During the overlap")
+    headers, body, signatures = await _sent(services, receiver)
+    assert signatures == 2
+    assert verify(new, headers, body)
+    assert verify(old, headers, body)  # a receiver still configured with the old secret
+    assert not verify("whsec_wrong", headers, body)
+
+    # End the overlap by moving its end into the past rather than waiting 24 hours.
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(Webhook)
+            .where(Webhook.id == hook["id"])
+            .values(previous_secret_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    await fire("After the overlap")
+    headers, body, signatures = await _sent(services, receiver)
+    assert signatures == 1
+    assert verify(new, headers, body)
+    assert not verify(old, headers, body)
+    assert len(receiver.received) == 2
+
+    # The live stage's pruning forgets the expired secret.
+    await live.prune(services)
+    async with services.db.read() as session:
+        row = await session.get(Webhook, hook["id"])
+        assert row is not None
+        assert (row.secret, row.previous_secret, row.previous_secret_expires_at) == (new, None, None)
+    one = (await client.get(f"/api/v1/webhooks/{hook['id']}", headers=listener.headers)).json()
+    assert one["previous_secret_expires_at"] is None
+
+
+async def test_rotation_is_owner_only_and_rate_limited_and_a_second_one_drops_the_oldest(
+    client: httpx.AsyncClient, services: Services, listener: Account, receiver: Receiver, settings: Settings
+) -> None:
+    hook = await _register(client, listener, receiver.url("/ping"))
+    base = f"/api/v1/webhooks/{hook['id']}"
+    other = await make_account(settings, Role.listener, "rotator@example.org")
+    resp = await _rotate(client, other, hook["id"])
+    assert resp.status_code == 404, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert (await client.post(f"{base}/rotate-secret")).status_code == 401
+
+    # Unchanged by the refused attempts: one signature, with the first secret.
+    assert (await client.post(f"{base}/test", headers=listener.headers)).is_success
+    headers, body, signatures = await _sent(services, receiver)
+    assert signatures == 1
+    assert verify(hook["secret"], headers, body)
+
+    # Rotating twice: the first secret stops signing at once, the second overlaps the third.
+    second = (await _rotate(client, listener, hook["id"])).json()["secret"]
+    third = (await _rotate(client, listener, hook["id"])).json()["secret"]
+    assert (await client.post(f"{base}/test", headers=listener.headers)).is_success
+    headers, body, signatures = await _sent(services, receiver)
+    assert signatures == 2
+    assert verify(third, headers, body)
+    assert verify(second, headers, body)
+    assert not verify(hook["secret"], headers, body)
+
+    # The same built-in limit as creating a webhook: 10 a minute per listener.
+    codes = [(await _rotate(client, listener, hook["id"])).status_code for _ in range(9)]
+    assert codes == [200] * 8 + [429]
+
+
+async def test_rotation_is_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operation = spec["paths"]["/api/v1/webhooks/{webhook_id}/rotate-secret"]["post"]
+    assert "webhooks" in operation["tags"]
+    assert "24 hours" in operation["description"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    rotated = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert "shown only this once" in rotated["properties"]["secret"]["description"]
+    assert "previous_secret_expires_at" in rotated["properties"]
+    assert "secret" not in spec["components"]["schemas"]["WebhookOut"]["properties"]

@@ -361,6 +361,38 @@ def test_post_form(server: tuple[str, State]) -> None:
     assert state.requests[0][2]["User-Agent"] == UA
 
 
+def test_post_json_returns_status_and_the_head_of_the_answer(server: tuple[str, State]) -> None:
+    base, state = server
+
+    async def go() -> tuple[int, bytes, str | None]:
+        f = fetcher()
+        try:
+            return await f.post_json(f"{base}/hook", b'{"a":1}', {"X-Test": "yes"}, cap=6)
+        finally:
+            await f.aclose()
+
+    status, head, retry_after = run(go())
+    assert (status, head, retry_after) == (202, b'got {"', None)  # the answer cut at 6 bytes
+    sent = state.requests[0][2]
+    assert sent["Content-Type"] == "application/json"
+    assert sent["Accept-Encoding"] == "identity"
+    assert sent["X-Test"] == "yes"
+    assert sent["User-Agent"] == UA
+
+
+def test_post_json_keeps_the_address_guard(connections: list[str]) -> None:
+    async def go() -> None:
+        f = fetcher(allow_private_networks=False)
+        try:
+            await f.post_json("http://127.0.0.1:9/hook", b"{}", {}, cap=10)
+        finally:
+            await f.aclose()
+
+    with pytest.raises(BlockedAddress):
+        run(go())
+    assert connections == []
+
+
 def test_connect_refused() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -249,7 +249,8 @@ async def publish(services: Services, messages: Sequence[LiveMessage]) -> None:
 
 
 async def prune(services: Services) -> int:
-    """Drop log rows past retention (or the row cap) and finished webhook deliveries past theirs."""
+    """Drop log rows past retention (or the row cap), finished webhook deliveries past theirs and
+    webhooks' previous signing secrets past their overlap (these are not counted)."""
     settings = services.settings
     now = utcnow()
     async with services.db.unit() as uow:
@@ -261,6 +262,7 @@ async def prune(services: Services) -> int:
         deliveries = await repo.prune_deliveries(
             uow.session, before=now - timedelta(days=settings.webhook_log_retention_days)
         )
+        await repo.drop_expired_secrets(uow.session, now=now)
     return events + deliveries
 
 

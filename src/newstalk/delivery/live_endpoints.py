@@ -19,6 +19,7 @@ from newstalk.delivery.live_schemas import (
     WebhookIn,
     WebhookOut,
     WebhookPatch,
+    WebhookRotated,
 )
 from newstalk.deps import CurrentAccount, OptionalPrincipal, ServicesDep
 from newstalk.errors import InvalidInput, NewsTalkError, RateLimited, Unavailable
@@ -180,6 +181,17 @@ async def test_webhook(
     async with services.db.unit() as uow:
         delivery = await webhooks.send_ping(uow, principal.account_id, webhook_id)
     return _delivery_out(delivery, [])
+
+
+@router.post("/webhooks/{webhook_id}/rotate-secret", response_model=WebhookRotated, tags=["webhooks"])
+async def rotate_secret(
+    webhook_id: WebhookId, services: ServicesDep, principal: CurrentAccount
+) -> WebhookRotated:
+    """Replace the signing secret; the new one is in this answer only. For 24 hours deliveries
+    carry a signature with each secret (``v1=<new>,v1=<old>``), then only the new one."""
+    async with services.db.unit() as uow:
+        hook, secret = await webhooks.rotate_secret(uow, principal.account_id, webhook_id)
+    return WebhookRotated(**WebhookOut.model_validate(hook).model_dump(), secret=secret)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage, tags=["webhooks"])

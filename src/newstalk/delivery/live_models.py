@@ -46,7 +46,8 @@ class Webhook(Base):
     """A URL a listener wants events POSTed to, with the filter that picks them.
 
     The signing secret is kept in clear: HMAC needs it to sign every delivery (it is shown
-    to its owner only once, at creation). Empty filter lists mean "any".
+    to its owner only once, at creation or rotation). After a rotation the previous secret
+    signs too until ``previous_secret_expires_at``. Empty filter lists mean "any".
     """
 
     __tablename__ = "webhooks"
@@ -60,6 +61,8 @@ class Webhook(Base):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     secret: Mapped[str] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
@@ -68,6 +68,16 @@ async def prune_deliveries(session: AsyncSession, *, before: datetime) -> int:
     """Finished deliveries older than ``before`` (their attempts go with them)."""
     result = await session.execute(
         delete(WebhookDelivery).where(WebhookDelivery.status != PENDING, WebhookDelivery.created_at < before)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def drop_expired_secrets(session: AsyncSession, *, now: datetime) -> int:
+    """Forget previous signing secrets whose overlap after a rotation has ended."""
+    result = await session.execute(
+        update(Webhook)
+        .where(Webhook.previous_secret_expires_at <= now)
+        .values(previous_secret=None, previous_secret_expires_at=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -49,12 +49,23 @@ class WebhookOut(BaseModel):
     active: bool
     disabled_reason: str | None
     consecutive_failures: int
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a secret rotation: until when deliveries are signed with the previous "
+        "secret too (a second v1= entry); null when there is no previous secret"
+    )
     created_at: datetime
     updated_at: datetime
 
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="Signing secret (whsec_...); shown only this once")
+
+
+class WebhookRotated(WebhookOut):
+    secret: str = Field(
+        description="The new signing secret (whsec_...); shown only this once. The previous one "
+        "keeps signing beside it until previous_secret_expires_at"
+    )
 
 
 class AttemptOut(BaseModel):

@@ -4,6 +4,9 @@ Signing (docs/live.md has a verifier): ``X-NewsTalk-Signature: v1=<hex>``, the
 HMAC-SHA256 with the webhook's secret of ``"<X-NewsTalk-Timestamp>.<raw body>"``. The
 timestamp (Unix seconds) is that attempt's, so a receiver can refuse old replays; the
 delivery id (``X-NewsTalk-Delivery``) stays the same across retries, so it can drop repeats.
+After a secret rotation the header carries one comma-separated ``v1=`` entry per secret,
+the new one first, for ``SECRET_OVERLAP``; then the previous secret stops signing (and the
+live stage's pruning clears it). A receiver accepts a request when any entry matches.
 
 A delivery is a job of the ``webhooks`` stage. Network errors, timeouts, 5xx, 408 and
 429 are retried with exponential backoff (``NEWSTALK_WEBHOOK_RETRY_BASE_S`` doubling,
@@ -26,11 +29,11 @@ import random
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,19 +64,40 @@ TIMESTAMP_HEADER = "X-NewsTalk-Timestamp"
 DELIVERY_HEADER = "X-NewsTalk-Delivery"
 EVENT_HEADER = "X-NewsTalk-Event"
 RETRY_STATUSES = frozenset({408, 429})
+# After a rotation deliveries are signed with the previous secret too for this long, so
+# receivers can switch secrets without refusing anything.
+SECRET_OVERLAP = timedelta(hours=24)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The signature header value for one attempt: ``v1=`` + hex HMAC-SHA256 of ``"<ts>.<body>"``."""
+    """One signature entry: ``v1=`` + hex HMAC-SHA256 of ``"<ts>.<body>"`` with ``secret``."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"v1={mac.hexdigest()}"
 
 
+def signature_header(keys: Sequence[str], timestamp: int, body: bytes) -> str:
+    """The signature header value for one attempt: an entry per secret, comma-separated."""
+    return ",".join(sign(key, timestamp, body) for key in keys)
+
+
 def verify(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance_s: int = 300) -> bool:
-    """What a receiver does (and the tests): right signature, timestamp within ``tolerance_s``."""
+    """What a receiver does: any entry made with ``secret`` matches, timestamp within ``tolerance_s``."""
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
+    expected = sign(secret, int(timestamp), body)
+    return any(hmac.compare_digest(expected, entry.strip()) for entry in signature.split(","))
+
+
+def signing_secrets(hook: Webhook, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with: the current one, then the previous one until it expires."""
+    expires = hook.previous_secret_expires_at
+    if hook.previous_secret and expires is not None and expires > now:
+        return [hook.secret, hook.previous_secret]
+    return [hook.secret]
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 def backoff_s(attempt: int, base_s: float) -> float:
@@ -119,7 +143,7 @@ async def create_webhook(
     if await repo.count_webhooks(uow.session, user_id) >= MAX_WEBHOOKS:
         raise Conflict(f"webhooks: you have {MAX_WEBHOOKS} webhooks already; delete one first")
     now = utcnow()
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = _new_secret()
     hook = Webhook(
         user_id=user_id,
         url=body.url,
@@ -168,6 +192,17 @@ async def update_webhook(
         hook.active, hook.disabled_reason = False, "disabled by its owner"
     hook.updated_at = utcnow()
     return hook
+
+
+async def rotate_secret(uow: UnitOfWork, user_id: int, webhook_id: int) -> tuple[Webhook, str]:
+    """Give a webhook a new signing secret (returned, shown once); the current one keeps signing
+    beside it for ``SECRET_OVERLAP``. Rotating again within that window drops the older one at once."""
+    hook = await get_webhook(uow.session, user_id, webhook_id)
+    now = utcnow()
+    secret = _new_secret()
+    hook.previous_secret, hook.previous_secret_expires_at = hook.secret, now + SECRET_OVERLAP
+    hook.secret, hook.updated_at = secret, now
+    return hook, secret
 
 
 async def delete_webhook(uow: UnitOfWork, user_id: int, webhook_id: int) -> None:
@@ -239,34 +274,6 @@ async def send_ping(uow: UnitOfWork, user_id: int, webhook_id: int) -> WebhookDe
     return delivery
 
 
-class WebhookClient(Fetcher):
-    """The safe fetcher's guarded connections, for one JSON POST whose answer is read up to a cap."""
-
-    async def post_json(
-        self, url: str, body: bytes, headers: dict[str, str], *, cap: int
-    ) -> tuple[int, bytes, str | None]:
-        """Status, the first ``cap`` bytes of the answer and its Retry-After; FetchError on failure."""
-        target = httpx.URL(url)
-        self._precheck(target)
-        async with self._slot(target.host):
-            return await self._guarded(target, self._post_once_json(target, body, headers, cap))
-
-    async def _post_once_json(
-        self, url: httpx.URL, body: bytes, headers: dict[str, str], cap: int
-    ) -> tuple[int, bytes, str | None]:
-        request = self._client.build_request("POST", url, content=body, headers=headers)
-        response = await self._client.send(request, stream=True)
-        try:
-            head = bytearray()
-            async for chunk in response.aiter_raw():
-                head += chunk[: cap - len(head)]
-                if len(head) >= cap:
-                    break  # the rest is never read: receivers can't make us hold more
-            return response.status_code, bytes(head), response.headers.get("retry-after")
-        finally:
-            await response.aclose()
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     started_at: datetime
@@ -293,14 +300,12 @@ async def attempt(settings: Settings, hook: Webhook, delivery: WebhookDelivery) 
     body = encode_body(delivery.body)
     timestamp = int(time.time())
     headers = {
-        "Content-Type": "application/json",
-        "Accept-Encoding": "identity",
         EVENT_HEADER: delivery.event_type,
         DELIVERY_HEADER: delivery.uuid,
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(hook.secret, timestamp, body),
+        SIGNATURE_HEADER: signature_header(signing_secrets(hook, utcnow()), timestamp, body),
     }
-    client = WebhookClient(
+    client = Fetcher(
         user_agent=f"NewsTalk-Webhooks/{__version__}",
         timeout_s=settings.webhook_timeout_s,
         max_redirects=0,

@@ -1,4 +1,4 @@
-"""Safe HTTP fetching for feeds, discovery, WebSub and full-text extraction.
+"""Safe HTTP fetching for feeds, discovery, WebSub, full-text extraction and webhook POSTs.
 
 Contracts:
 
@@ -15,6 +15,8 @@ Contracts:
   server trickling bytes is cut off; waiting for a per-host slot does not count.
 * The body cap applies to the decoded size; decompression is bounded with
   ``max_length`` so a compression bomb never expands past ``max_bytes + 1``.
+  ``post_json`` is the exception: it asks for the answer unencoded and keeps only its
+  first ``cap`` bytes, without failing.
 
 ``FetchError.reason`` values: ``http-<status>``, ``timeout``, ``connect``, ``tls``,
 ``dns``, ``too-large``, ``decode``, ``bad-redirect``, ``too-many-redirects``,
@@ -418,9 +420,49 @@ class Fetcher:
     async def post_form(self, url: str, data: dict[str, str]) -> tuple[int, bytes]:
         """POST a urlencoded form (WebSub); any status is returned, redirects are not followed."""
         target = _parse_url(url, "post")
-        self._precheck(target)
-        async with self._slot(target.host):
-            return await self._guarded(target, self._post_once(target, data))
+        request = self._client.build_request(
+            "POST", target, data=data, headers={"Accept-Encoding": "gzip, deflate"}
+        )
+        status, body, _ = await self._post(
+            target, request, lambda response: self._read_capped(target, response, POST_MAX_BYTES)
+        )
+        return status, body
+
+    async def post_json(
+        self, url: str, body: bytes, headers: dict[str, str], *, cap: int
+    ) -> tuple[int, bytes, str | None]:
+        """POST a JSON body (webhooks): the status, the first ``cap`` bytes of the answer and its
+        Retry-After. Any status is returned, redirects are not followed; FetchError on failure.
+
+        The answer is asked for and read as sent (``Accept-Encoding: identity``, not decoded)
+        and cut at ``cap`` bytes; the rest is never read, so a receiver cannot make us hold more.
+        """
+        target = _parse_url(url, "post")
+        sent = httpx.Headers({"Content-Type": "application/json"})
+        sent.update(headers)
+        sent["Accept-Encoding"] = "identity"
+        request = self._client.build_request("POST", target, content=body, headers=sent)
+        return await self._post(target, request, lambda response: _read_head(response, cap))
+
+    async def _post(
+        self,
+        url: httpx.URL,
+        request: httpx.Request,
+        read: typing.Callable[[httpx.Response], typing.Awaitable[bytes]],
+    ) -> tuple[int, bytes, str | None]:
+        """Send one POST under the address guard, the host's slot and the deadline."""
+        self._precheck(url)
+        async with self._slot(url.host):
+            return await self._guarded(url, self._send_once(request, read))
+
+    async def _send_once(
+        self, request: httpx.Request, read: typing.Callable[[httpx.Response], typing.Awaitable[bytes]]
+    ) -> tuple[int, bytes, str | None]:
+        response = await self._client.send(request, stream=True)
+        try:
+            return response.status_code, await read(response), response.headers.get("Retry-After")
+        finally:
+            await response.aclose()
 
     async def _guarded(self, url: httpx.URL, work: typing.Awaitable[_T]) -> _T:
         """Run one request hop under the deadline and translate transport errors."""
@@ -485,16 +527,15 @@ class Fetcher:
         finally:
             await response.aclose()
 
-    async def _post_once(self, url: httpx.URL, data: dict[str, str]) -> tuple[int, bytes]:
-        request = self._client.build_request(
-            "POST", url, data=data, headers={"Accept-Encoding": "gzip, deflate"}
-        )
-        response = await self._client.send(request, stream=True)
-        try:
-            body = await self._read_capped(url, response, POST_MAX_BYTES)
-            return response.status_code, body
-        finally:
-            await response.aclose()
+
+async def _read_head(response: httpx.Response, cap: int) -> bytes:
+    """The first ``cap`` raw bytes of a body; stops reading there."""
+    head = bytearray()
+    async for chunk in response.aiter_raw():
+        head += chunk[: cap - len(head)]
+        if len(head) >= cap:
+            break
+    return bytes(head)
 
 
 async def check_url(url: str, *, allow_private_networks: bool) -> None:

@@ -47,6 +47,7 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     # Each resolves the target's host; a ping is a real POST to someone's server.
     "POST /api/v1/webhooks": 10,
     "POST /api/v1/webhooks/{webhook_id}/test": 10,
+    "POST /api/v1/webhooks/{webhook_id}/rotate-secret": 10,
     # Questions about a story run retrieval (and the chat model, when configured) per request.
     "POST /api/v1/stories/{story_id}/ask": 20,
     # Embeds every query with e5 in the API process (~20 ms of CPU) besides the SQL search.
