@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,13 +35,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
-from threadpoolctl import ThreadpoolController
 
 from newstalk.config import load_settings
 from newstalk.errors import ConfigError, InvalidInput
 from newstalk.feed import ranking, repository
 from newstalk.feed.ranking import Candidates, Engagement, Interests, Pick
 from newstalk.kit.api import decode_cursor, encode_cursor
+from newstalk.kit.blas import one_blas_thread
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.listeners import repository as listeners_repository
 from newstalk.listeners.models import FOLLOW, MUTE
@@ -61,19 +60,6 @@ MAX_LISTENERS = 50_000
 MAX_PAGES = 20_000
 EXPLORATION_RATE = 1 / ranking.EXPLORE_EVERY
 FIRST_DEPTH = 40  # items ranked for a first page; deeper pages extend the list
-
-
-@functools.cache
-def _blas() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Rank on one BLAS thread: the matrices are small, and idle BLAS threads spinning on a
-    busy machine cost more than they save (measured: p50 65 ms against 150 ms under load)."""
-    with _blas().limit(limits=1, user_api="blas"):
-        yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,7 +471,7 @@ class FeedEngine:
                 frozen = await self.state(session, user_id, up_to_id=pinned)
             frozen.engagement.decay_to(as_of.timestamp())
             depth = min(max(need + limit, FIRST_DEPTH), ranking.SHORTLIST)
-            with _one_blas_thread():
+            with one_blas_thread():
                 picks = ranking.rank(
                     snap.candidates,
                     frozen.engagement,

@@ -388,13 +388,23 @@ async def _text_hits(
 async def _semantic_hits(services: Services, q: str, flt: Filters, depth: int) -> list[tuple[int, float]]:
     index = await vectors(services)
     enc = await encoder(services)
-    vector = (await asyncio.to_thread(enc.encode, [q]))[0]
-    if len(vector) != index.dim:
-        raise Unavailable(
-            f"search: stored embeddings have {index.dim} dimensions but the query encoder gives "
-            f"{len(vector)}; NEWSTALK_EMBEDDING_* must name the model the articles were embedded with"
-        )
-    return index.search(vector, depth, _vector_filter(flt))
+    found = index.candidates(_vector_filter(flt))
+    if found is None:
+        return []  # nothing passes the filters: no need to encode the query
+
+    def encode_and_score() -> np.ndarray:
+        vector = enc.encode([q])[0]
+        if len(vector) != index.dim:
+            raise Unavailable(
+                f"search: stored embeddings have {index.dim} dimensions but the query encoder gives "
+                f"{len(vector)}; NEWSTALK_EMBEDDING_* must name the model the articles were embedded with"
+            )
+        return found.scores(vector)
+
+    # e5 and the ~10 ms product over every row both release the GIL: in one worker thread they
+    # leave the event loop free (a hybrid query's text search, other requests) meanwhile.
+    scores = await asyncio.to_thread(encode_and_score)
+    return found.top(scores, depth)
 
 
 def fuse(text: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -148,8 +148,7 @@ class VectorIndex:
                 self._alive[row] = False
                 self._set_sources(row, ())
 
-    def _mask(self, flt: VectorFilter) -> np.ndarray:
-        n = self._n
+    def _mask(self, n: int, flt: VectorFilter) -> np.ndarray:
         mask = self._alive[:n].copy()
         if flt.stories is not None:
             mask &= self._story[:n] == flt.stories
@@ -175,18 +174,48 @@ class VectorIndex:
             mask &= self._ts[:n] < flt.until
         return mask
 
+    def candidates(self, flt: VectorFilter | None = None) -> Candidates | None:
+        """The rows a query may return: the matrix view, their ids and the filter mask.
+
+        Taken on the thread that writes the index (the event loop). The product with the
+        query may then run in a worker thread: the view keeps its rows alive even if the
+        matrix is reallocated, and a row overwritten meanwhile may score once with half its
+        old values, which the database re-check of every hit makes harmless.
+        """
+        n = self._n
+        if n == 0:
+            return None
+        mask = self._mask(n, flt or VectorFilter())
+        if not mask.any():
+            return None
+        return Candidates(self._vec[:n], self._ids[:n].copy(), mask)
+
     def search(self, query: np.ndarray, k: int, flt: VectorFilter | None = None) -> list[tuple[int, float]]:
         """The ``k`` documents most similar to ``query`` (cosine) that pass the filter, best first."""
-        n = self._n
-        if n == 0 or k <= 0:
+        found = self.candidates(flt)
+        return [] if found is None else found.top(found.scores(query), k)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """A query's view of the index: score it anywhere, rank it with :meth:`top`."""
+
+    matrix: np.ndarray
+    ids: np.ndarray
+    mask: np.ndarray
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Cosine of every row with ``query`` (one matrix-vector product; releases the GIL)."""
+        out: np.ndarray = self.matrix @ np.asarray(query, dtype=np.float32)
+        return out
+
+    def top(self, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` best rows that pass the filter, best first."""
+        count = int(self.mask.sum())
+        if k <= 0 or count == 0:
             return []
-        scores = self._vec[:n] @ np.asarray(query, dtype=np.float32)
-        mask = self._mask(flt or VectorFilter())
-        count = int(mask.sum())
-        if count == 0:
-            return []
-        scores = np.where(mask, scores, -np.inf)
+        masked = np.where(self.mask, scores, -np.inf)
         k = min(k, count)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self._ids[i]), float(scores[i])) for i in top]
+        top = np.argpartition(-masked, k - 1)[:k]
+        top = top[np.argsort(-masked[top], kind="stable")]
+        return [(int(self.ids[i]), float(masked[i])) for i in top]
