@@ -305,12 +305,10 @@ async def measure(
 ) -> tuple[list[tuple[str, list[float], int, float]], dict[str, Any]]:
     """Latency per query type through search.service.search, after one warm-up query each."""
     from newstalk.config import Settings
-    from newstalk.kit.blas import one_blas_thread_for_process
     from newstalk.runtime import Services
     from newstalk.search import service
     from newstalk.search.repository import Filters
 
-    one_blas_thread_for_process()  # as `newstalk api` does at start
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     services = Services.build(settings)
     info: dict[str, Any] = {}

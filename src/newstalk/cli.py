@@ -129,13 +129,8 @@ def _graceful_server(config: Any) -> Any:
 def serve(settings: Settings, host: str, port: int, *, run_pipeline: bool, demo: bool = False) -> None:
     import uvicorn
 
-    from newstalk.kit.blas import one_blas_thread_for_process
     from newstalk.main import create_app
 
-    if not run_pipeline:
-        # An API process's matrices are small; spinning BLAS threads cost the next request its
-        # core. `up` keeps the default: its pipeline stages run larger products in this process.
-        one_blas_thread_for_process()
     application = create_app(settings, run_pipeline=run_pipeline, demo=demo)
     config = uvicorn.Config(
         application,

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 
 from newstalk.accounts.models import Role
 from newstalk.config import Settings
-from newstalk.delivery import live
+from newstalk.delivery import live, webhooks
 from newstalk.delivery.live_models import Webhook, WebhookDelivery
 from newstalk.factcheck.service import CHECKED_TOPIC
 from newstalk.kit.bus import Event
@@ -503,3 +503,14 @@ async def test_rotation_is_in_the_openapi_schema(client: httpx.AsyncClient) -> N
     assert "shown only this once" in rotated["properties"]["secret"]["description"]
     assert "previous_secret_expires_at" in rotated["properties"]
     assert "secret" not in spec["components"]["schemas"]["WebhookOut"]["properties"]
+
+
+def test_shipped_verifier_accepts_any_entry_and_refuses_forged_or_non_ascii_headers() -> None:
+    body, now = b'{"type":"ping"}', int(time.time())
+    new, old = webhooks.sign("whsec_new", now, body), webhooks.sign("whsec_old", now, body)
+    assert webhooks.verify("whsec_old", str(now), body, f"{new}, {old}")
+    assert webhooks.verify("whsec_new", str(now), body, f"{new},{old}")
+    assert not webhooks.verify("whsec_other", str(now), body, f"{new},{old}")
+    # A forged header with non-ASCII text is a False, not a TypeError from compare_digest.
+    assert not webhooks.verify("whsec_new", str(now), body, "v1=ä,v1=서명")
+    assert not webhooks.verify("whsec_new", str(now - 3600), body, new)  # stale timestamp

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -37,3 +39,18 @@ def test_limit_applies_inside_nests_and_is_restored() -> None:
     with pytest.raises(ZeroDivisionError), one_blas_thread():
         1 / 0  # noqa: B018 - an exception inside still restores the limit
     assert _blas_threads() == {2}
+
+
+def test_limit_lands_on_blas_even_when_nothing_imported_numpy_before() -> None:
+    # A fresh interpreter that imports only this module: the controller must still find
+    # OpenBLAS, or the feed's limit would silently do nothing in `newstalk api`.
+    code = (
+        "from newstalk.kit import blas\n"
+        "from threadpoolctl import ThreadpoolController\n"
+        "def threads():\n"
+        "    return sorted({l.num_threads for l in ThreadpoolController().select(user_api='blas').lib_controllers})\n"
+        "with blas.one_blas_thread():\n"
+        "    print(threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["[1]"], out.stdout + out.stderr

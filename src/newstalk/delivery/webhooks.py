@@ -84,8 +84,12 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, toleranc
     """What a receiver does: any entry made with ``secret`` matches, timestamp within ``tolerance_s``."""
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance_s:
         return False
-    expected = sign(secret, int(timestamp), body)
-    return any(hmac.compare_digest(expected, entry.strip()) for entry in signature.split(","))
+    expected = sign(secret, int(timestamp), body).encode()
+    # Bytes, not str: compare_digest raises on non-ASCII text, and a header is the sender's input.
+    return any(
+        hmac.compare_digest(expected, entry.strip().encode("utf-8", "replace"))
+        for entry in signature.split(",")
+    )
 
 
 def signing_secrets(hook: Webhook, now: datetime) -> list[str]:

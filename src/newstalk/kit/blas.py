@@ -1,18 +1,17 @@
-"""One BLAS thread for request-path matrix work.
+"""One BLAS thread for a block of request-path matrix work (the feed's ranking).
 
-The API's matrices (feed ranking, search's matrix-vector product over every document) are
-small enough that a second OpenBLAS thread saves a few milliseconds of wall time, and
-OpenBLAS threads spin while they wait for more work, burning the core the next request
-needs. Measured with benchmarks/search.py (2 cores): a hybrid query cost 77 ms of CPU with
-two BLAS threads and 45-54 ms with one; 8 queries in flight went from 29-30 to 35-39 a second.
+OpenBLAS threads spin while they wait for more work; on a busy machine that takes the core
+the next request needs (the feed measured p50 65 ms with one thread against 150 ms with two
+at load average ~9), so the feed's ranking runs on one thread. On a quiet machine the second
+thread wins: benchmarks/feed.py over HTTP gave 96 requests/s with no limit and 82 with this
+one (2026-11-26, load ~1.5). A limit for the whole `newstalk api` process was tried and not
+kept: it made hybrid search cheaper (77 -> 45-54 ms of CPU per query, 8 in flight 29-30 ->
+35-39 queries/s in benchmarks/search.py) and the feed slower still (79 requests/s).
 
-``newstalk api`` sets one BLAS thread for the whole process at start
-(``one_blas_thread_for_process``), which covers products run in worker threads (search).
-``newstalk up`` keeps the default: its pipeline stages run larger products in the same
-process. ``one_blas_thread`` scopes the limit to a block (the feed's ranking, which also
-runs in ``up`` and in the simulation). Both belong on the main or event-loop thread:
-threadpoolctl changes OpenBLAS's process-wide setting, and a limit set from a worker thread
-did not apply there after the main thread had set one (measured with OpenBLAS 0.3.31).
+Call it on the event-loop thread: threadpoolctl's OpenBLAS control only honours the thread
+that first set a limit. This module imports numpy on purpose: threadpoolctl lists the BLAS
+libraries loaded when its controller is made, and a controller made before numpy was
+imported would hold no library and make every limit silently do nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy  # noqa: F401 - loads OpenBLAS before the controller lists libraries (see above)
 from threadpoolctl import ThreadpoolController
 
 
@@ -34,8 +34,3 @@ def one_blas_thread() -> Iterator[None]:
     """Run the block with BLAS limited to one thread; the previous limit comes back after."""
     with _controller().limit(limits=1, user_api="blas"):
         yield
-
-
-def one_blas_thread_for_process() -> None:
-    """Limit BLAS to one thread from now on (call on the main thread, before serving)."""
-    _controller().limit(limits=1, user_api="blas")

@@ -432,7 +432,8 @@ class Fetcher:
         self, url: str, body: bytes, headers: dict[str, str], *, cap: int
     ) -> tuple[int, bytes, str | None]:
         """POST a JSON body (webhooks): the status, the first ``cap`` bytes of the answer and its
-        Retry-After. Any status is returned, redirects are not followed; FetchError on failure.
+        Retry-After. Any status is returned, redirects are not followed; FetchError on failure
+        (InvalidInput for a URL that is not http(s), as everywhere in this module).
 
         The answer is asked for and read as sent (``Accept-Encoding: identity``, not decoded)
         and cut at ``cap`` bytes; the rest is never read, so a receiver cannot make us hold more.

@@ -47,10 +47,11 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     # Each resolves the target's host; a ping is a real POST to someone's server.
     "POST /api/v1/webhooks": 10,
     "POST /api/v1/webhooks/{webhook_id}/test": 10,
+    # A new secret each time; receivers must keep up with it.
     "POST /api/v1/webhooks/{webhook_id}/rotate-secret": 10,
     # Questions about a story run retrieval (and the chat model, when configured) per request.
     "POST /api/v1/stories/{story_id}/ask": 20,
-    # Embeds every query with e5 in the API process (~20 ms of CPU) besides the SQL search.
+    # Embeds every query with e5 in the API process (~11 ms of CPU) besides the SQL search.
     "GET /api/v1/search": 60,
     # Synthesis of new text costs seconds of CPU; listeners also have a daily quota.
     "POST /api/v1/voice": 10,
