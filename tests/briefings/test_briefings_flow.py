@@ -17,8 +17,6 @@ from newstalk.factcheck.models import Claim
 from newstalk.kit.bus import Event
 from newstalk.kit.bus.dbqueue import QueueJob
 from newstalk.kit.db import utcnow
-from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from newstalk.speech.models import READY, Audio
 from newstalk.speech.service import audio_store
@@ -27,6 +25,7 @@ from newstalk.stories.service import UPDATED_TOPIC
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
 from tests.stories.test_stories_flow import QUAKE_EN, RATES_EN, newsroom, story_of
+from tests.support.newsroom import stage_worker
 
 pytestmark = pytest.mark.anyio
 __all__ = ["newsroom"]
@@ -42,10 +41,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def worker(services: Services, name: str) -> StageWorker:
-    return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
-
-
 async def pending(services: Services, stage: str) -> list[QueueJob]:
     async with services.db.read() as session:
         return list((await session.scalars(select(QueueJob).where(QueueJob.stage == stage))).all())
@@ -53,8 +48,8 @@ async def pending(services: Services, stage: str) -> list[QueueJob]:
 
 async def test_stories_get_scripts_and_audio_once(services: Services, newsroom: dict[str, int]) -> None:
     # story.updated → one debounced request per story → a script each → audio for each.
-    await drain(worker(services, "briefings"))  # requests
-    await drain(worker(services, "briefings"))  # scripts
+    await drain(stage_worker(services, "briefings"))  # requests
+    await drain(stage_worker(services, "briefings"))  # scripts
     async with services.db.read() as session:
         scripts = (await session.scalars(select(ScriptRecord).order_by(ScriptRecord.id))).all()
         stories = (await session.scalars(select(Story).where(Story.article_count > 0))).all()
@@ -67,7 +62,7 @@ async def test_stories_get_scripts_and_audio_once(services: Services, newsroom: 
     assert quake_script.speakers == ["anchor"]
 
     assert len(await pending(services, "speech")) == len(scripts)
-    await drain(worker(services, "speech"))
+    await drain(stage_worker(services, "speech"))
     async with services.db.read() as session:
         audio = (await session.scalars(select(Audio))).all()
     assert len(audio) == len(scripts)
@@ -87,9 +82,9 @@ async def test_stories_get_scripts_and_audio_once(services: Services, newsroom: 
     # The same story updated again with nothing new to say: no new script, no new synthesis.
     async with services.db.unit() as uow:
         uow.emit(Event(UPDATED_TOPIC, "again", {"story_id": quake, "version": 99}, utcnow()))
-    await drain(worker(services, "briefings"))
-    await drain(worker(services, "briefings"))
-    assert await drain(worker(services, "speech")) == 0
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
+    assert await drain(stage_worker(services, "speech")) == 0
     async with services.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(ScriptRecord)) == len(scripts)
 
@@ -97,15 +92,15 @@ async def test_stories_get_scripts_and_audio_once(services: Services, newsroom: 
 async def test_a_burst_of_updates_is_one_request_and_verdicts_reach_the_script(
     services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(worker(services, "briefings"))
-    await drain(worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
     rates = await story_of(services, RATES_EN[0])
     slow = services.settings.model_copy(update={"briefings_debounce_s": 60.0})
     services.settings = slow
     async with services.db.unit() as uow:
         for version in range(5):
             uow.emit(Event(CHECKED_TOPIC, f"checked:{rates}:{version}", {"story_id": rates}, utcnow()))
-    await drain(worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
     due = [j for j in await pending(services, "briefings") if j.topic == "briefing.due"]
     assert len(due) == 1
     assert due[0].available_at > utcnow() + timedelta(seconds=50)
@@ -147,7 +142,7 @@ async def test_a_burst_of_updates_is_one_request_and_verdicts_reach_the_script(
         job = await uow.session.get(QueueJob, due[0].id)
         assert job is not None
         job.available_at = now
-    await drain(worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
     async with services.db.read() as session:
         newest = await session.scalar(
             select(ScriptRecord)
@@ -183,7 +178,7 @@ async def test_daily_briefing_for_subscribed_configurations(
     daily = [j for j in await pending(services, "briefings") if j.topic == "briefing.daily"]
     assert len(daily) == 1  # one pending request per configuration and day
     assert await schedule_daily_briefings(services, noon.replace(hour=1)) == 0  # before the hour
-    await drain(worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
     async with services.db.read() as session:
         briefing = await session.scalar(select(ScriptRecord).where(ScriptRecord.kind == "briefing"))
     assert briefing is not None

@@ -17,14 +17,13 @@ from newstalk.briefings.models import ScriptRecord
 from newstalk.config import Settings
 from newstalk.kit.db import utcnow
 from newstalk.listeners.models import Preferences
-from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from newstalk.stories.models import Story
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
 from tests.stories.test_stories_flow import newsroom
 from tests.support.accounts import make_account
+from tests.support.newsroom import stage_worker
 from tests.support.openai_stub import OpenAIStub, Reply, chat_answer, serve
 
 pytestmark = pytest.mark.anyio
@@ -50,10 +49,6 @@ def settings(database_url: str, tmp_path: Path, llm: OpenAIStub) -> Settings:
         llm_model="stub-model",
         llm_max_retries=0,
     )
-
-
-def worker(services: Services, name: str) -> StageWorker:
-    return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
 
 
 async def story_ids_by_title(services: Services) -> dict[str, int]:
@@ -122,8 +117,8 @@ async def test_the_stage_rewrites_scripts_once_outside_its_transaction(
         return Reply(200, chat_answer(json.dumps({"lines": ["Here is the story. " + lines[0], *lines[1:]]})))
 
     llm.respond = respond
-    await drain(worker(services, "briefings"))  # requests
-    await drain(worker(services, "briefings"))  # scripts
+    await drain(stage_worker(services, "briefings"))  # requests
+    await drain(stage_worker(services, "briefings"))  # scripts
     async with services.db.read() as session:
         scripts = (await session.scalars(select(ScriptRecord).where(ScriptRecord.kind == "story"))).all()
     assert scripts
@@ -138,7 +133,7 @@ async def test_the_stage_rewrites_scripts_once_outside_its_transaction(
             from newstalk.briefings.service import due_event
 
             uow.emit(due_event(sid, utcnow(), 0, "again"))
-    await drain(worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
     assert len(llm.requests) == asked
     async with services.db.read() as session:
         again = (await session.scalars(select(ScriptRecord).where(ScriptRecord.kind == "story"))).all()
@@ -152,7 +147,7 @@ async def test_the_stage_rewrites_scripts_once_outside_its_transaction(
         for sid in {s.story_id for s in scripts if s.story_id is not None}:
             uow.emit(due_event(sid, utcnow(), 0, "down"))
     services.stage_state.pop("briefings.rewriter")  # a fresh process: an empty cache
-    await drain(worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
     async with services.db.read() as session:
         latest = (await session.scalars(select(ScriptRecord).where(ScriptRecord.kind == "story"))).all()
     templates = [s for s in latest if not s.lines[0]["text"].startswith("Here is the story.")]

@@ -13,12 +13,11 @@ import soundfile
 from newstalk.briefings.tasks import schedule_daily_briefings
 from newstalk.config import Settings
 from newstalk.kit.db import utcnow
-from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
 from tests.stories.test_stories_flow import newsroom
+from tests.support.newsroom import stage_worker
 
 pytestmark = pytest.mark.anyio
 __all__ = ["newsroom"]
@@ -34,10 +33,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def worker(services: Services, name: str) -> StageWorker:
-    return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
-
-
 async def test_voice_then_audio_with_ranges_etags_and_transcript(
     client: httpx.AsyncClient, services: Services, admin: dict[str, str]
 ) -> None:
@@ -48,7 +43,7 @@ async def test_voice_then_audio_with_ranges_etags_and_transcript(
     assert job["status"] == "pending"
     assert first.headers["location"] == job["status_url"] == f"/api/v1/voice/{job['id']}"
     assert (await client.get(f"/api/v1/audio/{job['id']}.opus")).status_code == 404
-    assert await drain(worker(services, "speech")) == 1
+    assert await drain(stage_worker(services, "speech")) == 1
 
     done = (await client.get(job["status_url"])).json()
     assert done["status"] == "ready"
@@ -57,7 +52,7 @@ async def test_voice_then_audio_with_ranges_etags_and_transcript(
     again = await client.post("/api/v1/voice", json=body, headers=admin)
     assert again.status_code == 200
     assert again.json()["id"] == job["id"]
-    assert await drain(worker(services, "speech")) == 0
+    assert await drain(stage_worker(services, "speech")) == 0
 
     full = await client.get(done["url"])
     assert full.status_code == 200
@@ -134,8 +129,8 @@ async def test_private_podcast_feed_of_daily_briefings(
     assert ET.fromstring(empty.content).find("channel/item") is None
 
     assert await schedule_daily_briefings(services, utcnow().replace(hour=12)) == 1
-    await drain(worker(services, "briefings"))  # the stories' scripts and the day's briefing
-    assert await drain(worker(services, "speech")) == 4
+    await drain(stage_worker(services, "briefings"))  # the stories' scripts and the day's briefing
+    assert await drain(stage_worker(services, "speech")) == 4
 
     feed = await client.get(path)
     assert feed.headers["content-type"].startswith("application/rss+xml")

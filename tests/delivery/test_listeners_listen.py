@@ -20,14 +20,13 @@ from newstalk.briefings.tasks import schedule_daily_briefings
 from newstalk.config import Settings
 from newstalk.kit.db import utcnow
 from newstalk.main import create_app
-from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
 from tests.speech.s3stub import S3Stub, s3_endpoint
 from tests.stories.test_stories_flow import newsroom
 from tests.support.accounts import make_account
+from tests.support.newsroom import stage_worker
 
 pytestmark = pytest.mark.anyio
 __all__ = ["newsroom", "s3_endpoint"]
@@ -47,10 +46,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         voice_daily_quota=3,
         podcast_owner_email="podcasts@example.org",
     )
-
-
-def worker(services: Services, name: str) -> StageWorker:
-    return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
 
 
 async def test_listeners_may_ask_for_voice_within_their_quota(
@@ -127,7 +122,7 @@ async def test_personal_podcast_briefing_follows_the_listener(
 
     noon = utcnow().replace(hour=12)
     assert await schedule_daily_briefings(services, noon) == 1
-    await drain(worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
     assert await schedule_daily_briefings(services, noon) == 0  # written for today
     async with services.db.read() as session:
         briefing = await session.scalar(select(ScriptRecord).where(ScriptRecord.kind == "briefing"))
@@ -137,7 +132,7 @@ async def test_personal_podcast_briefing_follows_the_listener(
     assert briefing.story_ids  # the English stories that are left
     spoken = " ".join(x["text"] for x in briefing.lines).lower()
     assert "earthquake" not in spoken  # muted
-    assert await drain(worker(services, "speech")) == 1
+    assert await drain(stage_worker(services, "speech")) == 1
 
     feed = await client.get(path)
     items = ET.fromstring(feed.content).findall("channel/item")
@@ -148,8 +143,8 @@ async def test_personal_podcast_briefing_follows_the_listener(
     assert (await client.put("/api/v1/me/preferences", json=prefs, headers=second)).status_code == 200
     theirs = await client.post("/api/v1/podcasts", json={"story_count": 3}, headers=second)
     assert await schedule_daily_briefings(services, noon) == 1
-    await drain(worker(services, "briefings"))
-    assert await drain(worker(services, "speech")) == 0  # never synthesized twice
+    await drain(stage_worker(services, "briefings"))
+    assert await drain(stage_worker(services, "speech")) == 0  # never synthesized twice
     their_feed = await client.get(theirs.json()["feed_url"].removeprefix(settings.public_url))
     their_items = ET.fromstring(their_feed.content).findall("channel/item")
     assert [i.findtext("guid") for i in their_items] == [i.findtext("guid") for i in items]
@@ -162,8 +157,8 @@ async def test_feed_has_what_podcast_directories_require(
     assert created.json()["personal"] is False  # an admin's feed is shared by default
     path = created.json()["feed_url"].removeprefix(services.settings.public_url)
     assert await schedule_daily_briefings(services, utcnow().replace(hour=12)) == 1
-    await drain(worker(services, "briefings"))
-    await drain(worker(services, "speech"))
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "speech"))
     body = (await client.get(path)).content
 
     channel = ET.fromstring(body).find("channel")
@@ -225,7 +220,7 @@ async def test_audio_served_from_a_bucket_with_ranges_or_redirected_to_the_cdn(
         async with app.router.lifespan_context(app):
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
             job = (await client.post("/api/v1/voice", json={"text": TEXT}, headers=admin)).json()
-            assert await drain(worker(services, "speech")) == 1
+            assert await drain(stage_worker(services, "speech")) == 1
             done = (await client.get(job["status_url"])).json()
             stored = {path for path in S3Stub.objects if path.startswith("/news/audio/")}
             assert len(stored) == 2  # opus and mp3 went to the bucket, nothing to the local folder

@@ -11,12 +11,10 @@ from sqlalchemy import func, select
 
 from newstalk.articles.models import Article
 from newstalk.factcheck.models import Claim, Evidence, StoryCheck
-from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
-from newstalk.stories.tasks import forget_engine
-from tests.pipeline.test_ingest_flow import collect_worker, drain
-from tests.support.feedserver import FeedServer, Item, Route, rss
+from tests.pipeline.test_ingest_flow import drain
+from tests.support.feedserver import FeedServer, Item
+from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 
@@ -52,31 +50,20 @@ def item(base: str, outlet: str, n: int, text: tuple[str, str], minutes: int) ->
     return Item(text[0], f"{base}/{outlet}/{n}", text[1], T0 + timedelta(minutes=minutes))
 
 
-def worker(services: Services, name: str) -> StageWorker:
-    return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
-
-
 @pytest.fixture
 async def checked(
     client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
 ) -> dict[str, int]:
     base = feed_server.url("")
-    feeds = {
+    feeds: Feeds = {
         "/wire.xml": ("Wire", [item(base, "wire", 1, FLOOD_WIRE, 0)], "en"),
         "/times.xml": ("Times", [item(base, "times", 1, FLOOD_TIMES, 4)], "en"),
         "/daily.xml": ("Daily", [item(base, "daily", 1, FLOOD_DAILY, 6)], "en"),
         "/yonhap.xml": ("연합", [item(base, "yonhap", 1, FLOOD_KO, 8)], "ko"),
     }
-    ids = {}
-    for path, (title, entries, lang) in feeds.items():
-        feed_server.routes[path] = Route(rss(title, entries, lang=lang))
-        resp = await client.post("/api/v1/sources", json={"url": feed_server.url(path)}, headers=admin)
-        assert resp.status_code == 201
-        ids[title] = resp.json()["id"]
-        await drain(collect_worker(services))
-    forget_engine(services)
-    await drain(worker(services, "stories"))
-    await drain(worker(services, "factcheck"))
+    ids = await subscribe_and_collect(client, services, feed_server, admin, feeds)
+    await drain(stage_worker(services, "stories"))
+    await drain(stage_worker(services, "factcheck"))
     async with services.db.read() as session:
         story_id = await session.scalar(select(StoryCheck.story_id).order_by(StoryCheck.claim_count.desc()))
     assert story_id is not None
@@ -146,7 +133,7 @@ async def test_claim_detail_and_unchanged_story_is_not_checked_again(
         uow.emit(
             Event(UPDATED_TOPIC, "again", {"story_id": checked["story"], "version": 99}, datetime.now(UTC))
         )
-    await drain(worker(services, "factcheck"))
+    await drain(stage_worker(services, "factcheck"))
     async with services.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Claim)) == claims_before
         assert await session.scalar(select(func.count()).select_from(Evidence)) == evidence_before

@@ -10,15 +10,13 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from newstalk.articles.models import Article
-from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from newstalk.search import service
 from newstalk.search.models import SearchDoc
 from newstalk.stories.models import MERGED, Story, StoryArticle
-from newstalk.stories.tasks import forget_engine
-from tests.pipeline.test_ingest_flow import collect_worker, drain
-from tests.support.feedserver import FeedServer, Item, Route, rss
+from tests.pipeline.test_ingest_flow import drain
+from tests.support.feedserver import FeedServer, Item
+from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 
@@ -52,16 +50,12 @@ def item(base: str, outlet: str, n: int, text_: tuple[str, str], minutes: int) -
     return Item(text_[0], f"{base}/{outlet}/{n}", text_[1], T0 + timedelta(minutes=minutes))
 
 
-def worker(services: Services, name: str) -> StageWorker:
-    return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
-
-
 @pytest.fixture
 async def newsroom(
     client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
 ) -> dict[str, int]:
     base = feed_server.url("")
-    feeds = {
+    feeds: Feeds = {
         "/wire.xml": ("Wire", [item(base, "wire", 1, QUAKE_EN, 0), item(base, "wire", 2, CHIPS_EN, 5)], "en"),
         "/daily.xml": (
             "Daily",
@@ -70,15 +64,7 @@ async def newsroom(
         ),
         "/hankook.xml": ("한국일보", [item(base, "hankook", 1, CHIPS_KO, 6)], "ko"),
     }
-    ids = {}
-    for path, (title, entries, lang) in feeds.items():
-        feed_server.routes[path] = Route(rss(title, entries, lang=lang))
-        resp = await client.post("/api/v1/sources", json={"url": feed_server.url(path)}, headers=admin)
-        assert resp.status_code == 201
-        ids[title] = resp.json()["id"]
-        await drain(collect_worker(services))
-    forget_engine(services)
-    return ids
+    return await subscribe_and_collect(client, services, feed_server, admin, feeds)
 
 
 async def search(client: httpx.AsyncClient, q: str, **params: Any) -> dict[str, Any]:
@@ -96,7 +82,7 @@ async def test_articles_are_searchable_as_soon_as_ingested_then_stories_follow(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int]
 ) -> None:
     # The search stage runs before the stories stage here: words first, no vectors yet.
-    assert await drain(worker(services, "search")) == 5
+    assert await drain(stage_worker(services, "search")) == 5
     page = await search(client, "삼성전자", mode="text")
     assert titles(page) == [CHIPS_KO[0]]
     hit = page["items"][0]
@@ -108,8 +94,8 @@ async def test_articles_are_searchable_as_soon_as_ingested_then_stories_follow(
     async with services.db.read() as session:
         assert await session.scalar(select(func.count()).where(SearchDoc.has_vector.is_(True))) == 0
 
-    await drain(worker(services, "stories"))
-    await drain(worker(services, "search"))
+    await drain(stage_worker(services, "stories"))
+    await drain(stage_worker(services, "search"))
     async with services.db.read() as session:
         docs = (await session.scalars(select(SearchDoc))).all()
     assert {d.kind for d in docs} == {"article", "story"}
@@ -136,8 +122,8 @@ async def test_articles_are_searchable_as_soon_as_ingested_then_stories_follow(
 async def test_korean_english_stemming_accents_and_semantics(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(worker(services, "stories"))
-    await drain(worker(services, "search"))
+    await drain(stage_worker(services, "stories"))
+    await drain(stage_worker(services, "search"))
 
     # English is stemmed and accent-folded.
     assert titles(await search(client, "elections", mode="text", type="articles")) == [
@@ -165,8 +151,8 @@ async def test_korean_english_stemming_accents_and_semantics(
 async def test_filters_and_pages(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(worker(services, "stories"))
-    await drain(worker(services, "search"))
+    await drain(stage_worker(services, "stories"))
+    await drain(stage_worker(services, "search"))
     for mode in ("text", "semantic", "hybrid"):
         ko = await search(client, "삼성 반도체 실적 Samsung", mode=mode, language="ko")
         assert ko["items"]
@@ -198,8 +184,8 @@ async def test_filters_and_pages(
 async def test_a_merged_story_is_never_shown(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(worker(services, "stories"))
-    await drain(worker(services, "search"))
+    await drain(stage_worker(services, "stories"))
+    await drain(stage_worker(services, "search"))
     hits = (await search(client, "Samsung semiconductor profit", mode="text", type="stories"))["items"]
     assert hits
     gone = hits[0]["id"]
@@ -214,8 +200,8 @@ async def test_a_merged_story_is_never_shown(
 async def test_deleting_an_article_removes_it_from_the_index(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int], admin: dict[str, str]
 ) -> None:
-    await drain(worker(services, "stories"))
-    await drain(worker(services, "search"))
+    await drain(stage_worker(services, "stories"))
+    await drain(stage_worker(services, "search"))
     hit = (await search(client, "Montreal cafe rent", mode="text", type="articles"))["items"][0]
     assert (await search(client, "Montreal cafe rent", mode="semantic", type="articles"))["items"][0][
         "id"
@@ -242,8 +228,8 @@ async def test_deleting_an_article_removes_it_from_the_index(
 
 
 async def test_reindex_rebuilds_the_same_index(services: Services, newsroom: dict[str, int]) -> None:
-    await drain(worker(services, "stories"))
-    await drain(worker(services, "search"))
+    await drain(stage_worker(services, "stories"))
+    await drain(stage_worker(services, "search"))
     async with services.db.read() as session:
         before = {
             (d.kind, d.article_id, d.story_id, d.terms)

@@ -17,8 +17,8 @@ from newstalk.runtime import Services
 from newstalk.stories import service
 from newstalk.stories.aggregate import SUMMARY_MEMBERS, Member, StoryAggregate
 from newstalk.stories.models import Story
-from newstalk.stories.tasks import ENGINE, baselines_for, forget_engine
-from tests.pipeline.test_ingest_flow import collect_worker, drain
+from newstalk.stories.tasks import ENGINE, baselines_for
+from tests.pipeline.test_ingest_flow import drain
 from tests.stories.test_stories_flow import (
     FOOTBALL_EN,
     QUAKE_DAILY,
@@ -29,7 +29,8 @@ from tests.stories.test_stories_flow import (
     RATES_KO,
     item,
 )
-from tests.support.feedserver import FeedServer, Route, rss
+from tests.support.feedserver import FeedServer
+from tests.support.newsroom import subscribe_and_collect
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -122,12 +123,7 @@ async def test_stage_refresh_in_small_batches_matches_a_full_reread(
             "ko",
         ),
     }
-    for path, (title, entries, lang) in feeds.items():
-        feed_server.routes[path] = Route(rss(title, entries, lang=lang))
-        resp = await client.post("/api/v1/sources", json={"url": feed_server.url(path)}, headers=admin)
-        assert resp.status_code == 201
-        await drain(collect_worker(services))
-    forget_engine(services)
+    await subscribe_and_collect(client, services, feed_server, admin, feeds)
     stage = next(s for s in all_stages(services.settings) if s.name == "stories")
     # Two articles per unit: stories grow across units, so later refreshes are incremental.
     await drain(StageWorker(services, dataclasses.replace(stage, batch_size=2)))

@@ -9,13 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from newstalk.kit.bus import Event
-from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from newstalk.stories.models import ArticleFeatures, Story, StoryArticle
-from newstalk.stories.tasks import forget_engine
 from tests.pipeline.test_ingest_flow import collect_worker, drain
 from tests.support.feedserver import FeedServer, Item, Route, rss
+from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 
@@ -65,17 +63,12 @@ def item(base: str, outlet: str, n: int, text: tuple[str, str], minutes: int) ->
     return Item(text[0], f"{base}/{outlet}/{n}", text[1], T0 + timedelta(minutes=minutes))
 
 
-def stories_worker(services: Services) -> StageWorker:
-    stage = next(s for s in all_stages(services.settings) if s.name == "stories")
-    return StageWorker(services, stage)
-
-
 @pytest.fixture
 async def newsroom(
     client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
 ) -> dict[str, int]:
     base = feed_server.url("")
-    feeds = {
+    feeds: Feeds = {
         "/wire.xml": ("Wire", [item(base, "wire", 1, QUAKE_EN, 0), item(base, "wire", 2, RATES_EN, 5)], "en"),
         "/daily.xml": (
             "Daily",
@@ -92,16 +85,9 @@ async def newsroom(
             "ko",
         ),
     }
-    ids = {}
     # One outlet after another, so arrival order (which incremental clustering depends on) is fixed.
-    for path, (title, entries, lang) in feeds.items():
-        feed_server.routes[path] = Route(rss(title, entries, lang=lang))
-        resp = await client.post("/api/v1/sources", json={"url": feed_server.url(path)}, headers=admin)
-        assert resp.status_code == 201
-        ids[title] = resp.json()["id"]
-        await drain(collect_worker(services))
-    forget_engine(services)
-    await drain(stories_worker(services))
+    ids = await subscribe_and_collect(client, services, feed_server, admin, feeds)
+    await drain(stage_worker(services, "stories"))
     return ids
 
 
@@ -166,7 +152,7 @@ async def test_redelivered_events_change_nothing(services: Services, newsroom: d
     async with services.db.unit() as uow:
         for article_id in article_ids:
             uow.emit(Event("article.ingested", None, {"article_id": article_id}, datetime.now(UTC)))
-    await drain(stories_worker(services))
+    await drain(stage_worker(services, "stories"))
     async with services.db.read() as session:
         after = (
             await session.scalar(select(func.count()).select_from(StoryArticle)),
@@ -191,7 +177,7 @@ async def test_editor_split_and_merge_stick(
     split = await client.post(f"/api/v1/stories/{quake}/split", json={"article_ids": [ko_id]}, headers=admin)
     assert split.status_code == 201, split.text
     new_id = split.json()["id"]
-    await drain(stories_worker(services))  # the story.edited event refreshes both stories
+    await drain(stage_worker(services, "stories"))  # the story.edited event refreshes both stories
 
     # A new quake article arrives: it joins the original story, and the split article stays out.
     base = feed_server.url("")
@@ -209,7 +195,7 @@ async def test_editor_split_and_merge_stick(
     await _make_due(services)
     await enqueue_due(services)
     await drain(collect_worker(services))
-    await drain(stories_worker(services))
+    await drain(stage_worker(services, "stories"))
     # The follow-up may join either quake story (the split one is a translation of the same
     # report, scored close to the English one); the split article itself never goes back.
     landed = await story_of(services, more[0])
@@ -223,7 +209,7 @@ async def test_editor_split_and_merge_stick(
     # Merging the Korean story back: the kept story has everything, the other points to it.
     merged = await client.post(f"/api/v1/stories/{quake}/merge", json={"story_id": new_id}, headers=admin)
     assert merged.status_code == 200, merged.text
-    await drain(stories_worker(services))
+    await drain(stage_worker(services, "stories"))
     assert (await client.get(f"/api/v1/stories/{quake}")).json()["article_count"] == 5
     gone = (await client.get(f"/api/v1/stories/{new_id}")).json()
     assert gone["merged_into"] == quake
