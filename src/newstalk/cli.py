@@ -733,6 +733,82 @@ def eval_feed(
         typer.echo(format_result(result))
 
 
+@eval_app.command("pipeline")
+def eval_pipeline(
+    stream: Annotated[
+        Path, typer.Argument(help="A labelled stream (JSONL, see docs/evaluation.md).", exists=True)
+    ],
+    waves: Annotated[
+        int, typer.Option(min=1, max=100, help="Reveal the stream in this many chronological waves.")
+    ] = 4,
+    database_url: Annotated[
+        str | None, typer.Option(help="Run on this (empty) database instead of a fresh SQLite file.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=10, help="Give up after this many seconds per wait.")] = 3600,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """PRODUCT PATH: serve a labelled stream as RSS, run `newstalk up` on it, score what the API returns."""
+    from newstalk.replay.run import run_pipeline_eval
+    from newstalk.replay.stream import read_stream
+
+    data = read_stream(stream)
+    if data.skipped:
+        typer.echo(f"eval pipeline: skipped {data.skipped} malformed rows: {data.skip_reasons}", err=True)
+
+    def run() -> dict[str, Any]:
+        result = run_pipeline_eval(
+            data.items,
+            waves=waves,
+            database_url=database_url,
+            timeout_s=timeout,
+            progress=lambda msg: typer.echo(f"eval pipeline: {msg}", err=True),
+        )
+        return {"stream": str(stream), "skipped_rows": data.skipped, **result}
+
+    try:
+        result = run_evaluation(run, f"eval pipeline: {stream} could not be replayed")
+    except RuntimeError as exc:
+        fail(str(exc))
+    print_result(f"pipeline (product path) on {stream}", result, as_json=as_json)
+
+
+@eval_app.command("stream")
+def eval_stream(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the JSONL stream here.")],
+    uci: Annotated[Path | None, typer.Option(help="UCI News Aggregator CSV.", exists=True)] = None,
+    fnc1: Annotated[
+        Path | None, typer.Option(help="FNC-1 folder (stances.jsonl, bodies.jsonl).", exists=True)
+    ] = None,
+    fnc1_events: Annotated[int | None, typer.Option(min=1, help="Take the first N FNC-1 events.")] = None,
+    ko_en: Annotated[
+        Path | None, typer.Option(help="Parallel file prefix (PREFIX.ko and PREFIX.en).")
+    ] = None,
+    ko_en_start: Annotated[int, typer.Option(min=0, help="First parallel line.")] = 0,
+    ko_en_events: Annotated[int | None, typer.Option(min=1, help="Parallel lines to read.")] = None,
+    ko_en_stride: Annotated[
+        int, typer.Option(min=1, help="Take every Nth line (neighbours are sentences of one article).")
+    ] = 1,
+) -> None:
+    """Convert shared data sets into one labelled stream for `eval pipeline` (events kept apart by prefix)."""
+    from newstalk.replay import stream as streams
+
+    if uci is None and fnc1 is None and ko_en is None:
+        fail("eval stream: give at least one of --uci, --fnc1, --ko-en", 2)
+    skipped: dict[str, int] = {}
+    items: list[streams.StreamItem] = []
+    if uci is not None:
+        items.extend(streams.from_uci(uci, skipped=skipped))
+    if fnc1 is not None:
+        items.extend(streams.from_fnc1(fnc1, limit=fnc1_events, skipped=skipped))
+    if ko_en is not None:
+        items.extend(streams.from_ko_en(ko_en, start=ko_en_start, limit=ko_en_events, stride=ko_en_stride))
+    n = streams.write_stream(sorted(items, key=lambda i: (i.published, i.id)), out)
+    events = len({i.event for i in items})
+    typer.echo(f"eval stream: wrote {n} articles in {events} events to {out}; skipped rows: {skipped or 0}")
+
+
 def run_evaluation(evaluate: Callable[[], dict[str, Any]], unreadable: str) -> dict[str, Any]:
     """Run an evaluation; bad data ends in one line on stderr, never a traceback."""
     try:

@@ -135,6 +135,9 @@ async def assign(uow: UnitOfWork, engine: StoryEngine, batch: Sequence[Computed]
         engine.rename_stories(real, [link.article_id for link in links if link.story_id in real])
         touched = {real.get(sid, sid) for sid in touched}
         for link in links:
+            # Reasons were written while new stories had placeholder ids: name the real ones.
+            for tmp, rid in real.items():
+                link.reason = (link.reason or "").replace(f"story {tmp}:", f"story {rid}:")
             link.story_id = real.get(link.story_id, link.story_id)
     session.add_all(links)
     if batch:
