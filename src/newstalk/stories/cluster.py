@@ -366,7 +366,9 @@ class StoryClusterer:
         if best is None:
             if gated:
                 return Assignment(
-                    None, 0.0, f"new story: no article in the {gated} closest stories resembles it closely enough"
+                    None,
+                    0.0,
+                    f"new story: no article in the {gated} closest stories resembles it closely enough",
                 )
             return Assignment(None, 0.0, f"editor split this article from {blocked_here} candidate stories")
         score, sid, reason = best
