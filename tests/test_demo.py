@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,9 +24,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def get_json(url: str) -> dict[str, object]:
+def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())  # type: ignore[no-any-return]
+        return json.loads(resp.read())
 
 
 @pytest.mark.slow
@@ -49,11 +50,19 @@ def test_up_demo_shows_korean_and_english_articles_then_stops_cleanly(tmp_path: 
                 news = get_json(f"http://127.0.0.1:{port}/api/v1/news?limit=50")
             except OSError:
                 continue
-            languages = {item["language"] for item in news["items"]}  # type: ignore[attr-defined, index]
+            languages = {item["language"] for item in news["items"]}
         assert languages == {"ko", "en"}, "no Korean and English demo articles within 30 s"
         assert (tmp_path / "data" / "newstalk.db").exists()
         sources = get_json(f"http://127.0.0.1:{port}/api/v1/sources")["items"]
-        assert len(sources) == 3  # type: ignore[arg-type]
+        assert len(sources) == 4
+        # Outlets by name once fetched, and every article link opens a page.
+        names = {s["title"] for s in sources}
+        assert names <= {"한빛일보", "누리경제신문", "Harbor Times", "Northern Wire"}
+        for item in news["items"]:
+            with urllib.request.urlopen(item["url"], timeout=5) as resp:
+                page = resp.read().decode()
+            assert resp.status == 200
+            assert item["title"].split("…")[0][:10] in page
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)
@@ -61,3 +70,29 @@ def test_up_demo_shows_korean_and_english_articles_then_stops_cleanly(tmp_path: 
     err = (tmp_path / "up.log").read_text()
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err
+
+    # The same data on another port: the demo sources move there, none is added twice.
+    port2 = free_port()
+    with (tmp_path / "up2.log").open("w") as log2:
+        proc = subprocess.Popen(
+            [NEWSTALK, "up", "--demo", "--port", str(port2)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log2,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            sources = []
+            while time.monotonic() < deadline and not sources:
+                time.sleep(0.5)
+                try:
+                    sources = get_json(f"http://127.0.0.1:{port2}/api/v1/sources")["items"]
+                except OSError:
+                    continue
+            assert len(sources) == 4
+            assert all(f":{port2}/demo/feeds/" in s["feed_url"] for s in sources)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=40)
+    assert "demo feeds subscribed (0 new)" in (tmp_path / "up2.log").read_text()

@@ -790,14 +790,19 @@ def eval_stream(
     ko_en_stride: Annotated[
         int, typer.Option(min=1, help="Take every Nth line (neighbours are sentences of one article).")
     ] = 1,
+    demo: Annotated[bool, typer.Option(help="The demo's own articles, labelled by event.")] = False,
 ) -> None:
     """Convert shared data sets into one labelled stream for `eval pipeline` (events kept apart by prefix)."""
     from newstalk.replay import stream as streams
 
-    if uci is None and fnc1 is None and ko_en is None:
-        fail("eval stream: give at least one of --uci, --fnc1, --ko-en", 2)
+    if uci is None and fnc1 is None and ko_en is None and not demo:
+        fail("eval stream: give at least one of --uci, --fnc1, --ko-en, --demo", 2)
     skipped: dict[str, int] = {}
     items: list[streams.StreamItem] = []
+    if demo:
+        from newstalk.demo import demo_stream
+
+        items.extend(demo_stream())
     if uci is not None:
         items.extend(streams.from_uci(uci, skipped=skipped))
     if fnc1 is not None:

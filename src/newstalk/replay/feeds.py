@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote
@@ -21,6 +22,7 @@ class StreamFeeds:
     def __init__(self, items: list[StreamItem]) -> None:
         self.items = items
         self.revealed = 0
+        self.revealed_at: dict[str, datetime] = {}
         self.outlets = sorted({i.outlet for i in items})
         self._outlet_no = {name: n for n, name in enumerate(self.outlets)}
         self._by_id = {i.id: i for i in items}
@@ -110,8 +112,11 @@ class StreamFeeds:
         threading.Thread(target=self._server.serve_forever, name="replay-feeds", daemon=True).start()
 
     def reveal(self, count: int) -> None:
+        now = datetime.now(UTC)
         with self._lock:
-            self.revealed = min(len(self.items), max(self.revealed, count))
+            before, self.revealed = self.revealed, min(len(self.items), max(self.revealed, count))
+            for item in self.items[before : self.revealed]:
+                self.revealed_at[item.id] = now
 
     def stop(self) -> None:
         if self._server is not None:

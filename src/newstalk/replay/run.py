@@ -86,7 +86,6 @@ def score(
 ) -> dict[str, Any]:
     """Every number the command reports, from the stream's labels and the API's answers."""
     gold = {i.id: i.event for i in items}
-    by_id = {i.id: i for i in items}
     found = dict(seen.story_of)
     missing = [i.id for i in items if i.id not in found]
     for item_id in missing:  # never stored or never placed: a story of its own
@@ -144,8 +143,11 @@ def score(
                         }
                     )
                 break
+    # From the moment the feed showed the item to the moment the service stored it.
     latencies = sorted(
-        (seen.first_seen[i] - by_id[i].published).total_seconds() for i in seen.first_seen if i in by_id
+        (seen.first_seen[i] - feeds.revealed_at[i]).total_seconds()
+        for i in seen.first_seen
+        if i in feeds.revealed_at
     )
     return {
         "articles": len(items),
@@ -168,6 +170,7 @@ def score(
         "verdicts_citing_another_event": sum(cross.values()),
         "verdicts_citing_another_event_by_kind": dict(cross),
         "cross_event_examples": cross_examples,
+        "outlet_names": sorted({c["outlet"] for d in seen.stories.values() for c in d.get("coverage", [])}),
         "ingest_latency_p50_s": round(latencies[len(latencies) // 2], 1) if latencies else None,
         "ingest_latency_p95_s": round(latencies[int(len(latencies) * 0.95)], 1) if latencies else None,
         **{k: round(v, 1) for k, v in timings.items()},
@@ -221,7 +224,15 @@ class Service:
         return self.log_path.read_text(errors="replace")[-2000:]
 
     def get(self, path: str, **params: Any) -> Any:
-        resp = self.client.get(path, params=params)
+        for attempt in range(3):
+            try:
+                resp = self.client.get(path, params=params)
+                break
+            except httpx.TransportError:
+                # A keep-alive connection the server closed as we reused it: GET again.
+                if attempt == 2:
+                    raise
+                time.sleep(0.5)
         resp.raise_for_status()
         return resp.json()
 

@@ -210,6 +210,9 @@ def record_success(
         )
         if not source.site_url and feed.site_url:
             source.site_url = feed.site_url[:2048]
+        if source.title == source.feed_url and feed.title:
+            # Subscribed without a fetch (the title defaulted to the URL): the outlet's own name.
+            source.title = feed.title[:512]
     if new_items:
         source.last_new_item_at = now
         source.article_count += new_items

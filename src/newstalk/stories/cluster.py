@@ -37,9 +37,12 @@ best story whose score is at least ``threshold``; stories idle longer than ``win
 never candidates.
 
 A join also needs one recent member whose cosine to the article is ``MIN_MEMBER_Z`` spreads
-above the mean cosine of unrelated texts in the same pair of languages (``LANG_SPREAD``):
-without it, a small corpus with no IDF statistics let a few shared generic words (or
-the cross-lingual gain) carry unrelated articles into one story.
+above the mean cosine of unrelated texts in the same pair of languages (``LANG_SPREAD``);
+the score is then calibrated for that member's pair of languages, not the story's mix; and
+when the story has members in the article's language only those count (a Korean
+article must resemble the story's Korean coverage; cross-lingual evidence counts only for
+a story with none). Without this, a small corpus with no IDF statistics let a few shared generic words,
+or the cross-lingual gain on an English member, carry unrelated articles into one story.
 
 Where the constants come from (never from the reported UCI rows):
 The threshold 0.80, MIN_MEMBER_Z 3.5 and CROSS_GAIN 2.6 (was 2.2) were chosen for B-cubed precision first on
@@ -336,24 +339,33 @@ class StoryClusterer:
             if f.article_id in state.blocked:
                 blocked_here += 1
                 continue
-            member = max(float(np.dot(m, e)) for m in state.recent) if state.recent else float(cos[row])
+            # The member that resembles the article most, measured against unrelated texts of
+            # the same pair of languages; the score is calibrated for that pair (a Korean
+            # article next to a Korean member gets no cross-lingual gain from the story's
+            # English members). When the story has members in the article's language only
+            # those count: same-language similarity is the reliable evidence.
             lang = language_key(f.language)
-            z = max(
-                (
-                    (float(np.dot(m, e)) - baseline(lang, ml)) / spread(lang, ml)
-                    for m, ml in zip(state.recent, state.recent_langs, strict=True)
-                ),
-                default=0.0,
-            )
+            member, z, member_lang = float(cos[row]), 0.0, lang
+            same = lang in state.recent_langs
+            for m, ml in zip(state.recent, state.recent_langs, strict=True):
+                if same and ml != lang:
+                    continue
+                c = float(np.dot(m, e))
+                mz = (c - baseline(lang, ml)) / spread(lang, ml)
+                if mz > z:
+                    member, z, member_lang = c, mz, ml
             if z < self.min_member_z:
                 gated += 1
                 continue
-            # Close to the centroid and to some recent member; the score is linear in the cosine.
+            mu = baseline(lang, member_lang)
+            gain = 1.0 if member_lang == lang else self.cross_gain
+            # Close to the centroid and to that member; the score is linear in the cosine.
             # A member closer than the centroid lifts the score by member_gain of the difference.
             shortfall = float(cos[row]) - member
             if shortfall < 0:
                 shortfall *= self.member_gain
-            row_base = float(base[row]) - float(g_s[row]) * shortfall / (1.0 - float(mu_s[row]))
+            penalty = self.w_time * min(float(gap[row]) / win, 1.0)
+            row_base = gain * (float(cos[row]) - shortfall - mu) / (1.0 - mu) - penalty
             kw = _overlap(f.keywords, state.keyword_counts, state.size)
             ent = _overlap(f.entities, state.entity_counts, state.size)
             score = row_base + self.w_keywords * kw + self.w_entities * ent
