@@ -12,10 +12,11 @@ The real ``stories`` and ``factcheck`` stages run until their queues are empty; 
 open story's script is written as the ``briefings`` stage writes it
 (``briefings.repository.story_inputs`` and ``briefings.scripts.story_script`` in
 ``NEWSTALK_BRIEFINGS_VOICE``) and its length estimated at the voice's measured speaking
-rate (``script_seconds``; README "Speech" compares estimates with synthesized audio).
+rate (``script_seconds``); the ``--synthesize`` longest scripts of each corpus are also
+synthesized with the product's engines and renderer to check the estimate.
 Prints one markdown table on stdout; progress goes to stderr.
 
-    .venv/bin/python benchmarks/story_audio.py [--bbc 30] [--corpora demo,bbc] [--show]
+    .venv/bin/python benchmarks/story_audio.py [--bbc 30] [--corpora demo,bbc] [--synthesize 2] [--show]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 NEWS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "news"
 
@@ -84,8 +86,8 @@ def bbc_docs(n: int) -> list[Doc]:
     return docs
 
 
-async def measure(url: str, docs: list[Doc], show: bool = False) -> list[tuple[int, int, float]]:
-    """(articles, outlets, estimated seconds) per open story after the stories and factcheck stages."""
+async def measure(url: str, docs: list[Doc], show: bool = False) -> list[tuple[int, int, float, Any]]:
+    """(articles, outlets, estimated seconds, script) per open story after the stories and factcheck stages."""
     from sqlalchemy import insert, select
 
     from newstalk.articles.models import Article
@@ -165,7 +167,7 @@ async def measure(url: str, docs: list[Doc], show: bool = False) -> list[tuple[i
                 inputs = await story_inputs(session, story.id, None)
                 if inputs:
                     script = story_script(inputs[0], settings.briefings_voice)
-                    out.append((story.article_count, story.outlet_count, script_seconds(script)))
+                    out.append((story.article_count, story.outlet_count, script_seconds(script), script))
                     if show:
                         log(
                             f"story {story.id} ({story.article_count} articles, {out[-1][2]:.1f} s):\n{script.text}"
@@ -175,17 +177,35 @@ async def measure(url: str, docs: list[Doc], show: bool = False) -> list[tuple[i
         await services.aclose()
 
 
-def row(name: str, docs: list[Doc], lengths: list[tuple[int, int, float]]) -> str:
-    secs = sorted(s for _, _, s in lengths)
-    single = [s for a, _, s in lengths if a == 1]
-    multi = [s for a, _, s in lengths if a > 1]
+def synthesized(lengths: list[tuple[int, int, float, Any]], n: int) -> str:
+    """Real audio length of the ``n`` longest scripts, through the product's engines and renderer."""
+    if n <= 0:
+        return "-"
+    from newstalk.config import load_settings
+    from newstalk.speech.engines import available_engines
+    from newstalk.speech.render import render_script
+
+    engines = available_engines(load_settings())
+    out = []
+    for _, _, estimate, script in sorted(lengths, key=lambda x: -x[2])[:n]:
+        t0 = time.perf_counter()
+        audio = render_script(engines, script).duration_s
+        log(f"synthesized {audio:.1f} s (estimated {estimate:.1f} s) in {time.perf_counter() - t0:.1f} s")
+        out.append(f"{audio:.1f} ({estimate:.1f})")
+    return ", ".join(out)
+
+
+def row(name: str, docs: list[Doc], lengths: list[tuple[int, int, float, Any]], real: str) -> str:
+    secs = sorted(x[2] for x in lengths)
+    single = [x[2] for x in lengths if x[0] == 1]
+    multi = [x[2] for x in lengths if x[0] > 1]
 
     def span(xs: list[float]) -> str:
         return f"{min(xs):.1f}-{max(xs):.1f}" if xs else "-"
 
     return (
         f"| {name} | {len(docs)} | {len(lengths)} | {span(secs)} | {statistics.median(secs):.1f} | "
-        f"{sum(60 <= s <= 90 for s in secs)}/{len(secs)} | {span(single)} | {span(multi)} |"
+        f"{sum(60 <= s <= 90 for s in secs)}/{len(secs)} | {span(single)} | {span(multi)} | {real} |"
     )
 
 
@@ -194,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bbc", type=int, default=30, help="BBC articles (one story each)")
     parser.add_argument("--show", action="store_true", help="print every script to stderr")
     parser.add_argument("--corpora", default="demo,bbc", help="comma-separated: demo, bbc")
+    parser.add_argument(
+        "--synthesize", type=int, default=2, help="synthesize the N longest scripts of each corpus (0: none)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
@@ -214,12 +237,12 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             lengths = asyncio.run(measure(url, docs, args.show))
             log(f"{name}: {len(docs)} articles, {len(lengths)} stories in {time.perf_counter() - t0:.1f}s")
-            rows.append(row(name, docs, lengths))
+            rows.append(row(name, docs, lengths, synthesized(lengths, args.synthesize)))
     print(
         "| corpus | articles | stories | script length s (estimated) | median s | within 60-90 s "
-        "| one-article stories s | stories of 2+ articles s |"
+        "| one-article stories s | stories of 2+ articles s | synthesized s (estimated), longest |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 0
 
