@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import soundfile
 from sqlalchemy import func, select
@@ -24,8 +25,17 @@ from newstalk.stories.models import Story
 from newstalk.stories.service import UPDATED_TOPIC
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
-from tests.stories.test_stories_flow import QUAKE_EN, RATES_EN, newsroom, story_of
-from tests.support.newsroom import stage_worker
+from tests.stories.test_stories_flow import (
+    QUAKE_DAILY,
+    QUAKE_EN,
+    QUAKE_EN_2,
+    RATES_EN,
+    item,
+    newsroom,
+    story_of,
+)
+from tests.support.feedserver import FeedServer
+from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 __all__ = ["newsroom"]
@@ -57,7 +67,10 @@ async def test_stories_get_scripts_and_audio_once(services: Services, newsroom: 
     quake = await story_of(services, QUAKE_EN[0])
     quake_script = next(s for s in scripts if s.story_id == quake)
     text = " ".join(line["text"] for line in quake_script.lines)
-    assert "Four outlets are covering this story." in text
+    # Four outlets; an English script names the three whose names an English voice can say.
+    assert "Four outlets are covering this story, among them " in text
+    assert all(name in text for name in ("Wire", "Daily", "Times"))
+    assert "한국일보" not in text
     assert quake_script.lang == "en"
     assert quake_script.speakers == ["anchor"]
 
@@ -196,3 +209,36 @@ async def test_daily_briefing_for_subscribed_configurations(
             first_seen_at=utcnow(),
         )
     assert again.id == briefing.id  # same stories, same words: the same script
+
+
+async def test_spoken_outlet_counts_are_distinct_outlets_not_articles(
+    client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    # Three articles on one event from two outlets: the Wire twice, the Daily once.
+    base = feed_server.url("")
+    feeds: Feeds = {
+        "/wire.xml": (
+            "Wire",
+            [item(base, "wire", 1, QUAKE_EN, 0), item(base, "wire", 2, QUAKE_EN_2, 4)],
+            "en",
+        ),
+        "/daily.xml": ("Daily", [item(base, "daily", 1, QUAKE_DAILY, 3)], "en"),
+    }
+    await subscribe_and_collect(client, services, feed_server, admin, feeds)
+    await drain(stage_worker(services, "stories"))
+    quake = await story_of(services, QUAKE_EN[0])
+    assert await story_of(services, QUAKE_EN_2[0]) == await story_of(services, QUAKE_DAILY[0]) == quake
+    async with services.db.unit() as uow:
+        briefing, _audio = await write_daily_briefing(
+            uow,
+            lang="en",
+            form="solo",
+            speakers=["anchor"],
+            story_count=1,
+            date=utcnow().date().isoformat(),
+            first_seen_at=utcnow(),
+        )
+    assert briefing.story_ids == [quake]
+    spoken = " ".join(line["text"] for line in briefing.lines)
+    assert "Two outlets are covering this story, Wire and Daily." in spoken
+    assert "Three outlets" not in spoken

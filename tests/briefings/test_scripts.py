@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import random
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -135,6 +137,122 @@ def test_story_without_claims_has_no_verdict_and_one_outlet_line() -> None:
     assert "only one outlet has reported this" in text
     assert "Fact check" not in text
     assert "confirm" not in text
+
+
+def test_coverage_names_up_to_four_outlets_the_voice_can_say() -> None:
+    four = replace(RATES_EN, outlet_count=4, outlets=["Wire", "Daily", "한국일보", "Times", "Wire"])
+    assert (
+        "Four outlets are covering this story, among them Wire, Daily and Times." in story_script(four).text
+    )
+    six = replace(RATES_EN, outlet_count=6, outlets=["A1", "B2", "C3", "D4", "E5", "F6"])
+    assert "Six outlets are covering this story, among them A1, B2, C3 and D4." in story_script(six).text
+    two = replace(RATES_EN, outlet_count=2, outlets=["Wire", "Daily"])
+    assert "Two outlets are covering this story, Wire and Daily." in story_script(two).text
+    ko = replace(RATES_KO, outlet_count=3, outlets=["한국일보", "연합뉴스", "KBS"])
+    assert "한국일보, 연합뉴스, KBS, 이렇게 3개 언론사가 이 소식을 보도했습니다." in story_script(ko).text
+    ko_more = replace(ko, outlet_count=6)
+    assert "한국일보, 연합뉴스, KBS 등 6개 언론사가 이 소식을 보도했습니다." in story_script(ko_more).text
+    lone = replace(RATES_EN, outlet_count=1, outlets=["Wire"], claims=[])
+    assert "So far, only Wire has reported this." in story_script(lone).text
+
+
+def test_a_contradicted_claim_quotes_the_outlet_that_contradicts_it() -> None:
+    refuted = ClaimFact(
+        4,
+        "Consumer prices rose 4.4% in the year to October.",
+        "en",
+        "refuted",
+        0.95,
+        0.99,
+        ("number",),
+        counter_outlet="Times",
+        counter_quote="Consumer prices rose 4.1% in the year to October, the statistics office said.",
+    )
+    text = story_script(replace(RATES_EN, claims=[refuted])).text
+    assert text.endswith(
+        "other reports contradict this. Times reports: "
+        "Consumer prices rose 4.1% in the year to October, the statistics office said."
+    )
+    ko_claim = ClaimFact(
+        2,
+        "소비자물가가 4.4% 올랐다.",
+        "ko",
+        "refuted",
+        0.95,
+        0.99,
+        ("number",),
+        counter_outlet="연합뉴스",
+        counter_quote="10월 소비자물가 상승률은 4.1%였다.",
+    )
+    ko = story_script(replace(RATES_KO, claims=[ko_claim])).text
+    assert ko.endswith(
+        "이 내용은 다른 보도와 어긋납니다. 연합뉴스의 보도는 이렇습니다. 10월 소비자물가 상승률은 4.1%였습니다."
+    )
+    # Supported claims quote no one against them.
+    assert "reports:" not in story_script(RATES_EN).text
+
+
+def test_a_long_single_article_story_reads_on_to_the_aim_and_stays_under_the_maximum() -> None:
+    # Thirty different sentences (few words in common, so none repeats another).
+    words = [
+        "river",
+        "bridge",
+        "council",
+        "engineers",
+        "pumps",
+        "sandbags",
+        "rain",
+        "forecast",
+        "villages",
+        "roads",
+        "schools",
+        "farmers",
+        "insurers",
+        "volunteers",
+        "police",
+        "mayor",
+        "minister",
+        "budget",
+        "repairs",
+        "railway",
+        "harbour",
+        "fields",
+        "cattle",
+        "power",
+        "hospital",
+        "shelters",
+        "drivers",
+        "tourists",
+        "shops",
+        "church",
+        "market",
+        "museum",
+        "stadium",
+        "airport",
+        "ferry",
+        "canal",
+        "weekend",
+        "morning",
+        "evening",
+        "warning",
+        "levels",
+        "barrier",
+        "gauges",
+        "homes",
+        "families",
+        "children",
+        "students",
+        "workers",
+    ]
+    rng = random.Random(7)
+    body = [f"{' '.join(rng.sample(words, 11)).capitalize()} in district {n}." for n in range(1, 31)]
+    story = StoryInput(7, 1, "en", "Flood defences hold as river falls", body[:2], [body[:4]], body=body)
+    script = story_script(story)
+    assert 60 <= script_seconds(script) <= 90
+    assert body[9] in script.text  # read past the lead, in order
+    assert body[29] not in script.text  # not past the time there is
+    short = StoryInput(8, 1, "en", "Flood defences hold", body[:1], [body[:1]], body=body[:1])
+    assert script_seconds(story_script(short)) < 30  # nothing is invented to fill time
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,8 @@ async def test_voice_then_audio_with_ranges_etags_and_transcript(
     assert first.status_code == 202
     job = first.json()
     assert job["status"] == "pending"
-    assert first.headers["location"] == job["status_url"] == f"/api/v1/voice/{job['id']}"
+    assert first.headers["location"] == job["status_url"] == f"/api/v1/voice/{job['id']}?format=opus"
+    assert (job["format"], job["media_type"], job["voice_source"]) == ("opus", "audio/ogg", "request")
     assert (await client.get(f"/api/v1/audio/{job['id']}.opus")).status_code == 404
     assert await drain(stage_worker(services, "speech")) == 1
 
@@ -106,6 +107,45 @@ async def test_voice_then_audio_with_ranges_etags_and_transcript(
     bad = await client.post("/api/v1/voice", json={"character": "anchor"}, headers=admin)
     assert bad.status_code == 422
     assert (await client.get("/api/v1/audio/" + "0" * 64 + ".opus")).status_code == 404
+
+
+async def test_the_requested_format_comes_back_when_queued_and_when_ready(
+    client: httpx.AsyncClient, services: Services, admin: dict[str, str]
+) -> None:
+    body = {"text": "Rates were left unchanged on Thursday.", "format": "mp3"}
+    first = await client.post("/api/v1/voice", json=body, headers=admin)
+    assert first.status_code == 202
+    job = first.json()
+    assert (job["format"], job["media_type"]) == ("mp3", "audio/mpeg")
+    # The poll URL keeps the format: the answer that says "ready" names the MP3.
+    assert first.headers["location"] == job["status_url"] == f"/api/v1/voice/{job['id']}?format=mp3"
+    assert await drain(stage_worker(services, "speech")) == 1
+
+    done = (await client.get(job["status_url"])).json()
+    assert done["status"] == "ready"
+    assert (done["url"], done["format"], done["media_type"]) == (
+        f"/api/v1/audio/{job['id']}.mp3",
+        "mp3",
+        "audio/mpeg",
+    )
+    file = await client.get(done["url"])
+    assert file.headers["content-type"] == "audio/mpeg"
+    assert len(file.content) == done["size"]
+    pcm, rate = soundfile.read(io.BytesIO(file.content))
+    assert abs(len(pcm) / rate - done["duration_s"]) < 0.2
+
+    # Ready at once: 200 with the format asked for, MP3 or Opus, from the same recording.
+    again = await client.post("/api/v1/voice", json=body, headers=admin)
+    assert again.status_code == 200
+    assert again.json()["url"] == done["url"]
+    opus = (await client.post("/api/v1/voice", json={**body, "format": "opus"}, headers=admin)).json()
+    assert opus["id"] == job["id"]
+    assert (opus["url"], opus["media_type"]) == (f"/api/v1/audio/{job['id']}.opus", "audio/ogg")
+    assert opus["size"] == len((await client.get(opus["url"])).content) != done["size"]
+    status = (await client.get(f"/api/v1/audio/{job['id']}", params={"format": "mp3"})).json()
+    assert status["url"] == done["url"]
+    assert (await client.get(f"/api/v1/audio/{job['id']}")).json()["url"] == opus["url"]  # Opus by default
+    assert (await client.get(job["status_url"].replace("mp3", "wav"))).status_code == 422
 
 
 async def test_private_podcast_feed_of_daily_briefings(

@@ -24,7 +24,7 @@ from newstalk.runtime import Services
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
 from tests.speech.s3stub import S3Stub, s3_endpoint
-from tests.stories.test_stories_flow import newsroom
+from tests.stories.test_stories_flow import QUAKE_EN, newsroom, story_of
 from tests.support.accounts import make_account
 from tests.support.newsroom import stage_worker
 
@@ -75,6 +75,43 @@ async def test_listeners_may_ask_for_voice_within_their_quota(
     too_long = await client.post("/api/v1/voice", json={"text": "x" * 2001}, headers=listener)
     assert too_long.status_code == 422
     assert "2000" in too_long.text
+
+
+async def test_a_story_read_for_a_listener_is_in_their_voice_never_the_anchors(
+    client: httpx.AsyncClient, services: Services, settings: Settings, newsroom: dict[str, int]
+) -> None:
+    story = await story_of(services, QUAKE_EN[0])
+    plain = (await make_account(settings, Role.listener)).headers
+    first = await client.post("/api/v1/voice", json={"story_id": story}, headers=plain)
+    assert first.status_code == 202
+    anchor = first.json()
+    assert (anchor["characters"], anchor["voice_source"], anchor["playback_speed"]) == (
+        ["anchor"],
+        "default",
+        1.0,
+    )
+    assert await drain(stage_worker(services, "speech")) == 1
+    assert (await client.get(anchor["status_url"])).json()["status"] == "ready"
+
+    # The anchor's recording of this story exists; a listener who prefers the reporter still
+    # gets the reporter: queued (202), not the anchor's file.
+    fan = (await make_account(settings, Role.listener)).headers
+    prefs = {"voice": "reporter", "playback_speed": 1.25}
+    assert (await client.put("/api/v1/me/preferences", json=prefs, headers=fan)).status_code == 200
+    theirs = await client.post("/api/v1/voice", json={"story_id": story}, headers=fan)
+    assert theirs.status_code == 202
+    mine = theirs.json()
+    assert mine["id"] != anchor["id"]
+    assert (mine["status"], mine["characters"], mine["voice_source"]) == (
+        "pending",
+        ["reporter"],
+        "preference",
+    )
+    assert mine["playback_speed"] == 1.25  # a hint for the player; the recording is at the voice's own rate
+    # A character in the request wins over the preference.
+    asked = await client.post("/api/v1/voice", json={"story_id": story, "character": "anchor"}, headers=fan)
+    assert asked.status_code == 200
+    assert (asked.json()["id"], asked.json()["voice_source"]) == (anchor["id"], "request")
 
 
 async def test_voice_has_a_per_route_rate_limit(client: httpx.AsyncClient, settings: Settings) -> None:

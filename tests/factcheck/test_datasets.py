@@ -119,6 +119,65 @@ def test_malformed_files_give_one_line_errors(tmp_path: Path, fmt: str, content:
     assert "\n" not in err.value.detail
 
 
+def test_malformed_rows_are_skipped_with_a_count_and_the_rest_is_read(tmp_path: Path) -> None:
+    good = {"claim": "A is B .", "evidence": "A is C .", "label": "REFUTES"}
+    fever = tmp_path / "fever.jsonl"
+    fever.write_text(
+        "\n".join(
+            [
+                json.dumps(good),
+                '{"claim": "cut in ha',
+                "[1, 2]",
+                json.dumps({"claim": "no evidence", "label": "SUPPORTS"}),
+                json.dumps({**good, "claim": "A is D ."}),
+            ]
+        )
+        + "\n"
+    )
+    ds = load(fever, "fever")
+    assert [p.claim for p in ds.pairs] == ["A is B .", "A is D ."]
+    assert ds.skipped.count == 3
+    assert [x.split("fever.jsonl")[1][:3] for x in ds.skipped.examples] == [":2:", ":3:", ":4:"]
+    assert ds.skipped.report()["skipped_rows"] == 3
+
+    climate = tmp_path / "climate.jsonl"
+    row = {"claim": "Seas rise.", "evidences": [{"evidence": "They rose.", "evidence_label": "SUPPORTS"}]}
+    climate.write_text(
+        "\n".join([json.dumps(row), json.dumps({"claim": "c"}), json.dumps({**row, "evidences": ["x"]})])
+    )
+    ds = load(climate, "climate-fever")
+    assert (len(ds.pairs), ds.skipped.count) == (1, 2)
+    assert "no 'evidences' list" in ds.skipped.examples[0]
+
+    tsv = tmp_path / "nli.tsv"
+    tsv.write_text("sentence1\tsentence2\tgold_label\n비가 온다.\t날씨가 맑다.\tcontradiction\n잘린 줄\n")
+    ds = load(tsv, "nli-tsv")
+    assert (len(ds.pairs), ds.skipped.count) == (1, 1)
+    assert ds.skipped.examples[0].endswith("nli.tsv:3: 1 columns, the header has 3")
+
+    klue = tmp_path / "klue.json"
+    klue.write_text(
+        json.dumps([{"premise": "P", "hypothesis": "H", "gold_label": "entailment"}, "x", {"premise": 1}])
+    )
+    ds = load(klue, "klue-json")
+    assert (len(ds.pairs), ds.skipped.count) == (1, 2)
+
+    fnc = tmp_path / "fnc"
+    fnc.mkdir()
+    (fnc / "bodies.jsonl").write_text(
+        json.dumps({"body_id": 1, "body": "The bridge opened."}) + "\n" + json.dumps({"body": "no id"}) + "\n"
+    )
+    (fnc / "stances.jsonl").write_text(
+        json.dumps({"headline": "Bridge opens", "body_id": 1, "stance": "agree"})
+        + "\n"
+        + json.dumps({"headline": "Missing body", "body_id": 2, "stance": "agree"})
+        + "\n"
+    )
+    ds = load(fnc, "fnc1")
+    assert (len(ds.pairs), ds.skipped.count) == (1, 2)
+    assert any("body_id '2' is not in bodies.jsonl" in x for x in ds.skipped.examples)
+
+
 def test_binary_and_missing_files(tmp_path: Path) -> None:
     binary = tmp_path / "b.jsonl"
     binary.write_bytes(b"\xff\xfe\x00garbage")

@@ -54,10 +54,15 @@ def test_eval_command_scores_training_pairs_by_their_fold_model(tmp_path: Path) 
     unseen = json.loads(lines[0])
     unseen["claim"] = unseen["claim"].rstrip(" .") + " in 1850 ."
     path = tmp_path / "fever.jsonl"
-    path.write_text("\n".join([*lines, json.dumps(unseen)]) + "\n")
+    # A line cut in half in the middle of the file is skipped and counted, not fatal.
+    path.write_text("\n".join([*lines[:6], lines[6][:40], *lines[6:], json.dumps(unseen)]) + "\n")
     done = run_cli(str(path), "--format", "fever", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
+    assert result["skipped_rows"] == 1
+    assert "fever.jsonl:7: not JSON" in result["skipped_examples"][0]
+    assert "eval: skipped" in done.stderr
+    assert "fever.jsonl:7" in done.stderr
     assert result["n"] == 13
     assert result["scored_by_fold_model"] == 12
     assert result["scored_by_full_model"] == 1
@@ -99,8 +104,11 @@ def test_eval_command_bad_input_is_one_line(tmp_path: Path) -> None:
     bad.write_text("{not json\n")
     done = run_cli(str(bad), "--format", "fever")
     assert done.returncode == 1
-    assert done.stderr.strip().count("\n") == 0
-    assert "bad.jsonl:1: not JSON" in done.stderr
+    # The skipped line is warned about, then the file is refused in one line that names it.
+    warning, error = done.stderr.strip().splitlines()
+    assert "eval: skipped" in warning
+    assert "no labelled pairs (1 malformed rows skipped, first: " in error
+    assert "bad.jsonl:1: not JSON" in error
     wrong = run_cli(str(bad), "--format", "csv")
     assert wrong.returncode == 2
     assert "--format must be one of" in wrong.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from newstalk.feed.evaluate import auc, embed_corpus, load_corpus, ndcg_at, simulate
+from newstalk.kit.rows import SkippedRows
 from tests.feed.stories import _encoder
 
 NEWSTALK = str(Path(sys.executable).with_name("newstalk"))
@@ -90,6 +91,25 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
     other = simulate(stories, seed=4, listeners=30, days=4, eval_days=1)
     assert other["events"] != runs[0]["events"]
     assert runs[0]["muted_outlet_items_shown"] == 0
+
+
+def test_malformed_rows_in_the_shared_files_are_skipped_with_a_count(tmp_path: Path) -> None:
+    data = write_data(tmp_path)
+    with (data / "bbc_news.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"id": "cut/1.txt", "title": "Half a li\n')
+        fh.write(json.dumps({"id": "x/2.txt", "title": "No body or category"}) + "\n")
+    with (data / "ag_news" / "test.csv").open("a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerow(["2", "Only a title"])
+    with (data / "uci-news-aggregator-head.csv").open("a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerow([9, "A title without its publisher"])
+    skipped = SkippedRows()
+    stories = load_corpus(data, per_source=10, skipped=skipped)
+    assert len(stories) == 10 + 5 + 4 + 2  # every good row, as without the broken ones
+    assert skipped.count == 4
+    where = " ".join(skipped.examples)
+    assert "bbc_news.jsonl:" in where
+    assert "test.csv line 6" in where
+    assert "uci-news-aggregator-head.csv line 5" in where
 
 
 @pytest.mark.slow

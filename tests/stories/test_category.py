@@ -147,7 +147,15 @@ def test_evaluate_ag_news_on_other_csv_uses_all_rows(tmp_path: Path) -> None:
     }
     scores = evaluate_ag_news(csv_path, clf, FakeEncoder(truth, clf.classes))
     assert scores["n"] == 4
+    assert scores["skipped_rows"] == 0
     assert scores["accuracy"] == 0.75
+    # Malformed rows between the good ones are skipped and counted; the good ones still count.
+    with csv_path.open("a", encoding="utf-8") as fh:
+        fh.write('"9","Unknown class","No such label."\n"2","Cut short"\n\n')
+    skipped = evaluate_ag_news(csv_path, clf, FakeEncoder(truth, clf.classes))
+    assert (skipped["n"], skipped["accuracy"], skipped["skipped_rows"]) == (4, 0.75, 2)
+    assert skipped["skipped_examples"][0].endswith("ag.csv line 5: label '9' is not 1-4")
+    assert skipped["skipped_examples"][1].endswith("ag.csv line 6: 2 fields")
     assert scores["held_out_only"] is False
     assert scores["per_class_f1"]["tech"] == 0.0
 

@@ -29,14 +29,20 @@ def test_bbc_format(tmp_path: Path) -> None:
         },
     ]
     path = tmp_path / "bbc.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in rows))
+    # One line in the middle is cut short: it is skipped with a warning and counted.
+    lines = [json.dumps(r) for r in rows]
+    path.write_text("\n".join([lines[0], lines[1][:30], *lines[1:]]))
     done = run(str(path), "--format", "bbc", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["dup_precision"] == 1.0
     assert result["dup_recall"] == 1.0
+    assert (result["n"], result["skipped_rows"]) == (3, 1)
+    assert "eval: skipped" in done.stderr
+    assert "bbc.jsonl:2: not JSON" in done.stderr
     table = run(str(path), "--format", "bbc")
     assert "| dup_precision | 1.0000 |" in table.stdout
+    assert "| skipped_rows | 1 |" in table.stdout
 
 
 @pytest.mark.slow

@@ -134,6 +134,32 @@ def test_evaluate_uci_with_e5_separates_two_clear_stories(tmp_path: Path) -> Non
     assert (got["bcubed_precision"], got["bcubed_recall"], got["bcubed_f1"]) == (1.0, 1.0, 1.0)
 
 
+def test_evaluate_uci_skips_malformed_rows_with_a_count(tmp_path: Path) -> None:
+    ms = 1_394_470_000_000
+    path = write_uci(
+        tmp_path / "uci.csv",
+        [
+            ("Mt. Gox files for bankruptcy", "Reuters", "A", ms),
+            ("Mt. Gox seeks US protection", "CNBC", "A", ms + 1_000),
+            ("JetBlue and American end pact", "Reuters", "B", ms + 5_000),
+        ],
+    )
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([7, "Bitcoin slides", "http://x/7", "WSJ", "b", "A", "x", "yesterday"])  # not ms
+        w.writerow([8, "", "http://x/8", "CNN", "b", "B", "x", ms])  # no title
+        w.writerow([9, "American Airlines, JetBlue sever agreement"])  # cut short
+        w.writerow(
+            [10, "American Airlines, JetBlue sever pact", "http://x/10", "CNN", "b", "B", "x", ms + 6_000]
+        )
+    got = evaluate_uci(path, embeddings=TopicEmbeddings())
+    assert (got["n"], got["skipped_rows"]) == (4, 3)
+    assert got["bcubed_precision"] == got["bcubed_recall"] == 1.0
+    assert "line 5: TIMESTAMP 'yesterday' is not milliseconds" in got["skipped_examples"][0]
+    assert got["skipped_examples"][1].endswith("line 6: no TITLE")
+    assert got["skipped_examples"][2].endswith("line 7: no PUBLISHER, STORY, TIMESTAMP")
+
+
 def test_evaluate_uci_rejects_other_csv(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n", encoding="utf-8")
@@ -195,3 +221,21 @@ def test_evaluate_fnc1_accepts_article_body_and_reports_missing_files(tmp_path: 
     assert got["related_accuracy"] >= 0.9
     with pytest.raises(InvalidInput, match=r"stances\.jsonl"):
         evaluate_fnc1(tmp_path / "missing", embeddings=e5())
+
+
+def test_evaluate_fnc1_skips_malformed_rows_with_a_count(tmp_path: Path) -> None:
+    folder = write_fnc(tmp_path / "fnc")
+    with (folder / "stances.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"headline": "Cut off\n')  # broken JSON
+        fh.write(json.dumps({"headline": "No stance here", "body_id": 1}) + "\n")
+        fh.write(json.dumps({"headline": "Body that is not there", "body_id": 99, "stance": "agree"}) + "\n")
+    with (folder / "bodies.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"body_id": "seven", "body": "A body with an id that is not a number."}) + "\n")
+    got = evaluate_fnc1(folder, embeddings=e5(), folds=3)
+    assert (got["n"], got["bodies"]) == (24, 6)  # every good row is still there
+    assert got["skipped_rows"] == 4
+    reasons = " ".join(got["skipped_examples"])
+    assert "bodies.jsonl:7: no body_id of the right type" in reasons
+    assert "stances.jsonl:25: not JSON" in reasons
+    assert "stances.jsonl:26: no stance" in reasons
+    assert "body_id 99 is not in bodies.jsonl" in reasons

@@ -205,10 +205,30 @@ def test_evaluate_bbc_on_a_small_file(tmp_path: Path) -> None:
     assert got["exact_recall"] == 1.0
 
 
-def test_evaluate_bbc_rejects_broken_lines(tmp_path: Path) -> None:
+def test_evaluate_bbc_skips_broken_lines_with_a_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"title": "a", "body": "b"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(InvalidInput, match=r"bad\.jsonl:2"):
+    good = [
+        json.dumps({"title": "Museum opens", "body": f"The museum opened its {n} new rooms today."})
+        for n in "ab"
+    ]
+    path.write_text(
+        "\n".join([good[0], "not json", '{"title": "cut off", "body": "half a li', '["a list"]', good[1]])
+        + "\n",
+        encoding="utf-8",
+    )
+    got = evaluate_bbc(path)
+    assert got["n"] == 2  # the good rows on both sides of the broken ones are read
+    assert got["skipped_rows"] == 3
+    assert got["skipped_examples"][0].endswith("bad.jsonl:2: not JSON (Expecting value)")
+    assert "bad.jsonl:4: needs an object" in got["skipped_examples"][2]
+    assert sum("eval: skipped" in r.message for r in caplog.records) == 3
+    clean = evaluate_bbc(_write(tmp_path / "ok.jsonl", [{"title": "a", "body": "b"}]))
+    assert clean["skipped_rows"] == 0
+    assert "skipped_examples" not in clean
+    path.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="no usable rows"):
         evaluate_bbc(path)
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
 from newstalk.briefings.models import BRIEFING, ScriptRecord
 from newstalk.briefings.scripts import ClaimFact, StoryInput, lang_of
-from newstalk.factcheck.models import Claim
+from newstalk.factcheck.models import Claim, Evidence
+from newstalk.sources.models import Source
 from newstalk.stories.models import OPEN, ArticleFeatures, Story, StoryArticle
 from newstalk.stories.summary import representative_title
+from newstalk.stories.text import sentences
 
 MAX_LEADS = 12
+MAX_BODY_SENTENCES = 40  # of the lead article; a 90 s script never reads more
 
 
 async def story_inputs(session: AsyncSession, story_id: int, langs: Sequence[str] | None) -> list[StoryInput]:
@@ -25,7 +28,14 @@ async def story_inputs(session: AsyncSession, story_id: int, langs: Sequence[str
         return []
     rows = (
         await session.execute(
-            select(Article.source_id, Article.language, Article.title, ArticleFeatures.lead)
+            select(
+                Article.id,
+                Article.source_id,
+                Article.language,
+                Article.title,
+                ArticleFeatures.lead,
+                func.length(Article.content_text).label("length"),
+            )
             .join(StoryArticle, StoryArticle.article_id == Article.id)
             .join(ArticleFeatures, ArticleFeatures.article_id == Article.id)
             .where(StoryArticle.story_id == story_id, ArticleFeatures.duplicate_of_id.is_(None))
@@ -41,18 +51,36 @@ async def story_inputs(session: AsyncSession, story_id: int, langs: Sequence[str
     claims = (
         await session.scalars(select(Claim).where(Claim.story_id == story_id).order_by(Claim.score.desc()))
     ).all()
-    facts = [
-        ClaimFact(
-            source_id=c.source_id,
-            text=c.text,
-            language=c.language,
-            verdict=c.final_verdict,
-            confidence=c.confidence,
-            score=c.score,
-            kinds=tuple(c.kinds or ()),
+    # Every outlet that covered the story, near-duplicates included (a wire copy is coverage too).
+    coverage = (
+        await session.execute(
+            select(Article.source_id, func.count())
+            .join(StoryArticle, StoryArticle.article_id == Article.id)
+            .where(StoryArticle.story_id == story_id)
+            .group_by(Article.source_id)
         )
-        for c in claims
-    ]
+    ).all()
+    per_outlet = {int(source_id): int(count) for source_id, count in coverage}
+    names = await _outlet_names(session, set(per_outlet) | {c.source_id for c in claims})
+    counters = await _counter_evidence(session, [c.id for c in claims])
+    facts = []
+    for c in claims:
+        counter = next((e for e in counters.get(c.id, []) if e.source_id != c.source_id), None)
+        facts.append(
+            ClaimFact(
+                source_id=c.source_id,
+                text=c.text,
+                language=c.language,
+                verdict=c.final_verdict,
+                confidence=c.confidence,
+                score=c.score,
+                kinds=tuple(c.kinds or ()),
+                counter_outlet=names.get(counter.source_id, "") if counter else "",
+                counter_quote=counter.quote if counter else "",
+            )
+        )
+    # Outlets with the most coverage first (then the first subscribed), named as their feeds title them.
+    outlets = [names[i] for i in sorted(per_outlet, key=lambda i: (-per_outlet[i], i)) if names.get(i)]
     wanted = [main, *(lang for lang in (langs or ()) if lang != main)]
     out = []
     for lang in wanted:
@@ -65,6 +93,10 @@ async def story_inputs(session: AsyncSession, story_id: int, langs: Sequence[str
             firsts.setdefault(r.source_id, i)
         order = [*firsts.values(), *(i for i in range(len(mine)) if i not in firsts.values())]
         leads = [list(mine[i].lead or []) for i in order[:MAX_LEADS]]
+        # The lead article, read on past its lead: the longest in this language (most to tell).
+        longest = max(mine, key=lambda r: r.length or 0)
+        text = await session.scalar(select(Article.content_text).where(Article.id == longest.id))
+        body = sentences(text or "", lang)[:MAX_BODY_SENTENCES]
         out.append(
             StoryInput(
                 story_id=story.id,
@@ -75,8 +107,36 @@ async def story_inputs(session: AsyncSession, story_id: int, langs: Sequence[str
                 leads=leads,
                 outlet_count=story.outlet_count,
                 claims=facts,
+                body=body,
+                outlets=outlets,
             )
         )
+    return out
+
+
+async def _outlet_names(session: AsyncSession, source_ids: set[int]) -> dict[int, str]:
+    """Outlet names by source id: the feed's title ("" when the feed has none)."""
+    if not source_ids:
+        return {}
+    rows = await session.execute(select(Source.id, Source.title).where(Source.id.in_(source_ids)))
+    return {r.id: (r.title or "").strip() for r in rows}
+
+
+async def _counter_evidence(session: AsyncSession, claim_ids: list[int]) -> dict[int, list[Evidence]]:
+    """Per claim, the evidence that contradicts it (refuting, or in conflict on a detail), strongest first.
+
+    Only evidence from the story's own articles: a sentence retrieved from the wider corpus
+    may be about another event, and the script quotes it as this story's coverage.
+    """
+    if not claim_ids:
+        return {}
+    rows = await session.scalars(
+        select(Evidence).where(Evidence.claim_id.in_(claim_ids)).order_by(Evidence.score.desc(), Evidence.id)
+    )
+    out: dict[int, list[Evidence]] = {}
+    for e in rows:
+        if e.stance == "refutes" or e.conflicts:
+            out.setdefault(e.claim_id, []).append(e)
     return out
 
 

@@ -6,10 +6,12 @@ framed by templates per language and by the characters' template lines
 are turned into words by ``briefings.normalize`` right before synthesis, and durations are
 estimated on that normalized text at the measured speaking rate of each engine.
 
-A story script is about 60-90 seconds: headline, what happened, how coverage differs
-(outlet count, outlets whose claims other reporting confirms or contradicts) and the
-fact-check verdict when there is one. A story with little text gets a shorter script;
-nothing is invented to fill time.
+A story script aims at 75 seconds and stays under 90: headline, what happened (the
+story summary, other outlets' lead sentences, then the lead article read on), how
+coverage differs (outlet count with up to four outlets named, outlets whose claims other
+reporting confirms or contradicts) and the fact-check verdict when there is one, quoting
+the outlet whose reporting contradicts the claim. A story with little text gets a shorter
+script (one short article: 15-30 s); nothing is invented to fill time.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ BRIEFING_STORY_TARGET_S = 60.0
 NEAR_REPEAT = 0.5  # word Jaccard at which a lead sentence repeats one already chosen
 QUOTE_MAX_WORDS = 35
 QUOTE_MAX_KO_CHARS = 90
+NAMED_OUTLETS = 4  # a coverage line names at most this many outlets
 
 SUPPORTED, REFUTED, DISPUTED, UNVERIFIED = "supported", "refuted", "disputed", "unverified"
 
@@ -112,6 +115,9 @@ class ClaimFact:
     confidence: float
     score: float
     kinds: tuple[str, ...] = ()
+    # The strongest evidence against the claim from another outlet: its name and its sentence.
+    counter_outlet: str = ""
+    counter_quote: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,8 @@ class StoryInput:
     leads: Sequence[Sequence[str]] = ()  # lead sentences per article, newest coverage first
     outlet_count: int = 1
     claims: Sequence[ClaimFact] = field(default_factory=tuple)
+    body: Sequence[str] = ()  # the lead article's sentences in reading order, read after the leads
+    outlets: Sequence[str] = ()  # outlet names, most coverage first
 
 
 def lang_of(text: str) -> str:
@@ -206,11 +214,14 @@ def _count_en(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def happened(story: StoryInput, budget_s: float, rate: float) -> list[str]:
-    """Summary sentences, then other outlets' lead sentences, up to ``budget_s`` (never repeating one)."""
+    """Summary sentences, other outlets' lead sentences, then the lead article read on, up to ``budget_s``.
+
+    A sentence that nearly repeats one already chosen (or the headline) is skipped.
+    """
     chosen: list[str] = []
     seen: list[frozenset[str]] = [_tokens(story.title)]
     used = 0.0
-    pool = [*story.summary, *(s for lead in story.leads for s in lead)]
+    pool = [*story.summary, *(s for lead in story.leads for s in lead), *story.body]
     for raw in pool:
         sentence = _clean(raw)
         if not sentence or lang_of(sentence) != story.lang:
@@ -244,12 +255,23 @@ def coverage_sentences(story: StoryInput) -> list[str]:
     differ = len(by.get(REFUTED, set()))
     disputed = len(by.get(DISPUTED, set()) - by.get(REFUTED, set()))
     numbers = any("number" in c.kinds for c in story.claims if c.verdict in (SUPPORTED, REFUTED))
+    # An English voice cannot say a Hangul name; a Korean one reads Latin names letter by letter.
+    sayable = [x.strip() for x in story.outlets if x.strip() and (story.lang == "ko" or lang_of(x) == "en")]
+    names = list(dict.fromkeys(sayable))[:NAMED_OUTLETS]
     if story.lang == "ko":
-        out = [
-            "아직 한 곳의 언론사만 이 소식을 전했습니다."
-            if n <= 1
-            else f"이 소식은 {n}개 언론사가 보도했습니다."
-        ]
+        if n <= 1:
+            first = (
+                f"아직 {names[0]} 한 곳만 이 소식을 전했습니다."
+                if names
+                else "아직 한 곳의 언론사만 이 소식을 전했습니다."
+            )
+        elif names and n == len(names):
+            first = f"{', '.join(names)}, 이렇게 {n}개 언론사가 이 소식을 보도했습니다."
+        elif names:
+            first = f"{', '.join(names)} 등 {n}개 언론사가 이 소식을 보도했습니다."
+        else:
+            first = f"이 소식은 {n}개 언론사가 보도했습니다."
+        out = [first]
         topic, obj = ("수치는", "수치를") if numbers else ("핵심 내용은", "내용을")
         parts = []
         if confirm:
@@ -262,11 +284,19 @@ def coverage_sentences(story: StoryInput) -> list[str]:
         if disputed:
             out.append(f"{disputed}곳의 보도는 다른 언론과 엇갈립니다.")
         return out
-    out = [
-        "So far, only one outlet has reported this."
-        if n <= 1
-        else f"{_count_en(n, 'outlet').capitalize()} are covering this story."
-    ]
+    if n <= 1:
+        first = (
+            f"So far, only {names[0]} has reported this."
+            if names
+            else "So far, only one outlet has reported this."
+        )
+    elif names:
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        among = "" if n == len(names) else "among them "
+        first = f"{_count_en(n, 'outlet').capitalize()} are covering this story, {among}{listed}."
+    else:
+        first = f"{_count_en(n, 'outlet').capitalize()} are covering this story."
+    out = [first]
     what = "figure" if numbers else "main facts"
     clauses = []
     if confirm:
@@ -318,15 +348,31 @@ def verdict_sentences(story: StoryInput, already_said: Sequence[str]) -> list[st
     claim = _clean(top.text)
     repeated = any(len(_tokens(claim) & t) / max(1, len(_tokens(claim) | t)) >= NEAR_REPEAT for t in said)
     quote = claim if (top.language == story.lang and _quotable(claim, story.lang) and not repeated) else None
+    counter = _clean(top.counter_quote)
+    against = (
+        top.verdict in (REFUTED, DISPUTED)
+        and top.counter_outlet.strip()
+        and counter
+        and lang_of(counter) == story.lang
+        and _quotable(counter, story.lang)
+    )
     if story.lang == "ko":
         endings = VERDICT_PHRASES["ko"]
         if quote:
-            return ["팩트체크 결과입니다.", polite_ko(_end(quote)), f"이 내용은 {endings[top.verdict]}"]
-        return [f"팩트체크 결과, 이 소식의 핵심 주장은 {endings[top.verdict]}"]
+            out = ["팩트체크 결과입니다.", polite_ko(_end(quote)), f"이 내용은 {endings[top.verdict]}"]
+        else:
+            out = [f"팩트체크 결과, 이 소식의 핵심 주장은 {endings[top.verdict]}"]
+        if against:
+            out += [f"{top.counter_outlet.strip()}의 보도는 이렇습니다.", polite_ko(_end(counter))]
+        return out
     endings_en = VERDICT_PHRASES["en"]
     if quote:
-        return ["Fact check.", _end(quote), endings_en[top.verdict].capitalize()]
-    return [f"Our fact check of the key claim: {endings_en[top.verdict]}"]
+        out = ["Fact check.", _end(quote), endings_en[top.verdict].capitalize()]
+    else:
+        out = [f"Our fact check of the key claim: {endings_en[top.verdict]}"]
+    if against:
+        out.append(f"{top.counter_outlet.strip()} reports: {_end(counter)}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -354,7 +400,7 @@ def story_parts(story: StoryInput, *, target_s: float, max_s: float, rate: float
 def story_script(
     story: StoryInput, voice: str = "anchor", *, target_s: float = STORY_TARGET_S, max_s: float = STORY_MAX_S
 ) -> Script:
-    """A 60-90 s script for one story in one character's voice (shorter when the story has little text)."""
+    """A script of about 75 s (at most 90) for one story in one voice; shorter when the story has little text."""
     rate = get_voice(voice).rendition(story.lang).rate
     p = story_parts(story, target_s=target_s, max_s=max_s, rate=rate)
     chapter = _clean(story.title)

@@ -6,15 +6,22 @@ import asyncio
 import functools
 import hashlib
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 
 from newstalk.accounts.models import Role
 from newstalk.delivery import service
 from newstalk.delivery.models import PodcastSubscription
-from newstalk.delivery.schemas import AudioStatus, Podcast, PodcastCreate, PodcastCreated, VoiceRequest
+from newstalk.delivery.schemas import (
+    AudioFormat,
+    AudioStatus,
+    Podcast,
+    PodcastCreate,
+    PodcastCreated,
+    VoiceRequest,
+)
 from newstalk.deps import ListenerDep, ServicesDep
 from newstalk.errors import Forbidden, NotFound
 from newstalk.kit.db import utcnow
@@ -27,17 +34,20 @@ from newstalk.speech.storage import public_file_url
 router = APIRouter(prefix="/api/v1", tags=["listen"])
 
 AudioId = Annotated[str, Path(pattern="^[0-9a-f]{64}$")]
-AudioFormat = Literal["opus", "mp3"]
+FormatQuery = Annotated[AudioFormat, Query(alias="format", description="opus or mp3: the file `url` names")]
 PodcastId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def _status(audio: Audio, fmt: str = "opus") -> AudioStatus:
+def _status(audio: Audio, fmt: AudioFormat = "opus") -> AudioStatus:
     ready = audio.status == READY
     base = f"/api/v1/audio/{audio.id}"
     return AudioStatus(
         id=audio.id,
         status=audio.status,
-        status_url=f"/api/v1/voice/{audio.id}",
+        # The poll URL keeps the format, so the answer that says "ready" names the file asked for.
+        status_url=f"/api/v1/voice/{audio.id}?format={fmt}",
+        format=fmt,
+        media_type=CONTENT_TYPES[fmt],
         url=f"{base}.{fmt}" if ready else None,
         transcript_url=f"{base}/transcript.vtt" if ready else None,
         chapters_url=f"{base}/chapters.json" if ready else None,
@@ -153,10 +163,12 @@ async def get_chapters(services: ServicesDep, audio_id: AudioId) -> Response:
 
 
 @router.get("/audio/{audio_id}", response_model=AudioStatus)
-async def get_audio_status(services: ServicesDep, audio_id: AudioId) -> AudioStatus:
-    """What an audio id is: status, length, file URLs."""
+async def get_audio_status(
+    services: ServicesDep, audio_id: AudioId, fmt: FormatQuery = "opus"
+) -> AudioStatus:
+    """What an audio id is: status, length, the file URL in the format asked for (opus by default)."""
     async with services.db.read() as session:
-        return _status(await speech.get_audio(session, audio_id))
+        return _status(await speech.get_audio(session, audio_id), fmt)
 
 
 @router.post("/voice", response_model=AudioStatus, responses={202: {"model": AudioStatus}})
@@ -165,18 +177,26 @@ async def post_voice(
 ) -> AudioStatus:
     """Speak a story or a text in a character's voice: 200 with the URL if it exists, else 202 to poll.
 
+    Without ``character`` a signed-in listener's preferred voice speaks (``voice_source``
+    says which was used); a voice not recorded yet is queued (202), never replaced by
+    another. The answer and its poll URL name the file in the requested ``format``.
     Listeners may ask; each request that needs new synthesis counts against their daily
     quota (``NEWSTALK_VOICE_DAILY_QUOTA``), audio that already exists is free, admins are
     not counted.
     """
     async with services.db.unit() as uow:
+        voice = await service.choose_voice(
+            uow.session, principal, body.character, services.settings.briefings_voice
+        )
         result = await service.request_voice(
-            uow, story_id=body.story_id, text=body.text, character=body.character, lang=body.lang
+            uow, story_id=body.story_id, text=body.text, character=voice.character, lang=body.lang
         )
         if result.queued:
             # Raising here rolls the unit back: nothing is queued past the quota.
             await service.charge_voice_quota(services.limiter, services.settings, principal)
-    status = _status(result.audio, body.format)
+    status = _status(result.audio, body.format).model_copy(
+        update={"voice_source": voice.source, "playback_speed": voice.playback_speed}
+    )
     if result.audio.status != READY:
         response.status_code = 202
         response.headers["Location"] = status.status_url
@@ -185,10 +205,12 @@ async def post_voice(
 
 
 @router.get("/voice/{audio_id}", response_model=AudioStatus)
-async def get_voice_status(services: ServicesDep, audio_id: AudioId) -> AudioStatus:
-    """Poll a voice request: pending, ready (with the URL) or failed (with the reason)."""
+async def get_voice_status(
+    services: ServicesDep, audio_id: AudioId, fmt: FormatQuery = "opus"
+) -> AudioStatus:
+    """Poll a voice request: pending, ready (with the URL in ``format``) or failed (with the reason)."""
     async with services.db.read() as session:
-        return _status(await speech.get_audio(session, audio_id))
+        return _status(await speech.get_audio(session, audio_id), fmt)
 
 
 def _podcast(sub: PodcastSubscription) -> Podcast:

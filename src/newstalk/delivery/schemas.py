@@ -8,21 +8,26 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Character = Literal["anchor", "host", "narrator", "reporter", "storyteller"]
+AudioFormat = Literal["opus", "mp3"]
 TEXT_MAX_CHARS = 2000  # about two minutes of speech
 
 
 class VoiceRequest(BaseModel):
     story_id: int | None = None
     text: str | None = Field(None, max_length=TEXT_MAX_CHARS)
-    character: Character = "anchor"
+    character: Character | None = Field(
+        None, description="A character; left out: your preferred voice (preferences), else the default anchor"
+    )
     lang: Literal["en", "ko"] | None = None
-    format: Literal["opus", "mp3"] = "opus"
+    format: AudioFormat = "opus"
 
 
 class AudioStatus(BaseModel):
     id: str
     status: Literal["pending", "ready", "failed"]
-    status_url: str
+    status_url: str = Field(description="Where to poll; carries the requested ?format=")
+    format: AudioFormat = Field(description="The format of `url` and `size`: the one requested")
+    media_type: str = Field(description="The Content-Type `url` is served with")
     url: str | None = None
     transcript_url: str | None = None
     chapters_url: str | None = None
@@ -32,6 +37,14 @@ class AudioStatus(BaseModel):
     characters: list[str]
     script_id: int
     error: str | None = None
+    voice_source: Literal["request", "preference", "default"] | None = Field(
+        None,
+        description="Answers to POST /voice only: where the voice came from (the request's character, "
+        "your preferred voice, or the default)",
+    )
+    playback_speed: float | None = Field(
+        None, description="Answers to POST /voice only: your preferred playback speed, a hint for the player"
+    )
 
 
 class PodcastCreate(BaseModel):

@@ -25,6 +25,7 @@ from newstalk.delivery.models import PodcastSubscription
 from newstalk.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.kit.ratelimit import Limiter
+from newstalk.listeners import repository as listeners_repository
 from newstalk.speech import service as speech
 from newstalk.speech.models import FAILED, READY, Audio
 from newstalk.speech.voices import get_voice
@@ -78,6 +79,37 @@ def etag_matches(header: str | None, etag: str) -> bool:
         return False
     tags = [t.strip().removeprefix("W/") for t in header.split(",")]
     return "*" in tags or etag in tags
+
+
+REQUEST, PREFERENCE, DEFAULT = "request", "preference", "default"
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    character: str
+    source: str  # where the character came from: REQUEST, PREFERENCE or DEFAULT
+    playback_speed: float  # the listener's preferred speed, a hint for the player (1.0 by default)
+
+
+async def choose_voice(
+    session: AsyncSession, principal: Principal, requested: str | None, default: str
+) -> VoiceChoice:
+    """Who speaks a voice request: the character asked for, else the listener's preferred voice, else ``default``.
+
+    The default is the voice the pipeline records story audio in (``NEWSTALK_BRIEFINGS_VOICE``),
+    so a listener without a preference gets the recording that already exists; a listener
+    with one gets their voice, queued (202) when it is not recorded yet, never the default's.
+    """
+    preferred, speed = None, 1.0
+    if principal.user_id is not None:
+        prefs = await listeners_repository.get_preferences(session, principal.user_id)
+        if prefs is not None:
+            preferred, speed = prefs.voice, prefs.playback_speed
+    if requested is not None:
+        return VoiceChoice(requested, REQUEST, speed)
+    if preferred is not None:
+        return VoiceChoice(preferred, PREFERENCE, speed)
+    return VoiceChoice(default, DEFAULT, speed)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ Label maps:
 - Climate-FEVER pairs: evidence_label SUPPORTS / REFUTES / NOT_ENOUGH_INFO, the same way.
 - NLI (KorNLI TSV, KLUE JSON): entailment / contradiction / neutral -> supports / refutes / neutral.
 
-Rows with an unknown or missing label are skipped (KorNLI marks unresolved rows "-"); a
-file that is not in the format at all raises :class:`DatasetError` with one line naming
-the file and the line.
+Rows with an unknown or missing label are left out (KorNLI marks unresolved rows "-").
+A malformed row (a line that is not JSON, a missing text field, an FNC-1 stance whose
+body is not in bodies.jsonl) is skipped with a warning and counted in ``Dataset.skipped``
+(``skipped_rows`` in the evaluation); a file that is not in the format at all (missing,
+not UTF-8, no header, no labelled pair) raises :class:`DatasetError` with one line naming
+the file.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from newstalk.errors import InvalidInput
+from newstalk.kit.rows import SkippedRows
 
 FORMATS: tuple[str, ...] = ("fnc1", "fever", "climate-fever", "nli-tsv", "klue-json")
 
@@ -73,14 +77,19 @@ class Dataset:
     pairs: list[LabelledPair]
     claims: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    skipped: SkippedRows = field(default_factory=SkippedRows)
+
+
+class _BadRow(Exception):
+    """One row is malformed: it is skipped and counted, the rest of the file is read."""
 
 
 def _fail(path: Path, where: str, what: str) -> DatasetError:
     return DatasetError(f"factcheck data: {path}{where}: {what}")
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-empty line; a bad line raises DatasetError."""
+def _jsonl(path: Path, skipped: SkippedRows) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each line holding a JSON object; other lines are skipped and counted."""
     if not path.is_file():
         raise _fail(path, "", "is a folder, expected a file" if path.is_dir() else "no such file")
     try:
@@ -91,27 +100,32 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise _fail(
-                        path, f":{number}", f"not JSON ({exc.msg}); expected one object per line"
-                    ) from exc
+                    skipped.skip(f"{path}:{number}", f"not JSON ({exc.msg}); expected one object per line")
+                    continue
                 if not isinstance(obj, dict):
-                    raise _fail(path, f":{number}", "expected a JSON object per line")
+                    skipped.skip(f"{path}:{number}", "expected a JSON object per line")
+                    continue
                 yield number, obj
     except UnicodeDecodeError as exc:
         raise _fail(path, "", "not UTF-8 text") from exc
 
 
-def _text(obj: dict[str, Any], keys: tuple[str, ...], path: Path, number: int) -> str:
+def _text(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
     for key in keys:
         value = obj.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
-    raise _fail(path, f":{number}", f"no {' or '.join(repr(k) for k in keys)} text")
+    raise _BadRow(f"no {' or '.join(repr(k) for k in keys)} text")
 
 
 def _finish(ds: Dataset, expected: str) -> Dataset:
     if not ds.pairs:
-        raise DatasetError(f"factcheck data: {ds.name} has no labelled pairs; expected {expected}")
+        skipped = (
+            f" ({ds.skipped.count} malformed rows skipped, first: {ds.skipped.examples[0]})"
+            if ds.skipped.count
+            else ""
+        )
+        raise DatasetError(f"factcheck data: {ds.name} has no labelled pairs{skipped}; expected {expected}")
     return ds
 
 
@@ -122,19 +136,25 @@ def load_fnc1(folder: Path) -> Dataset:
             folder, "", "not a folder; an FNC-1 data set is a folder with stances.jsonl and bodies.jsonl"
         )
     bodies_path, stances_path = folder / "bodies.jsonl", folder / "stances.jsonl"
+    skipped = SkippedRows()
     bodies: dict[str, str] = {}
-    for number, obj in _jsonl(bodies_path):
-        if "body_id" not in obj and "Body ID" not in obj:
-            raise _fail(bodies_path, f":{number}", "no body_id")
-        bodies[str(obj.get("body_id", obj.get("Body ID")))] = _text(
-            obj, ("body", "articleBody"), bodies_path, number
-        )
+    for number, obj in _jsonl(bodies_path, skipped):
+        try:
+            if "body_id" not in obj and "Body ID" not in obj:
+                raise _BadRow("no body_id")
+            bodies[str(obj.get("body_id", obj.get("Body ID")))] = _text(obj, ("body", "articleBody"))
+        except _BadRow as bad:
+            skipped.skip(f"{bodies_path}:{number}", str(bad))
     pairs: list[LabelledPair] = []
-    for number, obj in _jsonl(stances_path):
-        headline = _text(obj, ("headline", "Headline"), stances_path, number)
+    for number, obj in _jsonl(stances_path, skipped):
         body_id = str(obj.get("body_id", obj.get("Body ID", "")))
-        if body_id not in bodies:
-            raise _fail(stances_path, f":{number}", f"body_id {body_id!r} is not in bodies.jsonl")
+        try:
+            headline = _text(obj, ("headline", "Headline"))
+            if body_id not in bodies:
+                raise _BadRow(f"body_id {body_id!r} is not in bodies.jsonl")
+        except _BadRow as bad:
+            skipped.skip(f"{stances_path}:{number}", str(bad))
+            continue
         label = str(obj.get("stance", obj.get("Stance", ""))).strip().lower()
         if label not in FNC_LABELS:
             continue
@@ -149,22 +169,27 @@ def load_fnc1(folder: Path) -> Dataset:
                 label=label,
             )
         )
-    ds = Dataset(str(folder), "fnc1", pairs, files=[stances_path, bodies_path])
+    ds = Dataset(str(folder), "fnc1", pairs, files=[stances_path, bodies_path], skipped=skipped)
     return _finish(ds, "stance agree/disagree/discuss/unrelated")
 
 
 def load_fever(path: Path) -> Dataset:
     """FEVER-style JSON lines: claim, evidence (or evidence_sentence), label."""
     pairs: list[LabelledPair] = []
-    for number, obj in _jsonl(path):
+    skipped = SkippedRows()
+    for number, obj in _jsonl(path, skipped):
         raw = str(obj.get("label", obj.get("gold_label", ""))).strip()
         stance = _FEVER_MAP.get(raw.lower())
         if stance is None:
             continue
-        claim = _text(obj, ("claim", "sentence2"), path, number)
-        evidence = _text(obj, ("evidence", "evidence_sentence", "sentence1"), path, number)
+        try:
+            claim = _text(obj, ("claim", "sentence2"))
+            evidence = _text(obj, ("evidence", "evidence_sentence", "sentence1"))
+        except _BadRow as bad:
+            skipped.skip(f"{path}:{number}", str(bad))
+            continue
         pairs.append(LabelledPair(claim, evidence, stance, True, claim, "en", _FEVER_NAMES[stance]))
-    ds = Dataset(str(path), "fever", pairs, files=[path])
+    ds = Dataset(str(path), "fever", pairs, files=[path], skipped=skipped)
     return _finish(ds, "JSON lines with claim, evidence and label SUPPORTS/REFUTES/NOT ENOUGH INFO")
 
 
@@ -172,17 +197,22 @@ def load_climate_fever(path: Path) -> Dataset:
     """Climate-FEVER JSON lines: claim, claim_label and evidences[] with evidence and evidence_label."""
     pairs: list[LabelledPair] = []
     claims: dict[str, str] = {}
-    for number, obj in _jsonl(path):
-        claim = _text(obj, ("claim",), path, number)
-        claim_id = str(obj.get("claim_id", number))
+    skipped = SkippedRows()
+    for number, obj in _jsonl(path, skipped):
         evidences = obj.get("evidences")
-        if not isinstance(evidences, list):
-            raise _fail(path, f":{number}", "no 'evidences' list")
+        try:
+            claim = _text(obj, ("claim",))
+            if not isinstance(evidences, list):
+                raise _BadRow("no 'evidences' list")
+            if not all(isinstance(item, dict) for item in evidences):
+                raise _BadRow("each evidence must be an object")
+        except _BadRow as bad:
+            skipped.skip(f"{path}:{number}", str(bad))
+            continue
+        claim_id = str(obj.get("claim_id", number))
         claim_label = str(obj.get("claim_label", "")).strip().upper().replace(" ", "_")
         kept = 0
         for item in evidences:
-            if not isinstance(item, dict):
-                raise _fail(path, f":{number}", "each evidence must be an object")
             stance = _FEVER_MAP.get(str(item.get("evidence_label", "")).strip().lower())
             evidence = item.get("evidence")
             if stance is None or not isinstance(evidence, str) or not evidence.strip():
@@ -192,7 +222,7 @@ def load_climate_fever(path: Path) -> Dataset:
             kept += 1
         if kept and claim_label in CLAIM_LABELS:
             claims[claim_id] = claim_label
-    ds = Dataset(str(path), "climate-fever", pairs, claims, files=[path])
+    ds = Dataset(str(path), "climate-fever", pairs, claims, files=[path], skipped=skipped)
     return _finish(ds, "JSON lines with claim, claim_label and evidences[{evidence, evidence_label}]")
 
 
@@ -211,6 +241,7 @@ def load_nli_tsv(path: Path, lang: str = "ko") -> Dataset:
     if not path.is_file():
         raise _fail(path, "", "no such file")
     pairs: list[LabelledPair] = []
+    skipped = SkippedRows()
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -223,13 +254,17 @@ def load_nli_tsv(path: Path, lang: str = "ko") -> Dataset:
             idx = [header.index(col) for col in need]
             for row in reader:
                 if len(row) <= max(idx):
+                    if any(cell.strip() for cell in row):
+                        skipped.skip(
+                            f"{path}:{reader.line_num}", f"{len(row)} columns, the header has {len(header)}"
+                        )
                     continue
                 pair = _nli_pair(row[idx[0]], row[idx[1]], row[idx[2]], lang)
                 if pair is not None:
                     pairs.append(pair)
     except UnicodeDecodeError as exc:
         raise _fail(path, "", "not UTF-8 text") from exc
-    ds = Dataset(str(path), "nli-tsv", pairs, files=[path])
+    ds = Dataset(str(path), "nli-tsv", pairs, files=[path], skipped=skipped)
     return _finish(ds, "rows with gold_label entailment/neutral/contradiction")
 
 
@@ -246,15 +281,19 @@ def load_klue_json(path: Path, lang: str = "ko") -> Dataset:
     if not isinstance(data, list):
         raise _fail(path, "", "expected a JSON list of {premise, hypothesis, gold_label} objects")
     pairs: list[LabelledPair] = []
-    for item in data:
+    skipped = SkippedRows()
+    for number, item in enumerate(data, 1):
         if not isinstance(item, dict):
-            raise _fail(path, "", "each item must be an object with premise, hypothesis and gold_label")
+            skipped.skip(f"{path} item {number}", "not an object with premise, hypothesis and gold_label")
+            continue
         premise, hypothesis, label = item.get("premise"), item.get("hypothesis"), item.get("gold_label")
         if isinstance(premise, str) and isinstance(hypothesis, str) and isinstance(label, str):
             pair = _nli_pair(premise, hypothesis, label, lang)
             if pair is not None:
                 pairs.append(pair)
-    ds = Dataset(str(path), "klue-json", pairs, files=[path])
+        else:
+            skipped.skip(f"{path} item {number}", "premise, hypothesis and gold_label must be text")
+    ds = Dataset(str(path), "klue-json", pairs, files=[path], skipped=skipped)
     return _finish(ds, "items with gold_label entailment/neutral/contradiction")
 
 

@@ -198,4 +198,5 @@ def evaluate(
     result = score_dataset(ds, stance, related, model.related_threshold)
     result.update(counts)
     result["model"] = model.describe() + (f"; Korean pairs: {cross.describe()}" if cross else "")
+    result.update(ds.skipped.report())
     return result

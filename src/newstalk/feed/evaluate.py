@@ -48,6 +48,7 @@ from newstalk.feed.ranking import (
     rank,
     topic_text,
 )
+from newstalk.kit.rows import SkippedRows
 from newstalk.stories.category import CATEGORIES, Encoder, clean_ag_news
 
 BBC_CATEGORIES = {
@@ -58,6 +59,8 @@ BBC_CATEGORIES = {
     "tech": "tech",
 }
 AG_CATEGORIES = {"1": "world", "2": "sports", "3": "economy", "4": "tech"}
+BBC_FIELDS = ("id", "title", "body", "category")
+UCI_FIELDS = ("TITLE", "PUBLISHER", "STORY")
 EN_OUTLETS = ("BBC News", "Reuters", "AP", "AFP", "The Guardian", "Bloomberg")
 KO_DATELINE = re.compile(r"^\s*(?:\S+\s+){0,2}?(연합뉴스|뉴시스|뉴스1|머니투데이)\s+(?:\S+\s+){0,3}?기자\s+")
 AG_OUTLET = re.compile(r"\(([A-Za-z.]+)\)\s*$")
@@ -85,11 +88,31 @@ def _bucket(key: str, modulo: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % modulo
 
 
-def load_corpus(data_dir: Path, *, per_source: int) -> list[SimStory]:
-    """Stories from the shared news data; every choice is by hash, so the same files give the same set."""
+def _bbc_rows(path: Path, skipped: SkippedRows) -> list[dict[str, str]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            skipped.skip(f"{path}:{number}", f"not JSON ({exc.msg})")
+            continue
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in BBC_FIELDS):
+            skipped.skip(f"{path}:{number}", f"needs an object with text fields {', '.join(BBC_FIELDS)}")
+            continue
+        rows.append(row)
+    return rows
+
+
+def load_corpus(data_dir: Path, *, per_source: int, skipped: SkippedRows | None = None) -> list[SimStory]:
+    """Stories from the shared news data; every choice is by hash, so the same files give the same set.
+
+    Malformed rows (a broken JSON line, a CSV row without its fields) are skipped and counted.
+    """
+    skipped = skipped if skipped is not None else SkippedRows()
     stories: list[SimStory] = []
-    bbc = data_dir / "bbc_news.jsonl"
-    rows = [json.loads(line) for line in bbc.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = _bbc_rows(data_dir / "bbc_news.jsonl", skipped)
     rows.sort(key=lambda r: hashlib.sha256(r["id"].encode()).hexdigest())
     seen_titles: set[str] = set()
     for r in rows:
@@ -102,23 +125,35 @@ def load_corpus(data_dir: Path, *, per_source: int) -> list[SimStory]:
         )
         if sum(1 for s in stories if s.language == "en") >= per_source:
             break
-    with (data_dir / "ag_news" / "test.csv").open(encoding="utf-8", newline="") as fh:
-        ag = [r for r in csv.reader(fh) if len(r) >= 3 and r[0] in AG_CATEGORIES]
-    ag.sort(key=lambda r: hashlib.sha256(r[1].encode()).hexdigest())
-    for r in ag[:per_source]:
-        m = AG_OUTLET.search(r[1])
-        title = clean_ag_news(AG_OUTLET.sub("", r[1]))
-        outlet = m.group(1) if m else EN_OUTLETS[_bucket(r[1], len(EN_OUTLETS))]
-        stories.append(SimStory(0, title, clean_ag_news(r[2]), "en", AG_CATEGORIES[r[0]], [outlet]))
+    ag_path = data_dir / "ag_news" / "test.csv"
+    with ag_path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        ag: list[list[str]] = []
+        for rec in reader:
+            if len(rec) >= 3 and rec[0] in AG_CATEGORIES:
+                ag.append(rec)
+            elif any(x.strip() for x in rec):
+                skipped.skip(f"{ag_path} line {reader.line_num}", "needs class index 1-4, title, description")
+    ag.sort(key=lambda rec: hashlib.sha256(rec[1].encode()).hexdigest())
+    for rec in ag[:per_source]:
+        m = AG_OUTLET.search(rec[1])
+        title = clean_ag_news(AG_OUTLET.sub("", rec[1]))
+        outlet = m.group(1) if m else EN_OUTLETS[_bucket(rec[1], len(EN_OUTLETS))]
+        stories.append(SimStory(0, title, clean_ag_news(rec[2]), "en", AG_CATEGORIES[rec[0]], [outlet]))
     ko_path = data_dir / "ko-news-soynlp" / "doublespace_line_corpus_sample.txt"
     for line in ko_path.read_text(encoding="utf-8").splitlines()[:per_source]:
         m = KO_DATELINE.match(line)
         body = line[m.end() :] if m else line
         outlet = m.group(1) if m else "한국 언론"
         stories.append(SimStory(0, body[:90].strip(), body[:400], "ko", "", [outlet]))
-    with (data_dir / "uci-news-aggregator-head.csv").open(encoding="utf-8", newline="") as fh:
+    uci_path = data_dir / "uci-news-aggregator-head.csv"
+    with uci_path.open(encoding="utf-8", newline="") as fh:
         uci: dict[str, list[dict[str, str]]] = {}
-        for row in csv.DictReader(fh):
+        records = csv.DictReader(fh)
+        for row in records:
+            if not all(isinstance(row.get(k), str) and row[k].strip() for k in UCI_FIELDS):
+                skipped.skip(f"{uci_path} line {records.line_num}", f"needs {', '.join(UCI_FIELDS)}")
+                continue
             uci.setdefault(row["STORY"], []).append(row)
     for key in sorted(uci):
         members = uci[key]
@@ -466,7 +501,8 @@ def evaluate_feed(
 
     if eval_days < 1 or eval_days >= days:
         raise ValueError(f"eval feed: eval_days must be between 1 and days-1, got {eval_days} of {days}")
-    stories = load_corpus(data_dir, per_source=per_source)
+    skipped = SkippedRows()
+    stories = load_corpus(data_dir, per_source=per_source, skipped=skipped)
     embed_corpus(stories, encoder, cache)
     classifier = CategoryClassifier.load()
     predicted = classifier.predict(np.asarray([s.vector for s in stories]))
@@ -479,6 +515,7 @@ def evaluate_feed(
     )
     result["seconds"] = round((datetime.now(UTC) - started) / timedelta(seconds=1), 1)
     result["data"] = str(data_dir)
+    result.update(skipped.report())
     return result
 
 

@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from newstalk.kit.rows import SkippedRows
+
 CATEGORIES: tuple[str, ...] = (
     "politics",
     "economy",
@@ -93,12 +95,21 @@ class AgNewsRow:
     text: str
 
 
-def read_ag_news(path: Path) -> list[AgNewsRow]:
-    """Read an ag_news CSV (label, title, description; no header) into mapped rows."""
+def read_ag_news(path: Path, skipped: SkippedRows | None = None) -> list[AgNewsRow]:
+    """Read an ag_news CSV (label, title, description; no header) into mapped rows.
+
+    A row with fewer than three fields or a label other than 1-4 is skipped and counted.
+    """
+    skipped = skipped if skipped is not None else SkippedRows()
     rows: list[AgNewsRow] = []
     with path.open(newline="", encoding="utf-8") as fh:
-        for index, record in enumerate(csv.reader(fh)):
+        reader = csv.reader(fh)
+        for index, record in enumerate(reader):
+            if not any(field.strip() for field in record):
+                continue
             if len(record) < 3 or record[0] not in AG_NEWS_LABELS:
+                why = f"{len(record)} fields" if len(record) < 3 else f"label {record[0]!r} is not 1-4"
+                skipped.skip(f"{path} line {reader.line_num}", why)
                 continue
             text = category_text(clean_ag_news(record[1]), clean_ag_news(record[2]))
             rows.append(AgNewsRow(index, AG_NEWS_LABELS[record[0]], text))
@@ -202,7 +213,8 @@ def evaluate_ag_news(
     path: Path, classifier: CategoryClassifier, embeddings: Encoder, *, batch: int = 256
 ) -> dict[str, Any]:
     """Score the classifier on an ag_news CSV; on the training CSV only its held-out rows count."""
-    rows = read_ag_news(path)
+    skipped = SkippedRows()
+    rows = read_ag_news(path, skipped)
     trained_on = classifier.metadata.get("ag_news", {}).get("sha256")
     held_out_only = trained_on is not None and trained_on == file_sha256(path)
     if held_out_only:
@@ -214,4 +226,5 @@ def evaluate_ag_news(
         predicted.extend(label for label, _ in classifier.predict(vectors))
     scores = classification_scores([r.category for r in rows], predicted)
     scores["held_out_only"] = held_out_only
+    scores.update(skipped.report())
     return scores

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from newstalk.errors import InvalidInput
+from newstalk.kit.rows import SkippedRows
 from newstalk.stories.neardup import DEFAULT_THRESHOLD, NearDupIndex, find_duplicate, signature
 from newstalk.stories.text import normalize_text, sentences
 
@@ -51,7 +52,8 @@ _MAX_SENTENCE_FANOUT = 50
 Pair = tuple[int, int]
 
 
-def _read(path: Path) -> Iterator[dict[str, Any]]:
+def _read(path: Path, skipped: SkippedRows) -> Iterator[dict[str, Any]]:
+    """The file's rows; a line that is not a JSON object with text title/body is skipped and counted."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -59,13 +61,13 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InvalidInput(
-                    f"eval stories: {path}:{lineno} is not JSON ({exc.msg}); fix or drop that line"
-                ) from exc
-            if not isinstance(row, dict) or not isinstance(row.get("body", ""), str):
-                raise InvalidInput(
-                    f"eval stories: {path}:{lineno} needs an object with text fields title and body"
-                )
+                skipped.skip(f"{path}:{lineno}", f"not JSON ({exc.msg})")
+                continue
+            if not isinstance(row, dict) or not all(
+                isinstance(row.get(key, ""), str) for key in ("title", "body")
+            ):
+                skipped.skip(f"{path}:{lineno}", "needs an object with text fields title and body")
+                continue
             yield row
 
 
@@ -133,7 +135,10 @@ def _scores(found: set[Pair], gold: set[Pair]) -> tuple[float, float, float]:
 
 def evaluate_bbc(path: Path, *, threshold: float = DEFAULT_THRESHOLD) -> dict[str, float | int]:
     """Precision and recall of near-duplicate pairs found by streaming a JSONL file through the index."""
-    texts = [_text(row) for row in _read(path)]
+    skipped = SkippedRows()
+    texts = [_text(row) for row in _read(path, skipped)]
+    if not texts:
+        raise InvalidInput(f"eval stories: {path} has no usable rows (JSON objects with title and body)")
     start = time.perf_counter()
     found = predicted_pairs(texts, "en", threshold)
     elapsed = time.perf_counter() - start
@@ -154,4 +159,5 @@ def evaluate_bbc(path: Path, *, threshold: float = DEFAULT_THRESHOLD) -> dict[st
         "exact_f1": round(exact_f1, 4),
         "threshold": threshold,
         "ms_per_article": round(1000 * elapsed / len(texts), 3) if texts else 0.0,
+        **skipped.report(),
     }

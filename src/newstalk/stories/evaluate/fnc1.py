@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from newstalk.errors import InvalidInput
+from newstalk.kit.rows import SkippedRows
 from newstalk.providers.embeddings import E5SmallEmbeddings, EmbeddingProvider
 from newstalk.stories.text import sentences, words
 
@@ -27,13 +28,39 @@ SENTENCE_CHARS = 300
 LEAD_CHARS = 300
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path, fields: dict[str, type], skipped: SkippedRows) -> list[dict[str, Any]]:
+    """JSON objects with ``fields`` of the given types; any other line is skipped and counted."""
     if not path.exists():
         raise InvalidInput(
             f"eval stories: {path} is missing; an FNC-1 folder holds stances.jsonl and bodies.jsonl"
         )
+    out = []
     with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                skipped.skip(f"{path}:{lineno}", f"not JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict):
+                skipped.skip(f"{path}:{lineno}", "not a JSON object")
+                continue
+            if "articleBody" in obj and "body" not in obj:
+                obj["body"] = obj["articleBody"]
+            if isinstance(obj.get("body_id"), str) and obj["body_id"].strip().isdigit():
+                obj["body_id"] = int(obj["body_id"])
+            bad = [
+                k
+                for k, kind in fields.items()
+                if not isinstance(obj.get(k), kind) or isinstance(obj.get(k), bool)
+            ]
+            if bad:
+                skipped.skip(f"{path}:{lineno}", f"no {' or '.join(bad)} of the right type")
+                continue
+            out.append(obj)
+    return out
 
 
 def pair_features(
@@ -83,14 +110,21 @@ def evaluate_fnc1(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    stances = _read_jsonl(folder / "stances.jsonl")
+    skipped = SkippedRows()
+    bodies_path = folder / "bodies.jsonl"
     bodies = {
-        int(b["body_id"]): str(b.get("body") or b.get("articleBody") or "")
-        for b in _read_jsonl(folder / "bodies.jsonl")
+        int(b["body_id"]): b["body"] for b in _read_jsonl(bodies_path, {"body_id": int, "body": str}, skipped)
     }
-    missing = {int(s["body_id"]) for s in stances} - set(bodies)
-    if missing:
-        raise InvalidInput(f"eval stories: {len(missing)} body_id values in stances.jsonl have no body")
+    stances = []
+    for s in _read_jsonl(folder / "stances.jsonl", {"headline": str, "body_id": int, "stance": str}, skipped):
+        if s["body_id"] in bodies:
+            stances.append(s)
+        else:
+            skipped.skip(
+                f"{folder / 'stances.jsonl'}", f"body_id {s['body_id']} is not in {bodies_path.name}"
+            )
+    if not stances:
+        raise InvalidInput(f"eval stories: {folder} has no usable stance rows with a body")
     x = pair_features(stances, bodies, embeddings or E5SmallEmbeddings())
     y = np.array([s["stance"] != "unrelated" for s in stances], dtype=bool)
     groups = np.array([int(s["body_id"]) for s in stances])
@@ -115,4 +149,5 @@ def evaluate_fnc1(
         "unrelated": int((~y).sum()),
         "bodies": len({int(s["body_id"]) for s in stances}),
         "folds": k,
+        **skipped.report(),
     }

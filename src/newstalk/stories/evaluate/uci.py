@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from newstalk.errors import InvalidInput
+from newstalk.kit.rows import SkippedRows
 from newstalk.providers.embeddings import E5SmallEmbeddings, EmbeddingProvider
 from newstalk.stories.cluster import DEFAULT_THRESHOLD, ArticleFeatures, StoryClusterer, features_from_title
 
@@ -58,8 +59,13 @@ def bcubed(gold: Sequence[Hashable], found: Sequence[Hashable]) -> tuple[float, 
     return p, r, f1
 
 
-def read_uci(path: Path) -> list[Row]:
-    """Read a UCI News Aggregator CSV, sorted by TIMESTAMP."""
+def read_uci(path: Path, skipped: SkippedRows | None = None) -> list[Row]:
+    """Read a UCI News Aggregator CSV, sorted by TIMESTAMP.
+
+    A row with a missing field, an empty title or story, or a TIMESTAMP that is not
+    milliseconds is skipped and counted in ``skipped``; a file without the UCI columns fails.
+    """
+    skipped = skipped if skipped is not None else SkippedRows()
     rows: list[Row] = []
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -67,13 +73,20 @@ def read_uci(path: Path) -> list[Row]:
         if missing:
             raise InvalidInput(f"eval stories: {path} lacks UCI columns {', '.join(missing)}")
         for rec in reader:
+            where = f"{path} line {reader.line_num}"
+            values = {c: rec.get(c) for c in REQUIRED}
+            short = [c for c, v in values.items() if not isinstance(v, str) or not v.strip()]
+            if short:
+                skipped.skip(where, f"no {', '.join(short)}")
+                continue
             try:
                 ts = datetime.fromtimestamp(int(rec["TIMESTAMP"]) / 1000, tz=UTC)
-            except ValueError as exc:
-                raise InvalidInput(
-                    f"eval stories: {path} line {reader.line_num}: TIMESTAMP {rec['TIMESTAMP']!r} is not ms"
-                ) from exc
+            except (ValueError, OverflowError, OSError):
+                skipped.skip(where, f"TIMESTAMP {rec['TIMESTAMP']!r} is not milliseconds")
+                continue
             rows.append(Row(rec["TITLE"].strip(), rec["PUBLISHER"].strip(), rec["STORY"].strip(), ts))
+    if not rows:
+        raise InvalidInput(f"eval stories: {path} has no usable UCI rows")
     rows.sort(key=lambda r: r.published_at)
     return rows
 
@@ -132,7 +145,8 @@ def evaluate_uci(
 
     ``half`` ("A" or "B") keeps only the rows of that half of the STORY ids (``split_stories``).
     """
-    rows = read_uci(path)
+    skipped = SkippedRows()
+    rows = read_uci(path, skipped)
     if half is not None:
         if half not in ("A", "B"):
             raise InvalidInput(f"eval stories: half must be 'A' or 'B', not {half!r}")
@@ -151,6 +165,7 @@ def evaluate_uci(
         "clusters_gold": len(set(gold)),
         "clusters_found": len(set(found)),
         "threshold": threshold,
+        **skipped.report(),
     }
 
 
@@ -162,7 +177,8 @@ def kfold_uci(
     grid: Sequence[float] = tuple(np.round(np.arange(0.50, 0.951, 0.025), 3)),
 ) -> dict[str, float | int]:
     """Held-out B-cubed F1: folds split by STORY id, threshold picked on the other folds each time."""
-    rows = read_uci(path)
+    skipped = SkippedRows()
+    rows = read_uci(path, skipped)
     feats = uci_features(rows, embeddings or E5SmallEmbeddings())
     stories = sorted({r.story for r in rows})
     rng = np.random.default_rng(0)
@@ -186,4 +202,5 @@ def kfold_uci(
         "folds": folds,
         "thresholds_min": min(picked),
         "thresholds_max": max(picked),
+        **skipped.report(),
     }
