@@ -23,9 +23,9 @@ data "aws_region" "current" {}
 
 data "aws_iam_policy_document" "key" {
   # A key policy's Resource "*" means this key only; the account root must administer it or it is lost.
-  #checkov:skip=CKV_AWS_109:key policy, its "*" is the key itself
-  #checkov:skip=CKV_AWS_111:key policy, its "*" is the key itself
-  #checkov:skip=CKV_AWS_356:key policy, its "*" is the key itself
+  #checkov:skip=CKV_AWS_109:key policy, where the resource star is the key itself
+  #checkov:skip=CKV_AWS_111:key policy, where the resource star is the key itself
+  #checkov:skip=CKV_AWS_356:key policy, where the resource star is the key itself
   statement {
     sid       = "AccountAdministers"
     actions   = ["kms:*"]
