@@ -175,13 +175,16 @@ kubectl kustomize "$overlay" | sed -e "s#newstalk:release#$image#g" -e "s#000000
 log "rendered $(grep -c '^kind:' "$work/manifests.yaml") resources with image $image"
 
 step "7/9 migration (Job newstalk-migrate)"
+# Unlabelled objects first (namespace, settings, secrets, accounts, policies): the Job needs them.
+run kubectl apply -f "$work/manifests.yaml" -l '!app.kubernetes.io/component'
+run kubectl -n "$namespace" wait --for=condition=Ready externalsecret/newstalk-secrets --timeout=300s
 run kubectl -n "$namespace" delete job newstalk-migrate --ignore-not-found
 run kubectl apply -f "$work/manifests.yaml" -l app.kubernetes.io/component=migrate
 run kubectl -n "$namespace" wait --for=condition=complete job/newstalk-migrate --timeout=900s
 
 step "8/9 rollout"
 $dry_run || rollout_started=true
-run kubectl apply -f "$work/manifests.yaml" -l 'app.kubernetes.io/component!=migrate'
+run kubectl apply -f "$work/manifests.yaml" -l 'app.kubernetes.io/component,app.kubernetes.io/component!=migrate'
 if $dry_run; then
   log "would run: kubectl -n $namespace rollout status deployment/<each> --timeout=600s"
 else

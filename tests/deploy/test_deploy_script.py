@@ -134,8 +134,8 @@ def test_a_release_runs_in_order_with_the_image_by_digest(stubs: dict[str, str])
         "docker build",
         "docker push",
         "aws eks update-kubeconfig",
+        "kubectl -n newstalk-ai-staging wait --for=condition=Ready externalsecret/newstalk-secrets",
         "kubectl -n newstalk-ai-staging delete job newstalk-migrate",
-        "kubectl apply -f",
         "kubectl -n newstalk-ai-staging wait --for=condition=complete job/newstalk-migrate",
         "kubectl -n newstalk-ai-staging rollout status deployment.apps/newstalk-api",
         "recorder production-checklist --namespace newstalk-ai-staging",
@@ -147,10 +147,21 @@ def test_a_release_runs_in_order_with_the_image_by_digest(stubs: dict[str, str])
     assert not any(" plan " in c or " apply -input" in c for c in calls if c.startswith("terraform"))
     assert not any("rollout undo" in c for c in calls)
 
-    rollout = Path(stubs["STUB_DIR"]) / "applied-1.yaml"
-    first = index(calls, "kubectl apply -f")
-    assert calls[first].endswith("-l app.kubernetes.io/component=migrate")
-    assert calls[first + 2].endswith("-l app.kubernetes.io/component!=migrate")
+    rollout = Path(stubs["STUB_DIR"]) / "applied-2.yaml"
+    applies = [c.split(" -l ")[1] for c in calls if c.startswith("kubectl apply -f")]
+    assert applies == [
+        "!app.kubernetes.io/component",
+        "app.kubernetes.io/component=migrate",
+        "app.kubernetes.io/component,app.kubernetes.io/component!=migrate",
+    ]
+    # Each selector picks what its step means from the real render.
+    docs = list(yaml.safe_load_all(rollout.read_text()))
+    unlabelled = {
+        d["kind"] for d in docs if "app.kubernetes.io/component" not in d["metadata"].get("labels", {})
+    }
+    assert {"Namespace", "ConfigMap", "ExternalSecret", "ServiceAccount", "NetworkPolicy"} <= unlabelled
+    assert "Deployment" not in unlabelled
+    assert "Job" not in unlabelled
     applied = list(yaml.safe_load_all(rollout.read_text()))
     images = {
         c["image"]
@@ -185,10 +196,11 @@ def test_a_failed_checklist_rolls_the_deployments_back(stubs: dict[str, str]) ->
 
 
 def test_a_failed_migration_stops_before_the_rollout_without_rollback(stubs: dict[str, str]) -> None:
-    env = dict(stubs, STUB_FAIL="kubectl -n newstalk-ai-staging wait*")
+    env = dict(stubs, STUB_FAIL="kubectl -n newstalk-ai-staging wait --for=condition=complete*")
     result, calls = deploy(env, "--environment", "staging", "--skip-infrastructure")
     assert result.returncode != 0
     assert not any("component!=migrate" in c or "rollout" in c for c in calls)
+    assert sum(c.startswith("kubectl apply") for c in calls) == 2
 
 
 def test_missing_or_weak_secrets_stop_the_release_before_anything_runs(stubs: dict[str, str]) -> None:
@@ -214,6 +226,6 @@ def test_production_release_targets_the_production_namespace_and_overlay(stubs: 
     assert result.returncode == 0, result.stderr
     assert any(c.startswith("kubectl kustomize deploy/k8s/overlays/production") for c in calls)
     assert any(c.startswith("kubectl -n newstalk-ai-prod wait") for c in calls)
-    applied = (Path(stubs["STUB_DIR"]) / "applied-1.yaml").read_text()
+    applied = (Path(stubs["STUB_DIR"]) / "applied-2.yaml").read_text()
     assert "namespace: newstalk-ai-prod" in applied
     assert os.path.basename(ECR) in applied

@@ -205,7 +205,7 @@ module "secrets" {
   environment = var.environment
   kms_key_arn = module.kms.key_arns["secrets"]
   app = {
-    "database-url"               = "postgresql://newstalk:${urlencode(var.db_password)}@${module.rds.endpoint}:${module.rds.port}/newstalk?sslmode=verify-full"
+    "database-url"               = "postgresql://newstalk:${urlencode(var.db_password)}@${module.rds.endpoint}:${module.rds.port}/newstalk?sslmode=require"
     "redis-url"                  = "rediss://:${urlencode(var.redis_auth_token)}@${module.elasticache.primary_endpoint}:6379/0"
     "jwt-secret"                 = var.jwt_secret
     "audio-s3-access-key-id"     = module.iam.audio_access_key_id
