@@ -10,7 +10,8 @@
 # --submit-to-stores    also eas build + eas submit the mobile app's production profiles
 #
 # Environment: DB_PASSWORD, REDIS_AUTH_TOKEN, JWT_SECRET_KEY (required); GRAFANA_ADMIN_PASSWORD
-# (required when Terraform runs); OPENAI_API_KEY, CLOUDFLARE_API_TOKEN (optional). Values are never
+# (required when Terraform runs); OPENAI_API_KEY, CLOUDFLARE_API_TOKEN (optional); API_CERTIFICATE_ARN
+# (the ACM certificate of api.DOMAIN for the Ingress; required) and NEWSTALK_DOMAIN. Values are never
 # printed; Terraform gets them as TF_VAR_* variables. AWS credentials come from the usual AWS
 # environment or profile. NEWSTALK_DEPLOY_TEST_CMD, _SCAN_CMD, _CHECK_CMD and _CHECKLIST_CMD replace
 # the test suite, the vulnerability scans, the offline checks and the checklist (default
@@ -119,6 +120,7 @@ fi
 if [ -n "${REDIS_AUTH_TOKEN:-}" ] && { [ ${#REDIS_AUTH_TOKEN} -gt 128 ] || [[ $REDIS_AUTH_TOKEN == *[@\"/\ ]* ]]; }; then
   problems+=("REDIS_AUTH_TOKEN must be 16-128 printable characters without @ \" / or space (ElastiCache)")
 fi
+if [ -z "${API_CERTIFICATE_ARN:-}" ]; then problems+=("API_CERTIFICATE_ARN is not set"); fi
 if [ ${#problems[@]} -gt 0 ]; then
   for p in "${problems[@]}"; do log "problem: $p"; done
   $dry_run || die "fix the environment variables above"
@@ -145,9 +147,11 @@ if $dry_run; then
   ecr=ACCOUNT.dkr.ecr.$region.amazonaws.com/newstalk-$environment/newstalk
   cluster=newstalk-$environment
   account=ACCOUNT
+  waf=WAF_ARN
 else
   ecr=$(terraform -chdir="$tf_dir" output -raw ecr_repository_url)
   cluster=$(terraform -chdir="$tf_dir" output -raw cluster_name)
+  waf=$(terraform -chdir="$tf_dir" output -raw api_waf_arn)
   account=$(aws sts get-caller-identity --query Account --output text)
 fi
 log "registry $ecr, cluster $cluster"
@@ -171,7 +175,10 @@ log "image $image"
 
 step "6/9 manifests ($overlay)"
 run aws eks update-kubeconfig --region "$region" --name "$cluster"
-kubectl kustomize "$overlay" | sed -e "s#newstalk:release#$image#g" -e "s#000000000000#$account#g" > "$work/manifests.yaml"
+kubectl kustomize "$overlay" | sed -e "s#newstalk:release#$image#g" -e "s#000000000000#$account#g" \
+  -e "s#\(alb.ingress.kubernetes.io/wafv2-acl-arn: \).*#\1$waf#" \
+  -e "s#\(alb.ingress.kubernetes.io/certificate-arn: \).*#\1${API_CERTIFICATE_ARN:-CERTIFICATE_ARN}#" \
+  > "$work/manifests.yaml"
 log "rendered $(grep -c '^kind:' "$work/manifests.yaml") resources with image $image"
 
 step "7/9 migration (Job newstalk-migrate)"

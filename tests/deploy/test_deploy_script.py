@@ -23,6 +23,8 @@ SECRETS = {
     "JWT_SECRET_KEY": "jwt-Secret-value-0123456789-0123456789-abcdef",
     "GRAFANA_ADMIN_PASSWORD": "grafana-Secret-value-0123",
 }
+CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/0f0f0f0f-1111-2222-3333-444444444444"
+WAF = "arn:aws:wafv2:ap-northeast-2:123456789012:regional/webacl/newstalk-staging-api/5e5e5e5e"
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,6 +42,7 @@ esac
 case "$name $*" in
   "terraform "*"output -raw ecr_repository_url") echo "$STUB_ECR" ;;
   "terraform "*"output -raw cluster_name") echo newstalk-staging ;;
+  "terraform "*"output -raw api_waf_arn") echo "$STUB_WAF" ;;
   "aws sts get-caller-identity"*) echo "$STUB_ACCOUNT" ;;
   "aws ecr get-login-password"*) echo not-a-real-token ;;
   "docker login"*) cat > /dev/null ;;
@@ -73,6 +76,8 @@ def stubs(tmp_path: Path) -> dict[str, str]:
         "STUB_ECR": ECR,
         "STUB_ACCOUNT": ACCOUNT,
         "STUB_DIGEST": DIGEST,
+        "STUB_WAF": WAF,
+        "API_CERTIFICATE_ARN": CERT,
         "MOBILE_DIR": str(mobile),
         "NEWSTALK_DEPLOY_CHECK_CMD": f"{recorder} check-deploy",
         "NEWSTALK_DEPLOY_TEST_CMD": f"{recorder} scripts/test",
@@ -171,6 +176,10 @@ def test_a_release_runs_in_order_with_the_image_by_digest(stubs: dict[str, str])
     }
     assert images == {f"{ECR}@{DIGEST}"}
     assert "000000000000" not in rollout.read_text()
+    (ingress,) = (d for d in applied if d["kind"] == "Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == CERT
+    assert annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] == WAF
     assert f"arn:aws:iam::{ACCOUNT}:role/newstalk-staging-external-secrets" in rollout.read_text()
 
 

@@ -108,3 +108,7 @@ output "audio_bucket" {
 output "cdn_domain" {
   value = module.newstalk.cdn_domain
 }
+
+output "api_waf_arn" {
+  value = module.newstalk.api_waf_arn
+}
