@@ -124,3 +124,49 @@ def test_nothing_listening_fails_with_exit_1() -> None:
 
 def test_unknown_argument_exits_2() -> None:
     assert checklist("--bogus").returncode == 2
+
+
+def test_an_audio_id_without_a_cdn_redirect_fails_the_cdn_check(newstalk_url: str) -> None:
+    result = checklist("--url", newstalk_url, "--audio-id", "0" * 64)
+    assert result.returncode == 1
+    assert lines(result)["cdn-audio"] == "FAIL"
+    assert "answered 404, not a redirect to the CDN" in result.stdout
+
+
+KUBECTL_STUB = """#!/usr/bin/env bash
+case "$*" in
+  *"get deployments"*) printf '%s' "$STUB_DEPLOYMENTS" ;;
+  *"get ingress"*) printf 'k8s-newstalk-0123.ap-northeast-2.elb.amazonaws.com' ;;
+  *"exec deploy/newstalk-api"*) echo True ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("deployments", "expected"),
+    [
+        ("newstalk-api 3/3\nnewstalk-worker-speech 2/2\n", "PASS"),
+        ("newstalk-api 3/3\nnewstalk-worker-speech 1/2\nnewstalk-scheduler /1\n", "FAIL"),
+    ],
+)
+def test_namespace_mode_reads_deployment_readiness_from_kubectl(
+    newstalk_url: str, tmp_path: Path, deployments: str, expected: str
+) -> None:
+    stub = tmp_path / "kubectl"
+    stub.write_text(KUBECTL_STUB)
+    stub.chmod(0o755)
+    result = checklist(
+        "--namespace",
+        "newstalk-ai-prod",
+        "--url",
+        newstalk_url,
+        "--quick",
+        PATH=f"{tmp_path}:{os.environ['PATH']}",
+        STUB_DEPLOYMENTS=deployments,
+    )
+    assert lines(result)["pods-ready"] == expected, result.stdout
+    if expected == "FAIL":
+        assert "newstalk-worker-speech 1/2" in result.stdout
+        assert "newstalk-scheduler /1" in result.stdout
+        assert result.returncode == 1
