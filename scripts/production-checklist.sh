@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --audio-id) audio_id=${2:-}; shift 2 ;;
     --max-queue-lag) max_lag=${2:-}; shift 2 ;;
     --quick) quick=true; shift ;;
-    -h|--help) sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '5,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "checklist: unknown argument $1" >&2; exit 2 ;;
   esac
 done
