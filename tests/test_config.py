@@ -104,6 +104,23 @@ def test_secrets_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert load_settings().admin_token.get_secret_value() == "from-a-file-0123456789"
 
 
+def test_database_and_redis_urls_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    database = tmp_path / "database-url"
+    database.write_text("postgresql://newstalk:s3cret@db.internal:5432/newstalk\n", encoding="utf-8")
+    redis = tmp_path / "redis-url"
+    redis.write_text("rediss://:token@cache.internal:6379/0\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSTALK_DATABASE_URL", "sqlite:///./stale.db")
+    monkeypatch.setenv("NEWSTALK_DATABASE_URL_FILE", str(database))
+    monkeypatch.setenv("NEWSTALK_REDIS_URL_FILE", str(redis))
+    settings = load_settings()
+    assert settings.database_url == "postgresql://newstalk:s3cret@db.internal:5432/newstalk"
+    assert settings.async_database_url.startswith("postgresql+psycopg://")
+    assert settings.redis_url == "rediss://:token@cache.internal:6379/0"
+    monkeypatch.setenv("NEWSTALK_REDIS_URL_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match=r"NEWSTALK_REDIS_URL_FILE=.* cannot be read"):
+        load_settings()
+
+
 def test_rate_limit_routes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSTALK_RATE_LIMIT_ROUTES", '{"GET /api/v1/news": 300}')
     assert load_settings().rate_limit_routes == {"GET /api/v1/news": 300}

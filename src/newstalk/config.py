@@ -30,6 +30,9 @@ SECRET_FIELDS = (
     "audio_s3_access_key_id",
     "audio_s3_secret_access_key",
 )
+# Settings that may also come from a file (NEWSTALK_<NAME>_FILE): the secrets, and the URLs that
+# carry passwords (Kubernetes mounts them from the newstalk-secrets Secret, docs/deploy.md).
+FILE_FIELDS = (*SECRET_FIELDS, "database_url", "redis_url")
 
 
 class Environment(StrEnum):
@@ -205,7 +208,7 @@ class Settings(BaseSettings):
         """Let NEWSTALK_<SECRET>_FILE point at a file holding the secret (Docker/K8s secrets)."""
         if not isinstance(data, dict):
             return data
-        for name in SECRET_FIELDS:
+        for name in FILE_FIELDS:
             path = os.environ.get(f"NEWSTALK_{name.upper()}_FILE") or data.get(f"{name}_file")
             if path:
                 try:

@@ -1,0 +1,215 @@
+"""The promises of deploy/k8s, read from what `kubectl kustomize` renders for each overlay."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+KUBECTL = shutil.which("kubectl")
+AI = ("newstalk-worker-factcheck", "newstalk-worker-speech")
+
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl (for kustomize) is not installed")
+
+
+@cache
+def render(overlay: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [str(KUBECTL), "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def of(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in render(overlay) if d["kind"] == kind}
+
+
+def pods(overlay: str) -> dict[str, dict[str, Any]]:
+    """Pod specs of the Deployments and the migration Job."""
+    specs = {n: d["spec"]["template"]["spec"] for n, d in of(overlay, "Deployment").items()}
+    specs.update({n: d["spec"]["template"]["spec"] for n, d in of(overlay, "Job").items()})
+    return specs
+
+
+@pytest.mark.parametrize(
+    ("overlay", "namespace"), [("production", "newstalk-ai-prod"), ("staging", "newstalk-ai-staging")]
+)
+def test_each_environment_lives_in_its_namespace_under_the_restricted_pod_security_standard(
+    overlay: str, namespace: str
+) -> None:
+    (ns,) = of(overlay, "Namespace").values()
+    assert ns["metadata"]["name"] == namespace
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert {d["metadata"].get("namespace") for d in render(overlay) if d["kind"] != "Namespace"} == {
+        namespace
+    }
+
+
+def test_monitoring_namespace_and_alerts() -> None:
+    (ns,) = of("monitoring", "Namespace").values()
+    assert ns["metadata"]["name"] == "newstalk-ai-monitoring"
+    rules = next(d for n, d in of("monitoring", "ConfigMap").items() if n.startswith("newstalk-alert-rules"))
+    alerts = {
+        r["alert"]
+        for g in yaml.safe_load(rules["data"]["newstalk-alerts.yaml"])["groups"]
+        for r in g["rules"]
+    }
+    assert {"NewsTalkWatchdog", "NewsTalkQueueLagHigh", "NewsTalkApiNotReady"} <= alerts
+
+
+def test_production_replicas_and_roles() -> None:
+    deployments = of("production", "Deployment")
+    stages = (
+        "collect",
+        "extract",
+        "websub",
+        "stories",
+        "search",
+        "factcheck",
+        "briefings",
+        "speech",
+        "live",
+        "webhooks",
+    )
+    assert set(deployments) == {"newstalk-api", "newstalk-scheduler"} | {
+        f"newstalk-worker-{s}" for s in stages
+    }
+    replicas = {n: d["spec"]["replicas"] for n, d in deployments.items()}
+    assert replicas["newstalk-api"] == 3
+    assert replicas["newstalk-worker-factcheck"] == replicas["newstalk-worker-speech"] == 2
+    # One scheduler, one stories and one live worker, never two at once during a rollout.
+    for name in ("newstalk-scheduler", "newstalk-worker-stories", "newstalk-worker-live"):
+        assert replicas[name] == 1
+        assert deployments[name]["spec"]["strategy"] == {"type": "Recreate"}
+    for name, d in deployments.items():
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == "newstalk:release"
+        role = name.removeprefix("newstalk-").removeprefix("worker-")
+        expected = (
+            ["api", "--host", "0.0.0.0", "--port", "8000"]
+            if role == "api"
+            else (["scheduler"] if role == "scheduler" else ["worker", role])
+        )
+        assert container["args"] == expected
+
+
+def test_fact_checking_and_speech_run_on_the_ai_node_group_only() -> None:
+    for name, spec in pods("production").items():
+        terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
+        ]
+        (expr,) = terms[0]["matchExpressions"]
+        tolerated = {t["value"] for t in spec.get("tolerations", [])}
+        if name in AI:
+            assert expr["values"] == ["ai"]
+            assert tolerated == {"ai"}
+        else:
+            assert expr["values"] != ["ai"]
+            assert "ai" not in tolerated
+
+
+def test_every_pod_is_locked_down_with_requests_limits_and_secrets_as_files() -> None:
+    for name, spec in pods("production").items():
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        (c,) = spec["containers"]
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False, name
+        assert sc["readOnlyRootFilesystem"] is True, name
+        assert sc["capabilities"] == {"drop": ["ALL"]}, name
+        assert set(c["resources"]) == {"requests", "limits"}, name
+        env = {e["name"]: e["value"] for e in c["env"]}
+        assert env["NEWSTALK_DATABASE_URL_FILE"] == "/var/run/secrets/newstalk/database-url"
+        assert {m["mountPath"] for m in c["volumeMounts"]} == {
+            "/tmp",
+            "/var/lib/newstalk",
+            "/var/run/secrets/newstalk",
+        }
+
+
+def test_api_probes_spread_ingress_tls_and_autoscaling() -> None:
+    api = of("production", "Deployment")["newstalk-api"]["spec"]["template"]["spec"]
+    (c,) = api["containers"]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert {t["topologyKey"] for t in api["topologySpreadConstraints"]} == {
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
+    (ingress,) = of("production", "Ingress").values()
+    assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
+    assert json.loads(ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/listen-ports"]) == [
+        {"HTTPS": 443}
+    ]
+    hpas = of("production", "HorizontalPodAutoscaler")
+    assert hpas["newstalk-api"]["spec"]["minReplicas"] == 3
+    for name in AI:
+        kinds = {m["type"] for m in hpas[name]["spec"]["metrics"]}
+        assert kinds == {"Resource", "External"}
+        external = next(m for m in hpas[name]["spec"]["metrics"] if m["type"] == "External")
+        assert external["external"]["metric"]["name"] == "newstalk_queue_lag"
+    pdbs = of("production", "PodDisruptionBudget")
+    assert pdbs["newstalk-api"]["spec"]["minAvailable"] == 2
+    assert {"newstalk-worker-factcheck", "newstalk-worker-speech"} <= set(pdbs)
+
+
+def test_migration_job_runs_db_upgrade() -> None:
+    (job,) = of("production", "Job").values()
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "migrate"
+    (c,) = job["spec"]["template"]["spec"]["containers"]
+    assert c["args"] == ["db", "upgrade"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_network_policies_deny_by_default_and_open_only_the_needed_flows() -> None:
+    policies = of("production", "NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    api_in = policies["api-ingress"]["spec"]["ingress"]
+    assert all(p == {"port": 8000, "protocol": "TCP"} for rule in api_in for p in rule["ports"])
+    stores = {p["port"] for rule in policies["data-stores-egress"]["spec"]["egress"] for p in rule["ports"]}
+    assert stores == {5432, 6379, 9098}
+    for policy in policies.values():
+        for rule in policy["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                assert peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0"
+
+
+def test_processes_get_no_kubernetes_api_rights_and_the_deployer_cannot_rewire_the_network() -> None:
+    accounts = of("production", "ServiceAccount")
+    assert all(sa["automountServiceAccountToken"] is False for sa in accounts.values())
+    bindings = of("production", "RoleBinding")
+    assert {s["name"] for b in bindings.values() for s in b["subjects"]} == {"newstalk-deployer"}
+    (role,) = of("production", "Role").values()
+    writes = {
+        (group, resource)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        if set(rule["verbs"]) & {"create", "update", "patch", "delete"}
+    }
+    assert writes == {("apps", "deployments"), ("batch", "jobs")}
+
+
+def test_secrets_come_from_aws_secrets_manager_per_environment() -> None:
+    for overlay, env in (("production", "production"), ("staging", "staging")):
+        (external,) = of(overlay, "ExternalSecret").values()
+        assert external["spec"]["dataFrom"] == [{"extract": {"key": f"newstalk/{env}/app"}}]
+        assert external["spec"]["target"]["name"] == "newstalk-secrets"
+        (store,) = of(overlay, "SecretStore").values()
+        assert store["spec"]["provider"]["aws"]["service"] == "SecretsManager"
+    config = of("production", "ConfigMap")["newstalk-config"]["data"]
+    assert config["NEWSTALK_ENVIRONMENT"] == "production"
+    assert not any("SECRET" in k or "PASSWORD" in k for k in config)
