@@ -793,6 +793,8 @@ def eval_stream(
     demo: Annotated[bool, typer.Option(help="The demo's own articles, labelled by event.")] = False,
 ) -> None:
     """Convert shared data sets into one labelled stream for `eval pipeline` (events kept apart by prefix)."""
+    from datetime import timedelta
+
     from newstalk.replay import stream as streams
 
     if uci is None and fnc1 is None and ko_en is None and not demo:
@@ -803,12 +805,16 @@ def eval_stream(
         from newstalk.demo import demo_stream
 
         items.extend(demo_stream())
+    parts: list[list[streams.StreamItem]] = []
     if uci is not None:
-        items.extend(streams.from_uci(uci, skipped=skipped))
+        parts.append(list(streams.from_uci(uci, skipped=skipped)))
     if fnc1 is not None:
-        items.extend(streams.from_fnc1(fnc1, limit=fnc1_events, skipped=skipped))
+        parts.append(list(streams.from_fnc1(fnc1, limit=fnc1_events, skipped=skipped)))
     if ko_en is not None:
-        items.extend(streams.from_ko_en(ko_en, start=ko_en_start, limit=ko_en_events, stride=ko_en_stride))
+        parts.append(list(streams.from_ko_en(ko_en, start=ko_en_start, limit=ko_en_events, stride=ko_en_stride)))
+    # Each data set onto the same day, so their events interleave instead of following each other.
+    for part in parts:
+        items.extend(streams.shift_to(part, streams.EPOCH + timedelta(hours=24), timedelta(hours=24)))
     n = streams.write_stream(sorted(items, key=lambda i: (i.published, i.id)), out)
     events = len({i.event for i in items})
     typer.echo(f"eval stream: wrote {n} articles in {events} events to {out}; skipped rows: {skipped or 0}")
