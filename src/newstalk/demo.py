@@ -365,6 +365,10 @@ async def subscribe_demo_feeds(settings: Settings, base: str) -> int:
                 await uow.session.scalars(select(Source).where(Source.feed_url.like("%/demo/feeds/%")))
             ).all()
             by_name = {s.feed_url.rsplit("/", 1)[1]: s for s in existing}
+            for name, gone in by_name.items():
+                if name not in FEEDS and gone.category == "demo":
+                    # A feed an earlier version of the demo served (it would only 404 now).
+                    await uow.session.delete(gone)
             for outlet in OUTLETS:
                 url = f"{base}/demo/feeds/{outlet.feed}"
                 old = by_name.get(outlet.feed)

@@ -128,6 +128,10 @@ async def test_coverage_is_merged_across_outlets_and_languages(
     assert detail["keywords"]
     assert detail["category"] in {"world", "society"}
     assert detail["trending"]["reason"]
+    # Join reasons name the story by its real id, never the placeholder it had in the unit.
+    joins = [t["reason"] for t in detail["timeline"] if t["reason"].startswith("joins story")]
+    assert joins
+    assert all(r.startswith(f"joins story {quake}:") for r in joins), joins
 
     listing = (await client.get("/api/v1/stories", params={"language": "ko"})).json()["items"]
     assert {s["id"] for s in listing} == {quake, rates}
