@@ -21,6 +21,7 @@ from newstalk.kit.api import (
     install_error_handlers,
 )
 from newstalk.kit.ratelimit import DEFAULT_ROUTE_LIMITS, Policy, RateLimitHeadersMiddleware
+from newstalk.kit.text import CleanTextMiddleware
 from newstalk.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(enforce_rate_limit)],
     )
+    # Inside the body cap: the cleaner reads JSON bodies whole, so only capped ones.
+    app.add_middleware(CleanTextMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.api_max_body_bytes,
