@@ -65,6 +65,9 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 def setup_logging(settings: Settings) -> None:
+    from newstalk.kit.logs import install_redaction
+
+    install_redaction()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -20,6 +20,7 @@ from newstalk.kit.api import (
     PageCacheMiddleware,
     install_error_handlers,
 )
+from newstalk.kit.logs import install_redaction
 from newstalk.kit.ratelimit import DEFAULT_ROUTE_LIMITS, Policy, RateLimitHeadersMiddleware
 from newstalk.kit.text import CleanTextMiddleware
 from newstalk.runtime import Services
@@ -32,6 +33,7 @@ def create_app(
 ) -> FastAPI:
     """The API; with ``run_pipeline`` it also runs the scheduler and every stage (``newstalk up``)."""
     settings = settings or load_settings()
+    install_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

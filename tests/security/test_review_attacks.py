@@ -7,15 +7,19 @@ used to give HTTP 500 or a dead-lettered poll.
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from newstalk.accounts.models import Role
 from newstalk.articles.models import Article
 from newstalk.config import Settings
 from newstalk.kit.bus.dbqueue import QueueJob
+from newstalk.kit.db import utcnow
+from newstalk.kit.logs import describe_error, install_redaction
 from newstalk.runtime import Services
 from tests.pipeline.test_ingest_flow import collect_worker, drain
 from tests.support.accounts import make_account
@@ -117,3 +121,42 @@ async def test_a_feed_item_with_nul_is_stored_cleaned_with_the_rest_of_its_feed(
     health = (await client.get(f"/api/v1/sources/{source_id}", headers=admin)).json()
     assert health["last_error"] is None
     assert health["title"] == "Hostile"
+
+
+async def test_a_failed_statement_carries_no_bound_values_and_dead_letters_keep_no_sql(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_redaction()
+    secret = "whsec_" + "s3cr3t" * 6
+    argon = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+    row = {"email": "dup@example.org", "hash": argon, "name": secret, "now": utcnow()}
+    insert = text(
+        "INSERT INTO users (email, display_name, password_hash, role, created_at, updated_at) "
+        "VALUES (:email, :name, :hash, 'listener', :now, :now)"
+    )
+    async with services.db.unit() as uow:
+        await uow.session.execute(insert, row)
+    with pytest.raises(IntegrityError) as caught:
+        async with services.db.unit() as uow:
+            await uow.session.execute(insert, row)
+    assert secret not in str(caught.value)
+    assert argon not in str(caught.value)
+    described = describe_error(caught.value)
+    assert described.startswith("IntegrityError: ")
+    assert "INSERT" not in described
+    assert "[SQL" not in described
+    assert secret not in described
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("newstalk.test").error("webhook %s failed for %s", secret, argon)
+        try:
+            raise RuntimeError(f"boom with Authorization: Bearer {secret}")
+        except RuntimeError:
+            logging.getLogger("newstalk.test").exception("handler failed")
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/podcasts/AbC-123_x/feed.xml", "1.1", 200
+        )
+    logged = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
+    assert secret.removeprefix("whsec_") not in logged
+    assert argon not in logged
+    assert "AbC-123_x" not in logged
+    assert "/podcasts/[redacted]/feed.xml" in logged

@@ -9,6 +9,8 @@ import logging
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from newstalk.articles import service as articles
 from newstalk.articles.models import Article
 from newstalk.errors import FeedParseError, FetchError
@@ -18,6 +20,7 @@ from newstalk.ingestion.types import NormalizedArticle, ParsedFeed
 from newstalk.kit import metrics
 from newstalk.kit.db import utcnow
 from newstalk.kit.http import FetchResult
+from newstalk.kit.logs import describe_error
 from newstalk.pipeline.worker import JobContext
 from newstalk.sources import repository as sources_repo
 from newstalk.sources import service as sources
@@ -75,7 +78,14 @@ async def handle_collect(ctx: JobContext) -> None:
                 sources.record_failure(src, ctx.services.settings, exc.detail, reason=reason, now=utcnow())
         metrics.SOURCE_FETCHES.labels(label, reason).inc()
         return
-    await _store(ctx, source_id, feed, items, first_seen, fetch=result)
+    try:
+        await _store(ctx, source_id, feed, items, first_seen, fetch=result)
+    except SQLAlchemyError as exc:
+        async with ctx.services.db.unit() as uow:
+            src = await sources_repo.get(uow.session, source_id)
+            if src is not None:
+                sources.note_store_failure(src, describe_error(exc), now=utcnow())
+        raise
     metrics.SOURCE_FETCHES.labels(label, "not_modified" if result.status == 304 else "ok").inc()
 
 

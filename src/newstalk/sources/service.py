@@ -176,6 +176,13 @@ def record_failure(source: Source, settings: Settings, error: str, *, reason: st
     source.updated_at = now
 
 
+def note_store_failure(source: Source, error: str, *, now: datetime) -> None:
+    """Show in source health that a fetched feed could not be stored (the job retries, then dead-letters)."""
+    source.last_status = "store"
+    source.last_error = f"ingestion: storing this feed's items failed: {error}"[:2000]
+    source.updated_at = now
+
+
 def record_success(
     source: Source,
     settings: Settings,
