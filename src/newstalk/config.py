@@ -166,6 +166,14 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = Field("newstalk:", max_length=64)
     rate_limit_per_minute: int = Field(100, ge=0, description="0 turns rate limiting off")
+    trusted_proxies: str = Field(
+        "",
+        max_length=4096,
+        description="comma-separated proxy addresses or networks whose X-Forwarded-For is believed; empty: none",
+    )
+    auth_attempts_per_account_hour: int = Field(
+        20, ge=0, description="login and register attempts per targeted email an hour, from anywhere; 0: off"
+    )
     rate_limit_routes: dict[str, int] = Field(
         default_factory=dict,
         description='Per-route limits per minute keyed by "METHOD /path/template" (0: unlimited), '

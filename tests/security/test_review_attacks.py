@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from typing import Any
 
 import httpx
 import pytest
@@ -21,8 +23,9 @@ from newstalk.kit.bus.dbqueue import QueueJob
 from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error, install_redaction
 from newstalk.runtime import Services
+from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import collect_worker, drain
-from tests.support.accounts import make_account
+from tests.support.accounts import PASSWORD, make_account
 from tests.support.feedserver import FeedServer, Route
 
 pytestmark = pytest.mark.anyio
@@ -160,3 +163,122 @@ async def test_a_failed_statement_carries_no_bound_values_and_dead_letters_keep_
     assert argon not in logged
     assert "AbC-123_x" not in logged
     assert "/podcasts/[redacted]/feed.xml" in logged
+
+
+async def test_login_guesses_are_limited_per_address_and_per_account_whatever_token_rides_along(
+    database_url: str,
+) -> None:
+    from newstalk.main import create_app
+
+    # Small limits keep the test short: 3 a minute per address (one back every 20 s, longer
+    # than the test takes) and 6 an hour per targeted account.
+    settings = make_settings(
+        database_url,
+        rate_limit_per_minute=100,
+        rate_limit_routes={"POST /api/v1/auth/login": 3},
+        auth_attempts_per_account_hour=6,
+    )
+    victim = await make_account(settings, Role.listener, "victim@example.org")
+    owned = [await make_account(settings, Role.listener, f"owned{i}@example.org") for i in range(5)]
+    guess = {"email": victim.email, "password": "wrong password 12345"}
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+
+        def client_from(address: str) -> httpx.AsyncClient:
+            transport = httpx.ASGITransport(app=app, client=(address, 40000))
+            return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+        # One address, each guess carrying another owned account's valid token: still 3 a minute.
+        async with client_from("203.0.113.7") as attacker:
+            codes = [
+                (
+                    await attacker.post("/api/v1/auth/login", json=guess, headers=owned[i % 5].headers)
+                ).status_code
+                for i in range(8)
+            ]
+        assert codes == [401] * 3 + [429] * 5
+        # Many addresses, one victim: 6 attempts an hour at that account, counted across all.
+        spread = []
+        for i in range(6):
+            async with client_from(f"198.51.100.{i + 1}") as other:
+                spread.append((await other.post("/api/v1/auth/login", json=guess)).status_code)
+        assert spread == [401] * 3 + [429] * 3
+        async with client_from("192.0.2.99") as owner:
+            refused = await owner.post(
+                "/api/v1/auth/login", json={"email": victim.email, "password": PASSWORD}
+            )
+        assert refused.status_code == 429
+        assert "for this account" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) > 60
+        # Register counts against the same account.
+        async with client_from("192.0.2.100") as other:
+            again = await other.post(
+                "/api/v1/auth/register", json={"email": victim.email, "password": "another long passphrase 9"}
+            )
+        assert again.status_code == 429
+
+
+async def test_register_answers_the_same_for_a_taken_and_a_free_email(client: httpx.AsyncClient) -> None:
+    taken = await _timed_register(client, "taken@example.org")
+    answers = [await _timed_register(client, "taken@example.org") for _ in range(3)]
+    free = [await _timed_register(client, f"free{i}@example.org") for i in range(3)]
+    assert taken[0] == 202
+    assert {a[:2] for a in answers} == {a[:2] for a in free} == {taken[:2]}
+    # Both paths hash the password once: a taken email is not answered in a few milliseconds.
+    slowest_free = max(t for *_, t in free)
+    fastest_taken = min(t for *_, t in answers)
+    assert fastest_taken > 0.3 * slowest_free, (answers, free)
+
+
+async def _timed_register(client: httpx.AsyncClient, email: str) -> tuple[int, str, float]:
+    start = time.perf_counter()
+    resp = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": "a long and unusual passphrase 42"}
+    )
+    return resp.status_code, resp.text, time.perf_counter() - start
+
+
+async def test_common_and_trivially_weak_passwords_are_refused(client: httpx.AsyncClient) -> None:
+    for weak in ("1234567890", " " * 10, "qwertyuiop", "password1234", "aaaaaaaaaaaa"):
+        resp = await client.post(
+            "/api/v1/auth/register", json={"email": "minji@example.org", "password": weak}
+        )
+        assert resp.status_code == 422, weak
+        assert "too easy to guess" in resp.json()["detail"]
+    for strong in ("a long and unusual passphrase 42", "민지의 비밀번호는 꽤 길다"):
+        resp = await client.post(
+            "/api/v1/auth/register", json={"email": "minji@example.org", "password": strong}
+        )
+        assert resp.status_code == 202, strong
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "seen"),
+    [
+        ("", "127.0.0.1", "127.0.0.1"),
+        ("", "203.0.113.5", "203.0.113.5"),
+        ("10.0.0.0/8", "203.0.113.5", "203.0.113.5"),
+        ("10.0.0.0/8", "10.1.2.3", "198.51.100.77"),
+    ],
+)
+async def test_forwarded_headers_are_believed_only_from_trusted_proxies(
+    trusted: str, peer: str, seen: str
+) -> None:
+    import uvicorn
+
+    from newstalk.cli import proxy_options
+
+    clients: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        clients.append(scope["client"][0])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    settings = Settings(_env_file=None, trusted_proxies=trusted)  # type: ignore[call-arg]
+    config = uvicorn.Config(app, **proxy_options(settings))
+    config.load()
+    transport = httpx.ASGITransport(app=config.loaded_app, client=(peer, 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        await http.get("/", headers={"X-Forwarded-For": "198.51.100.77"})
+    assert clients == [seen]

@@ -16,6 +16,7 @@ they must not take the API down with them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -56,6 +57,12 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     # Synthesis of new text costs seconds of CPU; listeners also have a daily quota.
     "POST /api/v1/voice": 10,
 }
+
+
+# Routes that act on an account named in the body: always counted per client address,
+# whatever credential rides along (else any valid token of one's own buys a fresh bucket).
+ADDRESS_ROUTES = frozenset({"/api/v1/auth/login", "/api/v1/auth/register"})
+ACCOUNT_PERIOD_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +198,15 @@ async def check(scope: Scope, policy: Policy, method: str, template: str, who: s
     scope[SCOPE_KEY] = headers(decision)
     if not decision.allowed:
         metrics.RATELIMIT_REJECTED.labels(bucket).inc()
+    return decision
+
+
+async def check_account(policy: Policy, email: str, limit: int) -> Decision:
+    """Count one sign-in attempt against the targeted account (by email), ``limit`` an hour."""
+    target = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    decision = await policy.limiter.hit(f"rl:account:{target}", limit, ACCOUNT_PERIOD_S)
+    if not decision.allowed:
+        metrics.RATELIMIT_REJECTED.labels("account").inc()
     return decision
 
 

@@ -85,8 +85,9 @@ class CleanTextMiddleware:
         path = scope.get("path", "")
         query = scope.get("query_string", b"")
         cleaned_query = _clean_query(query)
+        # The scope is changed in place: outer middleware reads what inner layers leave in it.
         if needs_cleaning(path) or cleaned_query is not query:
-            scope = dict(scope, path=clean_text(path), query_string=cleaned_query)
+            scope["path"], scope["query_string"] = clean_text(path), cleaned_query
             scope.pop("raw_path", None)
         if not _is_json(scope):
             await self.app(scope, receive, send)
@@ -103,7 +104,7 @@ class CleanTextMiddleware:
                 break
         body = _clean_json_body(b"".join(chunks))
         if len(chunks) != 1 or body is not chunks[0]:
-            scope = dict(scope, headers=_with_length(scope.get("headers") or [], len(body)))
+            scope["headers"] = _with_length(scope.get("headers") or [], len(body))
         await self.app(
             scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send
         )
