@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     user_agent: str = f"NewsTalk/{__version__} (+https://github.com/newstalk/newstalk)"
     fetch_timeout_s: float = Field(20.0, gt=0, le=300)
     fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=1024)
+    collect_max_entries: int = Field(
+        2000, ge=1, description="entries read from one fetched feed document; the rest are ignored"
+    )
+    collect_max_new_per_poll: int = Field(
+        200, ge=1, description="new articles stored from one poll or push; the rest wait for later polls"
+    )
+    collect_max_new_per_source_hour: int = Field(
+        1000, ge=1, description="new articles stored per source in any hour; the rest wait for later polls"
+    )
     fetch_max_redirects: int = Field(5, ge=0, le=20)
     fetch_per_host_limit: int = Field(2, ge=1, le=64)
     fetch_concurrency: int = Field(8, ge=1, le=512)

@@ -23,10 +23,12 @@ from newstalk.kit.bus.dbqueue import QueueJob
 from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error, install_redaction
 from newstalk.runtime import Services
+from newstalk.sources.service import poll_event
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import collect_worker, drain
 from tests.support.accounts import PASSWORD, make_account
-from tests.support.feedserver import FeedServer, Route
+from tests.support.feedserver import FeedServer, Route, rss
+from tests.support.feedserver import items as feed_items
 
 pytestmark = pytest.mark.anyio
 
@@ -282,3 +284,49 @@ async def test_forwarded_headers_are_believed_only_from_trusted_proxies(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         await http.get("/", headers={"X-Forwarded-For": "198.51.100.77"})
     assert clients == [seen]
+
+
+async def test_one_huge_feed_is_collected_in_capped_polls(
+    database_url: str, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    from newstalk.main import create_app
+
+    settings = make_settings(
+        database_url,
+        collect_max_entries=280,
+        collect_max_new_per_poll=100,
+        collect_max_new_per_source_hour=250,
+    )
+    entries = feed_items("flood", 300, base_url=feed_server.url(""))
+    feed_server.routes["/flood.xml"] = Route(rss("Flood", entries))
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        services: Services = app.state.services
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            resp = await client.post(
+                "/api/v1/sources", json={"url": feed_server.url("/flood.xml")}, headers=admin
+            )
+            assert resp.status_code == 201, resp.text
+            source_id = resp.json()["id"]
+            counts, statuses = [], []
+            for _ in range(4):
+                async with services.db.unit() as uow:
+                    uow.emit(poll_event(source_id, utcnow()))
+                await drain(collect_worker(services))
+                async with services.db.read() as session:
+                    counts.append(
+                        await session.scalar(
+                            select(func.count()).select_from(Article).where(Article.source_id == source_id)
+                        )
+                    )
+                statuses.append(
+                    (await client.get(f"/api/v1/sources/{source_id}/health", headers=admin)).json()[
+                        "last_status"
+                    ]
+                )
+    # 100 a poll, 250 an hour, and only the first 280 entries of the document are read.
+    assert counts == [100, 200, 250, 250]
+    assert statuses == ["held-back"] * 4
+    # Held-back items live in the same document: it is fetched in full each time, never a 304.
+    assert feed_server.not_modified["/flood.xml"] == 0

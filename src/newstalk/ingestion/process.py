@@ -25,12 +25,20 @@ def warm_up() -> None:
 
 
 def parse_and_normalize(
-    body: bytes, *, url: str, content_type: str | None, first_seen_at: datetime
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None,
+    first_seen_at: datetime,
+    max_entries: int | None = None,
 ) -> tuple[ParsedFeed, list[NormalizedArticle]]:
-    """Parse a feed body and normalize its entries, dropping entries with no usable link."""
+    """Parse a feed body and normalize its entries, dropping entries with no usable link.
+
+    Only the first ``max_entries`` entries are normalized (NEWSTALK_COLLECT_MAX_ENTRIES).
+    """
     feed = parse_feed(body, url=url, content_type=content_type)
     items = []
-    for entry in feed.entries:
+    for entry in feed.entries[:max_entries]:
         article = normalize_entry(entry, feed=feed, first_seen_at=first_seen_at)
         if article is not None:
             items.append(article)

@@ -40,6 +40,10 @@ QUEUE_DEPTH = Gauge(
     ["stage", "status"],
     registry=REGISTRY,
 )
+COLLECT_HELD_BACK = Counter(
+    "newstalk_collect_held_back_total",
+    "New feed items the collect caps left for later polls (NEWSTALK_COLLECT_MAX_NEW_*)",
+)
 SOURCE_FETCHES = Counter(
     "newstalk_source_fetches_total",
     "Feed fetch outcomes per source (ok, not_modified, or an error reason)",
