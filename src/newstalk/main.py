@@ -80,7 +80,7 @@ def create_app(
         dependencies=[Depends(enforce_rate_limit)],
     )
     # Inside the body cap: the cleaner reads JSON bodies whole, so only capped ones.
-    app.add_middleware(CleanTextMiddleware)
+    app.add_middleware(CleanTextMiddleware, raw_prefixes=("/websub/",))
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.api_max_body_bytes,

@@ -330,3 +330,46 @@ async def test_one_huge_feed_is_collected_in_capped_polls(
     assert statuses == ["held-back"] * 4
     # Held-back items live in the same document: it is fetched in full each time, never a 304.
     assert feed_server.not_modified["/flood.xml"] == 0
+
+
+async def test_a_push_for_a_source_without_subscription_is_refused_unread(
+    database_url: str, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    from newstalk.main import create_app
+
+    feed_server.routes["/quiet.xml"] = Route(rss("Quiet", []))
+    app = create_app(make_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            created = await client.post(
+                "/api/v1/sources", json={"url": feed_server.url("/quiet.xml")}, headers=admin
+            )
+        source_id = created.json()["id"]
+        body_reads = 0
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal body_reads
+            body_reads += 1
+            return {"type": "http.request", "body": b"<rss>" + b" " * 65536, "more_body": True}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": f"/websub/{source_id}",
+            "raw_path": f"/websub/{source_id}".encode(),
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/feed+json"), (b"content-length", b"10000000")],
+            "client": ("203.0.113.9", 4000),
+            "server": ("testserver", 80),
+        }
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 410
+    assert body_reads == 0

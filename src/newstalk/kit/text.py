@@ -75,8 +75,11 @@ def _clean_json_body(body: bytes) -> bytes:
 class CleanTextMiddleware:
     """Drops NUL and lone surrogates from the path, the query string and JSON bodies before validation."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, raw_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
+        # Bodies under these paths are not API input (WebSub pushes: feed documents the
+        # endpoint may refuse unread; the feed parser cleans them).
+        self.raw_prefixes = raw_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,7 +92,7 @@ class CleanTextMiddleware:
         if needs_cleaning(path) or cleaned_query is not query:
             scope["path"], scope["query_string"] = clean_text(path), cleaned_query
             scope.pop("raw_path", None)
-        if not _is_json(scope):
+        if not _is_json(scope) or scope["path"].startswith(self.raw_prefixes):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
