@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from newstalk.accounts.models import Role
 from newstalk.articles.models import Article
 from newstalk.config import Settings
+from newstalk.ingestion.parse import parse_feed
 from newstalk.kit.bus.dbqueue import QueueJob
 from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error, install_redaction
@@ -373,3 +374,18 @@ async def test_a_push_for_a_source_without_subscription_is_refused_unread(
         await app(scope, receive, send)
     assert sent[0]["status"] == 410
     assert body_reads == 0
+
+
+@pytest.mark.parametrize(
+    "padding", ["", " " * 70_000, "<!-- " + "x" * 70_000 + " -->\n", "<?pi " + "y" * 70_000 + "?>"]
+)
+def test_internal_entities_are_not_expanded_however_far_the_doctype_is_pushed(padding: str) -> None:
+    doc = (
+        '<?xml version="1.0"?>\n'
+        + padding
+        + '<!DOCTYPE rss [<!ENTITY lol "LOLLOLLOL"><!ENTITY lol2 "&lol;&lol;&lol;">]>\n'
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><title>a &lol2; b</title><link>https://example.org/a</link></item></channel></rss>"
+    )
+    feed = parse_feed(doc.encode(), url="https://example.org/feed")
+    assert [e.title for e in feed.entries] == ["a &lol2; b"]

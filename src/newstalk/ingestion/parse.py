@@ -28,7 +28,15 @@ __all__ = ["parse_feed"]
 # A DOCTYPE with an internal subset is where entity declarations live (billion laughs,
 # external entities). Feeds never need one, so it is cut before any XML parser runs;
 # references to the removed entities then stay literal text.
-_DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
+_DOCTYPE_ANYWHERE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+# One item of a prolog: kept (whitespace, processing instructions, comments) or dropped
+# (a DOCTYPE with or without internal subset; stray declarations and "]>" of a broken one).
+_PROLOG_ITEM = re.compile(
+    r"(?P<keep>\s+|<\?.*?\?>|<!--.*?-->)"
+    r"|(?P<drop><!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)"
+    r"|<!(?:ENTITY|ELEMENT|ATTLIST|NOTATION)[^>]*>|\]\s*>)",
+    re.IGNORECASE | re.DOTALL,
+)
 _ROOT = re.compile(r"<([A-Za-z_][\w.\-]*(?::[\w.\-]+)?)")
 _PROLOG_JUNK = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)", re.DOTALL)
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "rdf", "channel"})
@@ -54,14 +62,23 @@ def _drop_bad_charrefs(text: str) -> str:
 
 
 def _strip_doctype(text: str) -> str:
-    head = text[:65536]
-    if "<!DOCTYPE" not in head.upper():
+    """``text`` without DOCTYPE and markup declarations anywhere in its prolog.
+
+    The whole prolog (everything before the root element) is scanned, however long: padding
+    it past a fixed window used to let an internal subset through (issue 13).
+    """
+    if _DOCTYPE_ANYWHERE.search(text) is None:
         return text
-    cleaned = _DOCTYPE_SUBSET.sub("", head, count=1)
-    if "<!ENTITY" in cleaned.upper():
-        # An unterminated or odd internal subset: drop every DOCTYPE-ish declaration.
-        cleaned = re.sub(r"<!(?:DOCTYPE|ENTITY)[^>]*>", "", cleaned, flags=re.IGNORECASE)
-    return cleaned + text[65536:]
+    kept: list[str] = []
+    position = 0
+    while True:
+        match = _PROLOG_ITEM.match(text, position)
+        if match is None or match.end() == position:
+            break
+        if match.lastgroup == "keep":
+            kept.append(match.group(0))
+        position = match.end()
+    return "".join(kept) + text[position:]
 
 
 def _root_element(text: str) -> str | None:
