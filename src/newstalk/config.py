@@ -174,6 +174,12 @@ class Settings(BaseSettings):
         None, description="redis://host:6379/0; shares rate limits across processes"
     )
     redis_prefix: str = Field("newstalk:", max_length=64)
+    redis_timeout_s: float = Field(
+        0.1,
+        gt=0,
+        le=10,
+        description="rate-limit calls to Redis give up after this; limits then count in process",
+    )
     rate_limit_per_minute: int = Field(100, ge=0, description="0 turns rate limiting off")
     trusted_proxies: str = Field(
         "",
