@@ -16,6 +16,7 @@ from newstalk.deps import enforce_rate_limit
 from newstalk.kit.api import (
     BodyLimitMiddleware,
     MetricsMiddleware,
+    NoStoreMiddleware,
     PageCache,
     PageCacheMiddleware,
     install_error_handlers,
@@ -90,6 +91,7 @@ def create_app(
     app.state.page_cache = PageCache(settings.api_cache_ttl_s)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
 

@@ -389,3 +389,17 @@ def test_internal_entities_are_not_expanded_however_far_the_doctype_is_pushed(pa
     )
     feed = parse_feed(doc.encode(), url="https://example.org/feed")
     assert [e.title for e in feed.entries] == ["a &lol2; b"]
+
+
+async def test_answers_carrying_tokens_or_secrets_are_not_cacheable(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    owner = await make_account(settings, Role.admin, "keys@example.org")
+    answers = [
+        await client.post("/api/v1/auth/login", json={"email": owner.email, "password": PASSWORD}),
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}),
+        await client.post("/api/v1/me/api-keys", json={"name": "script"}, headers=owner.headers),
+        await client.post("/api/v1/podcasts", json={"story_count": 3}, headers=owner.headers),
+    ]
+    assert [r.status_code for r in answers] == [200, 200, 201, 201]
+    assert {r.headers["cache-control"] for r in answers} == {"no-store"}
