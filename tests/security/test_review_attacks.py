@@ -403,3 +403,23 @@ async def test_answers_carrying_tokens_or_secrets_are_not_cacheable(
     ]
     assert [r.status_code for r in answers] == [200, 200, 201, 201]
     assert {r.headers["cache-control"] for r in answers} == {"no-store"}
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_wide_feeds_without_a_byte_order_mark_are_read(codec: str) -> None:
+    xml = (
+        f'<?xml version="1.0" encoding="{codec[:6]}"?>\n<rss version="2.0"><channel><title>넓은 피드</title>'
+        "<item><title>시의회 예산안 처리</title><link>https://example.org/a</link></item></channel></rss>"
+    )
+    json_feed = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "넓은 피드",
+            "items": [{"id": "1", "url": "https://example.org/a", "title": "시의회 예산안 처리"}],
+        },
+        ensure_ascii=False,
+    )
+    for document in (xml, json_feed):
+        feed = parse_feed(document.encode(codec), url="https://example.org/feed")
+        assert feed.title == "넓은 피드"
+        assert [e.title for e in feed.entries] == ["시의회 예산안 처리"]
