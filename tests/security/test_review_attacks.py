@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from newstalk.accounts.models import Role
 from newstalk.articles.models import Article
 from newstalk.config import Settings
+from newstalk.ingestion.extract import extract_full_text
 from newstalk.ingestion.parse import parse_feed
 from newstalk.kit.bus.dbqueue import QueueJob
 from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error, install_redaction
+from newstalk.kit.text import needs_cleaning
 from newstalk.runtime import Services
 from newstalk.sources.service import poll_event
 from tests.conftest import make_settings
@@ -423,3 +425,17 @@ def test_wide_feeds_without_a_byte_order_mark_are_read(codec: str) -> None:
         feed = parse_feed(document.encode(codec), url="https://example.org/feed")
         assert feed.title == "넓은 피드"
         assert [e.title for e in feed.entries] == ["시의회 예산안 처리"]
+
+
+def test_full_text_pages_with_nul_give_storable_articles() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the council story{NUL} with text long enough to count here.</p>"
+        for i in range(8)
+    )
+    page = f"<html><body><article><h1>T</h1>{paragraphs}</article></body></html>".encode()
+    extracted = extract_full_text(page, "https://example.org/a")
+    assert extracted is not None
+    html, plain = extracted
+    assert not needs_cleaning(html)
+    assert not needs_cleaning(plain)
+    assert "Paragraph 7 of the council story with text long enough to count here." in plain
