@@ -439,3 +439,22 @@ def test_full_text_pages_with_nul_give_storable_articles() -> None:
     assert not needs_cleaning(html)
     assert not needs_cleaning(plain)
     assert "Paragraph 7 of the council story with text long enough to count here." in plain
+
+
+def test_uvicorns_access_log_formats_redacted_records() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    install_redaction()
+    record = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/podcasts/AbC-123_x/feed.xml?token=s3cret", "1.1", 200),
+        None,
+    )
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(
+        record
+    )
+    assert line == '127.0.0.1:5000 - "GET /podcasts/[redacted]/feed.xml?token=[redacted] HTTP/1.1" 200 OK'

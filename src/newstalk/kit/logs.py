@@ -49,11 +49,14 @@ def install_redaction() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is logging's own error to report
-            return record
-        record.msg, record.args = redact(message), None
+        # Message and arguments are redacted separately, keeping the arguments' shape:
+        # formatters such as uvicorn's access log unpack ``record.args`` themselves.
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redact_arg(v) for k, v in record.args.items()}
         if record.exc_info and record.exc_info[0] is not None:
             record.exc_text = redact(formatter.formatException(record.exc_info))
         if record.stack_info:
@@ -61,6 +64,15 @@ def install_redaction() -> None:
         return record
 
     logging.setLogRecordFactory(factory)
+
+
+def _redact_arg(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    redacted = redact(text)
+    # Unchanged non-strings keep their type (so %r and %d still format them as before).
+    return value if redacted == text else redacted
 
 
 def describe_error(exc: BaseException) -> str:
