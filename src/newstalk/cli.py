@@ -65,6 +65,9 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 def setup_logging(settings: Settings) -> None:
+    from newstalk.kit.logs import install_redaction
+
+    install_redaction()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -126,6 +129,14 @@ def _graceful_server(config: Any) -> Any:
     return GracefulServer(config)
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's forwarded-header options: X-Forwarded-* believed only from NEWSTALK_TRUSTED_PROXIES."""
+    trusted = settings.trusted_proxies.strip()
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
 def serve(settings: Settings, host: str, port: int, *, run_pipeline: bool, demo: bool = False) -> None:
     import uvicorn
 
@@ -137,7 +148,7 @@ def serve(settings: Settings, host: str, port: int, *, run_pipeline: bool, demo:
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        **proxy_options(settings),
         timeout_graceful_shutdown=int(settings.fetch_timeout_s) + 10,
     )
     _graceful_server(config).run()

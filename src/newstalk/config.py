@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     user_agent: str = f"NewsTalk/{__version__} (+https://github.com/newstalk/newstalk)"
     fetch_timeout_s: float = Field(20.0, gt=0, le=300)
     fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=1024)
+    collect_max_entries: int = Field(
+        2000, ge=1, description="entries read from one fetched feed document; the rest are ignored"
+    )
+    collect_max_new_per_poll: int = Field(
+        200, ge=1, description="new articles stored from one poll or push; the rest wait for later polls"
+    )
+    collect_max_new_per_source_hour: int = Field(
+        1000, ge=1, description="new articles stored per source in any hour; the rest wait for later polls"
+    )
     fetch_max_redirects: int = Field(5, ge=0, le=20)
     fetch_per_host_limit: int = Field(2, ge=1, le=64)
     fetch_concurrency: int = Field(8, ge=1, le=512)
@@ -168,7 +177,21 @@ class Settings(BaseSettings):
         None, description="redis://host:6379/0; shares rate limits across processes"
     )
     redis_prefix: str = Field("newstalk:", max_length=64)
+    redis_timeout_s: float = Field(
+        0.1,
+        gt=0,
+        le=10,
+        description="rate-limit calls to Redis give up after this; limits then count in process",
+    )
     rate_limit_per_minute: int = Field(100, ge=0, description="0 turns rate limiting off")
+    trusted_proxies: str = Field(
+        "",
+        max_length=4096,
+        description="comma-separated proxy addresses or networks whose X-Forwarded-For is believed; empty: none",
+    )
+    auth_attempts_per_account_hour: int = Field(
+        20, ge=0, description="login and register attempts per targeted email an hour, from anywhere; 0: off"
+    )
     rate_limit_routes: dict[str, int] = Field(
         default_factory=dict,
         description='Per-route limits per minute keyed by "METHOD /path/template" (0: unlimited), '

@@ -118,13 +118,32 @@ async def enforce_rate_limit(request: Request) -> None:
         principal = await optional_principal(request)
     except Unauthorized:
         principal = None
-    if principal is not None and principal.user_id is not None:
+    if principal is not None and principal.user_id is not None and template not in ratelimit.ADDRESS_ROUTES:
         who = f"user:{principal.user_id}"
     else:
         who = f"ip:{request.client.host if request.client else 'unknown'}"
     decision = await ratelimit.check(request.scope, policy, request.method, template, who)
     if decision is not None and not decision.allowed:
         raise RateLimited(ratelimit.refusal(decision))
+
+
+async def enforce_account_limit(request: Request, email: str) -> None:
+    """Count a login or register attempt against the account it targets; 429 over the limit.
+
+    Independent of the caller's address and of any credential sent along, so spreading
+    guesses over addresses or accounts does not multiply them (issue 13).
+    """
+    policy: ratelimit.Policy | None = getattr(request.app.state, "rate_limits", None)
+    limit = get_services(request).settings.auth_attempts_per_account_hour
+    if policy is None or limit <= 0:
+        return
+    decision = await ratelimit.check_account(policy, email, limit)
+    if not decision.allowed:
+        request.scope[ratelimit.SCOPE_KEY] = [(b"retry-after", str(ratelimit.retry_after(decision)).encode())]
+        raise RateLimited(
+            f"ratelimit: more than {limit} sign-in attempts an hour for this account; "
+            f"retry in {ratelimit.retry_after(decision)} s"
+        )
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -16,11 +16,14 @@ from newstalk.deps import enforce_rate_limit
 from newstalk.kit.api import (
     BodyLimitMiddleware,
     MetricsMiddleware,
+    NoStoreMiddleware,
     PageCache,
     PageCacheMiddleware,
     install_error_handlers,
 )
+from newstalk.kit.logs import install_redaction
 from newstalk.kit.ratelimit import DEFAULT_ROUTE_LIMITS, Policy, RateLimitHeadersMiddleware
+from newstalk.kit.text import CleanTextMiddleware
 from newstalk.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ def create_app(
 ) -> FastAPI:
     """The API; with ``run_pipeline`` it also runs the scheduler and every stage (``newstalk up``)."""
     settings = settings or load_settings()
+    install_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +80,8 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(enforce_rate_limit)],
     )
+    # Inside the body cap: the cleaner reads JSON bodies whole, so only capped ones.
+    app.add_middleware(CleanTextMiddleware, raw_prefixes=("/websub/",))
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.api_max_body_bytes,
@@ -85,6 +91,7 @@ def create_app(
     app.state.page_cache = PageCache(settings.api_cache_ttl_s)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
 

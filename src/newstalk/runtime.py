@@ -45,7 +45,9 @@ class Services:
             db=db,
             transport=transport,
             fetcher=fetcher,
-            limiter=build_limiter(settings.redis_url, settings.redis_prefix),
+            limiter=build_limiter(
+                settings.redis_url, settings.redis_prefix, timeout_s=settings.redis_timeout_s
+            ),
             broadcaster=build_broadcaster(settings.redis_url, settings.redis_prefix),
             parse_pool=_parse_pool(settings),
         )

@@ -33,12 +33,19 @@ async def test_register_login_refresh_logout(client: httpx.AsyncClient) -> None:
         "/api/v1/auth/register",
         json={"email": " Minji@Example.org ", "password": PASSWORD, "display_name": "민지"},
     )
-    assert reg.status_code == 201, reg.text
-    body = reg.json()
+    # Registration says nothing about the account (issue 13: same answer, free or taken email).
+    assert reg.status_code == 202, reg.text
+    assert set(reg.json()) == {"status", "detail"}
+    first_login = await client.post(
+        "/api/v1/auth/login", json={"email": "minji@example.org", "password": PASSWORD}
+    )
+    assert first_login.status_code == 200
+    body = first_login.json()
     assert body["user"]["email"] == "minji@example.org"
     assert body["user"]["role"] == "listener"
     assert body["tokens"]["token_type"] == "bearer"
     assert body["tokens"]["expires_in"] == 900
+    assert first_login.headers["cache-control"] == "no-store"
 
     wrong = await client.post("/api/v1/auth/login", json={"email": "minji@example.org", "password": "x" * 12})
     nobody = await client.post(
@@ -69,7 +76,7 @@ async def test_register_login_refresh_logout(client: httpx.AsyncClient) -> None:
         assert "log in again" in gone.json()["detail"]
     again = await client.post("/api/v1/auth/refresh", json={"refresh_token": new["refresh_token"]})
     assert again.status_code == 401
-    # The registration's own login is a separate session and still works.
+    # The first login is a separate session and still works.
     assert (await client.get("/api/v1/me", headers=bearer(body["tokens"]["access_token"]))).status_code == 200
 
 
@@ -86,11 +93,18 @@ async def test_registration_input_is_checked(client: httpx.AsyncClient) -> None:
         assert resp.headers["content-type"] == PROBLEM
         assert words in resp.json()["detail"], resp.json()
     first = await client.post("/api/v1/auth/register", json={"email": "a@example.org", "password": PASSWORD})
-    assert first.status_code == 201
-    assert first.json()["user"]["role"] == "listener"  # nobody registers themselves into a role
-    dup = await client.post("/api/v1/auth/register", json={"email": "A@example.org", "password": PASSWORD})
-    assert dup.status_code == 409
-    assert "already has an account" in dup.json()["detail"]
+    assert first.status_code == 202
+    login = await client.post("/api/v1/auth/login", json={"email": "a@example.org", "password": PASSWORD})
+    assert login.json()["user"]["role"] == "listener"  # nobody registers themselves into a role
+    # A taken address gets the very same answer, and its password is not changed.
+    dup = await client.post(
+        "/api/v1/auth/register", json={"email": "A@example.org", "password": PASSWORD + " other"}
+    )
+    assert (dup.status_code, dup.json()) == (first.status_code, first.json())
+    stale = await client.post(
+        "/api/v1/auth/login", json={"email": "a@example.org", "password": PASSWORD + " other"}
+    )
+    assert stale.status_code == 401
 
 
 async def test_a_reused_refresh_token_revokes_its_whole_family(

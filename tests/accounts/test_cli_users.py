@@ -48,7 +48,7 @@ async def test_create_admin_then_log_in(database_url: str, tmp_path: Path, clien
     listener = await client.post(
         "/api/v1/auth/register", json={"email": "ed@example.org", "password": PASSWORD}
     )
-    assert listener.status_code == 201
+    assert listener.status_code == 202
     promoted = run("users", "set-role", "ed@example.org", "editor", cwd=tmp_path, database_url=database_url)
     assert promoted.stdout.strip() == "ed@example.org is now editor"
     listed = run("users", "list", cwd=tmp_path, database_url=database_url).stdout.splitlines()

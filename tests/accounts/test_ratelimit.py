@@ -19,7 +19,7 @@ import pytest
 from newstalk.accounts.models import Role
 from newstalk.config import Settings
 from newstalk.kit import migrate
-from newstalk.kit.metrics import RATELIMIT_ERRORS
+from newstalk.kit.metrics import RATELIMIT_ERRORS, RATELIMIT_FALLBACK
 from newstalk.kit.ratelimit import MemoryLimiter, RedisLimiter
 from tests.conftest import make_settings
 from tests.support.accounts import make_account
@@ -121,18 +121,38 @@ async def test_memory_limiter_refills_at_the_rate() -> None:
     assert full.remaining == 2
 
 
-async def test_an_unreachable_redis_lets_requests_through() -> None:
+async def test_an_unreachable_redis_falls_back_to_counting_in_process() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once closed
     limiter = RedisLimiter(f"redis://127.0.0.1:{port}/0", prefix="t:")
-    before = RATELIMIT_ERRORS._value.get()
+    errors, fallback = RATELIMIT_ERRORS._value.get(), RATELIMIT_FALLBACK._value.get()
     try:
-        decision = await limiter.hit("k", 1)
-        assert decision.allowed
-        assert RATELIMIT_ERRORS._value.get() == before + 1
+        decisions = [await limiter.hit("k", 2) for _ in range(3)]
+        # The limit holds without Redis: 2 allowed, the third refused, honest headers.
+        assert [d.allowed for d in decisions] == [True, True, False]
+        assert [d.remaining for d in decisions] == [1, 0, 0]
+        # One failed call to Redis, then in process for FALLBACK_HOLD_S without trying again.
+        assert RATELIMIT_ERRORS._value.get() == errors + 1
+        assert RATELIMIT_FALLBACK._value.get() == fallback + 3
     finally:
         await limiter.aclose()
+
+
+async def test_a_hung_redis_costs_one_short_timeout_not_one_per_request() -> None:
+    # A server that accepts connections and never answers: a hung Redis.
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        limiter = RedisLimiter(f"redis://127.0.0.1:{hung.getsockname()[1]}/0", prefix="t:", timeout_s=0.1)
+        try:
+            start = time.perf_counter()
+            decisions = [await limiter.hit("k", 5) for _ in range(20)]
+            elapsed = time.perf_counter() - start
+        finally:
+            await limiter.aclose()
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 15
+    assert elapsed < 1.0  # one 0.1 s timeout, then in process (was 0.5 s on every request)
 
 
 def _free_port() -> int:

@@ -26,6 +26,7 @@ from newstalk.runtime import Services
 from newstalk.sources import service as sources
 from newstalk.sources.models import Source
 from tests.support.feedserver import FeedServer, Route, items, rss
+from tests.support.processes import descendants, wait_gone
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -193,8 +194,12 @@ async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
         return await article_count(services) >= done_before_kill
 
     await wait_for(batch_two_waits_on_straggler, within=30, what="the third batch", worker=first)
+    children = descendants(first.proc.pid)
+    assert children, "the worker runs its parse processes"
     os.kill(first.proc.pid, signal.SIGKILL)
     assert first.wait(timeout=10) == -signal.SIGKILL
+    # Its parse processes ignore SIGTERM; they die with it (PR_SET_PDEATHSIG / watchdog).
+    assert wait_gone(children, within=10) == set()
 
     # Killed in the middle of a batch: seven of its jobs committed, the straggler's did not.
     assert await article_count(services) == done_before_kill
@@ -221,9 +226,11 @@ async def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     assert feed_server.hits[f"/feed{straggler}.xml"] == 2
     assert all(feed_server.hits[f"/feed{i}.xml"] == 1 for i in range(n_feeds) if i != straggler)
 
+    second_children = descendants(second.proc.pid)
     second.proc.send_signal(signal.SIGTERM)
     assert second.wait(timeout=25) == 0, second.log()
     assert "Traceback" not in second.log()
+    assert wait_gone(second_children, within=10) == set()
 
 
 async def test_sigterm_finishes_in_flight_jobs_and_releases_the_rest(

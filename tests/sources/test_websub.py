@@ -373,10 +373,10 @@ def test_unsigned_or_badly_signed_push_is_accepted_and_dropped(env: Env, signatu
     assert websub_count("rejected") == rejected + 1
 
 
-def test_push_without_a_subscription_is_dropped(env: Env) -> None:
+def test_push_without_a_subscription_is_refused(env: Env) -> None:
     unsubscribed = env.add_source(websub_state="failed", websub_secret=SECRET)
 
-    assert env.push(unsubscribed, FEED, sign(FEED)).status_code == 202
+    assert env.push(unsubscribed, FEED, sign(FEED)).status_code == 410
     assert env.jobs("collect") == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from newstalk.accounts import repository, service
 from newstalk.accounts.schemas import (
@@ -14,13 +14,14 @@ from newstalk.accounts.schemas import (
     AuthResult,
     LoginRequest,
     RefreshRequest,
+    RegisterAccepted,
     RegisterRequest,
     RoleUpdate,
     Tokens,
     UserOut,
     UserPage,
 )
-from newstalk.deps import AdminDep, CurrentAccount, ServicesDep
+from newstalk.deps import AdminDep, CurrentAccount, ServicesDep, enforce_account_limit
 from newstalk.errors import NotFound, Unauthorized
 from newstalk.kit.api import decode_cursor, encode_cursor
 
@@ -38,39 +39,44 @@ def _tokens(pair: service.TokenPair) -> Tokens:
     )
 
 
-@router.post("/auth/register", response_model=AuthResult, status_code=status.HTTP_201_CREATED)
-async def register(body: RegisterRequest, services: ServicesDep, user_agent: UserAgent = None) -> AuthResult:
-    """Create a listener account and log it in."""
+@router.post("/auth/register", response_model=RegisterAccepted, status_code=status.HTTP_202_ACCEPTED)
+async def register(body: RegisterRequest, request: Request, services: ServicesDep) -> RegisterAccepted:
+    """Create a listener account; then log in. The answer is the same whether the email was free or taken."""
+    await enforce_account_limit(request, body.email)
     async with services.db.unit() as uow:
-        user, pair = await service.register(
-            uow,
-            services.settings,
-            email=body.email,
-            password=body.password,
-            display_name=body.display_name,
-            user_agent=user_agent,
+        await service.register(
+            uow, services.settings, email=body.email, password=body.password, display_name=body.display_name
         )
-    return AuthResult(user=UserOut.model_validate(user), tokens=_tokens(pair))
+    return RegisterAccepted()
 
 
 @router.post("/auth/login", response_model=AuthResult)
-async def login(body: LoginRequest, services: ServicesDep, user_agent: UserAgent = None) -> AuthResult:
+async def login(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    user_agent: UserAgent = None,
+) -> AuthResult:
     """Exchange email and password for an access token (15 min) and a refresh token."""
+    await enforce_account_limit(request, body.email)
     async with services.db.unit() as uow:
         user, pair = await service.login(
             uow, services.settings, email=body.email, password=body.password, user_agent=user_agent
         )
+    response.headers["Cache-Control"] = "no-store"
     return AuthResult(user=UserOut.model_validate(user), tokens=_tokens(pair))
 
 
 @router.post("/auth/refresh", response_model=Tokens)
-async def refresh(body: RefreshRequest, services: ServicesDep) -> Tokens:
+async def refresh(body: RefreshRequest, response: Response, services: ServicesDep) -> Tokens:
     """Rotate: the refresh token is spent and a new pair issued. Reusing a spent one ends the login."""
     async with services.db.unit() as uow:
         outcome = await service.refresh(uow, services.settings, body.refresh_token)
     # Raised after the commit: a detected reuse must stay revoked.
     if isinstance(outcome, service.RefreshRefused):
         raise Unauthorized(outcome.detail)
+    response.headers["Cache-Control"] = "no-store"
     return _tokens(outcome)
 
 

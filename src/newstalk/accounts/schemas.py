@@ -57,6 +57,14 @@ class UserPage(BaseModel):
     next_cursor: str | None
 
 
+class RegisterAccepted(BaseModel):
+    status: str = Field("accepted", examples=["accepted"])
+    detail: str = Field(
+        "accounts: registration received; log in with POST /api/v1/auth/login. "
+        "If the address already had an account, its password is unchanged.",
+    )
+
+
 class AuthResult(BaseModel):
     user: UserOut
     tokens: Tokens

@@ -7,7 +7,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from zxcvbn import zxcvbn
 
 from newstalk.accounts import repository, security
 from newstalk.accounts.models import ROLE_RANK, ApiKey, AuthSession, RefreshToken, Role, User
@@ -18,6 +20,8 @@ from newstalk.kit.db import UnitOfWork, utcnow
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
+PASSWORD_MIN_SCORE = 3
+ZXCVBN_MAX_CHARS = 100
 MAX_API_KEYS = 10
 API_KEY_TOUCH_S = 3600  # last_used_at is refreshed at most this often: reads stay reads
 REVOKED_LOGOUT = "logout"
@@ -70,14 +74,28 @@ def normalize_email(email: str) -> str:
     return value
 
 
-def check_password(password: str, email: str) -> None:
-    """Length 10-256, not the email; InvalidInput says which rule failed."""
+def check_password(password: str, email: str, display_name: str = "") -> None:
+    """Length 10-256, not the email, and not guessable; InvalidInput says which rule failed.
+
+    Guessability is zxcvbn's estimate (Dropbox's model: common-password, name and word lists,
+    keyboard walks, repeats, sequences, dates, l33t), scored 0-4; below
+    ``PASSWORD_MIN_SCORE`` is refused. The email and display name count as known words.
+    """
     if len(password) < PASSWORD_MIN:
         raise InvalidInput(f"accounts: password must be at least {PASSWORD_MIN} characters")
     if len(password) > PASSWORD_MAX:
         raise InvalidInput(f"accounts: password must be at most {PASSWORD_MAX} characters")
     if password.strip().lower() == email:
         raise InvalidInput("accounts: password must not be the email address")
+    # zxcvbn's matching grows fast with length; its authors score the first 100 characters.
+    known = [email, email.split("@", 1)[0], display_name]
+    estimate = zxcvbn(password[:ZXCVBN_MAX_CHARS], user_inputs=[k for k in known if k])
+    if estimate["score"] < PASSWORD_MIN_SCORE:
+        warning = estimate["feedback"].get("warning") or "it is too easy to guess"
+        raise InvalidInput(
+            f"accounts: password is too easy to guess ({warning.rstrip('.')}); "
+            "use a longer phrase of unrelated words"
+        )
 
 
 async def create_user(
@@ -103,19 +121,37 @@ async def create_user(
 
 
 async def register(
-    uow: UnitOfWork,
-    settings: Settings,
-    *,
-    email: str,
-    password: str,
-    display_name: str,
-    user_agent: str | None,
-) -> tuple[User, TokenPair]:
-    """Open registration creates a listener and logs them in."""
+    uow: UnitOfWork, settings: Settings, *, email: str, password: str, display_name: str
+) -> User | None:
+    """Open registration: create a listener, or do nothing if the email is taken; the caller can't tell.
+
+    Both paths validate the same way and hash the password once (argon2id is what takes the
+    time), so neither the answer nor its timing says whether the address has an account.
+    Returns the new user, or None when the email was already registered.
+    """
     if not settings.registration_open:
         raise Forbidden("accounts: registration is closed on this server; ask an admin for an account")
-    user = await create_user(uow, email=email, password=password, display_name=display_name)
-    return user, await start_session(uow, settings, user, user_agent)
+    email = normalize_email(email)
+    check_password(password, email, display_name)
+    password_hash = await security.hash_password(password)
+    if await repository.get_user_by_email(uow.session, email) is not None:
+        return None
+    now = utcnow()
+    user = User(
+        email=email,
+        display_name=display_name.strip(),
+        password_hash=password_hash,
+        role=Role.listener.value,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(user)
+    except IntegrityError:
+        # Registered by a concurrent request between the lookup and the insert.
+        return None
+    return user
 
 
 async def login(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles import repository
@@ -18,6 +20,14 @@ INGESTED_TOPIC = "article.ingested"
 EXTRACT_TOPIC = "article.extract"
 
 
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """(id, content_hash) of each stored article, and how many new ones a limit held back."""
+
+    stored: list[tuple[int, str]]
+    held_back: int
+
+
 async def store_articles(
     uow: UnitOfWork,
     *,
@@ -25,14 +35,17 @@ async def store_articles(
     full_text: bool,
     items: Sequence[NormalizedArticle],
     first_seen_at: datetime,
-) -> list[tuple[int, str]]:
+    limit: int | None = None,
+) -> StoreResult:
     """Store the articles not seen before (by canonical URL or content hash, tombstones included).
 
     Emits ``article.ingested`` for each stored article, and ``article.extract`` when the
-    source gives summaries only. Returns (id, content_hash) of each stored article.
+    source gives summaries only. At most ``limit`` new articles are stored, in feed order;
+    the rest are counted in ``held_back`` and wait for a later poll (issue 13: one feed must
+    not flood the pipeline).
     """
     if not items:
-        return []
+        return StoreResult([], 0)
     seen_urls, seen_hashes = await repository.known_keys(
         uow.session, [a.url for a in items], [a.content_hash for a in items]
     )
@@ -62,7 +75,10 @@ async def store_articles(
                 "stored_at": now,
             }
         )
-    stored = await repository.insert_new(uow.session, rows)
+    held_back = 0
+    if limit is not None and len(rows) > limit:
+        rows, held_back = rows[: max(limit, 0)], len(rows) - max(limit, 0)
+    stored = await repository.insert_new(uow.session, rows) if rows else []
     language_by_hash = {r["content_hash"]: r["language"] for r in rows}
     for article_id, content_hash in stored:
         payload = {
@@ -74,7 +90,17 @@ async def store_articles(
         uow.emit(Event(INGESTED_TOPIC, content_hash, payload, first_seen_at))
         if full_text:
             uow.emit(Event(EXTRACT_TOPIC, f"extract:{content_hash}", payload, first_seen_at))
-    return stored
+    return StoreResult(stored, held_back)
+
+
+async def stored_since(session: AsyncSession, source_id: int, since: datetime) -> int:
+    """How many articles of a source were stored at or after ``since``."""
+    query = (
+        select(func.count())
+        .select_from(Article)
+        .where(Article.source_id == source_id, Article.stored_at >= since)
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def get_article(session: AsyncSession, article_id: int) -> Article:

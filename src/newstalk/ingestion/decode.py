@@ -57,6 +57,7 @@ _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:\-]
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:\-]+)""", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
 _HEAD_BYTES = 4096
+_FIRST_CHARS = frozenset(b"<{ \t\r\n")
 
 
 def normalize_charset(label: str | None) -> str | None:
@@ -92,11 +93,37 @@ def _try(body: bytes, codec: str) -> str | None:
         return None
 
 
+def _wide_without_bom(body: bytes) -> str | None:
+    """UTF-32 or UTF-16 told by the zero bytes around the first character (XML 1.0 appendix F).
+
+    A feed starts with ``<``, ``{`` or whitespace, all ASCII; in a wide encoding the other
+    bytes of that character are zero, which no 8-bit or UTF-8 document starts with.
+    """
+    head = body[:4]
+    if len(head) < 4:
+        return None
+    first = _FIRST_CHARS
+    if head[:3] == b"\x00\x00\x00" and head[3] in first:
+        return "utf-32-be"
+    if head[0] in first and head[1:4] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if head[0] == 0 and head[1] in first and head[2] == 0 and head[3] != 0:
+        return "utf-16-be"
+    if head[0] in first and head[1] == 0 and head[2] != 0 and head[3] == 0:
+        return "utf-16-le"
+    return None
+
+
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Decode a fetched body to text; returns the text and the codec name that was used."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace"), codec
+    wide = _wide_without_bom(body)
+    if wide is not None:
+        text = _try(body, wide)
+        if text is not None:
+            return text, wide
 
     is_ascii = body.isascii()
     if is_ascii:

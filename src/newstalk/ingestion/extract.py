@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from newstalk.ingestion.decode import decode_body
 from newstalk.ingestion.sanitize import html_to_text, sanitize_html
+from newstalk.kit.text import clean_text
 
 __all__ = ["extract_full_text"]
 
@@ -36,7 +37,8 @@ def extract_full_text(html: bytes | str, url: str) -> tuple[str, str] | None:
     )
     if not extracted:
         return None
-    content_html = sanitize_html(extracted, url)
+    # A page is feed-side input like the feed itself: nothing unstorable reaches an article.
+    content_html = clean_text(sanitize_html(extracted, url))
     content_text = html_to_text(content_html)
     if len(content_text) < MIN_TEXT_CHARS:
         return None

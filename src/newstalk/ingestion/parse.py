@@ -7,6 +7,7 @@ feed even when feedparser flags it "bozo"; only bodies that are not feeds are re
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import html
 import re
 import time
@@ -20,13 +21,22 @@ from newstalk.ingestion.decode import decode_body, to_utf8_xml
 from newstalk.ingestion.jsonfeed import looks_like_json, parse_json_feed
 from newstalk.ingestion.sanitize import collapse_whitespace, html_to_text, resolve_url
 from newstalk.ingestion.types import ParsedEntry, ParsedFeed
+from newstalk.kit.text import clean_text
 
 __all__ = ["parse_feed"]
 
 # A DOCTYPE with an internal subset is where entity declarations live (billion laughs,
 # external entities). Feeds never need one, so it is cut before any XML parser runs;
 # references to the removed entities then stay literal text.
-_DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
+_DOCTYPE_ANYWHERE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+# One item of a prolog: kept (whitespace, processing instructions, comments) or dropped
+# (a DOCTYPE with or without internal subset; stray declarations and "]>" of a broken one).
+_PROLOG_ITEM = re.compile(
+    r"(?P<keep>\s+|<\?.*?\?>|<!--.*?-->)"
+    r"|(?P<drop><!DOCTYPE(?:[^\[>]*\[.*?\]\s*>|[^>]*>)"
+    r"|<!(?:ENTITY|ELEMENT|ATTLIST|NOTATION)[^>]*>|\]\s*>)",
+    re.IGNORECASE | re.DOTALL,
+)
 _ROOT = re.compile(r"<([A-Za-z_][\w.\-]*(?::[\w.\-]+)?)")
 _PROLOG_JUNK = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)", re.DOTALL)
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "rdf", "channel"})
@@ -34,17 +44,41 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_REASON = 160
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_CHARREF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _drop_bad_charref(match: re.Match[str]) -> str:
+    hexa, decimal = match.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return ""
+    return match.group(0)
+
+
+def _drop_bad_charrefs(text: str) -> str:
+    # feedparser raises UnicodeEncodeError on "&#xD800;" and ValueError beyond U+10FFFF;
+    # such a reference names no character, so it goes before parsing.
+    return _CHARREF.sub(_drop_bad_charref, text) if "&#" in text else text
 
 
 def _strip_doctype(text: str) -> str:
-    head = text[:65536]
-    if "<!DOCTYPE" not in head.upper():
+    """``text`` without DOCTYPE and markup declarations anywhere in its prolog.
+
+    The whole prolog (everything before the root element) is scanned, however long: padding
+    it past a fixed window used to let an internal subset through (issue 13).
+    """
+    if _DOCTYPE_ANYWHERE.search(text) is None:
         return text
-    cleaned = _DOCTYPE_SUBSET.sub("", head, count=1)
-    if "<!ENTITY" in cleaned.upper():
-        # An unterminated or odd internal subset: drop every DOCTYPE-ish declaration.
-        cleaned = re.sub(r"<!(?:DOCTYPE|ENTITY)[^>]*>", "", cleaned, flags=re.IGNORECASE)
-    return cleaned + text[65536:]
+    kept: list[str] = []
+    position = 0
+    while True:
+        match = _PROLOG_ITEM.match(text, position)
+        if match is None or match.end() == position:
+            break
+        if match.lastgroup == "keep":
+            kept.append(match.group(0))
+        position = match.end()
+    return "".join(kept) + text[position:]
 
 
 def _root_element(text: str) -> str | None:
@@ -176,7 +210,7 @@ def _entry(entry: Any, base: str) -> ParsedEntry:
 
 def _parse_xml(text: str, url: str) -> ParsedFeed:
     result = feedparser.parse(
-        to_utf8_xml(_strip_doctype(text)),
+        to_utf8_xml(_drop_bad_charrefs(_strip_doctype(text))),
         sanitize_html=False,
         resolve_relative_uris=False,
         response_headers={
@@ -205,8 +239,33 @@ def _parse_xml(text: str, url: str) -> ParsedFeed:
     )
 
 
+def _clean(item: Any) -> Any:
+    changes = {}
+    for f in dataclasses.fields(item):
+        value = getattr(item, f.name)
+        if isinstance(value, str):
+            cleaned = clean_text(value)
+            if cleaned is not value:
+                changes[f.name] = cleaned
+    return dataclasses.replace(item, **changes) if changes else item
+
+
+def clean_feed(feed: ParsedFeed) -> ParsedFeed:
+    """The feed with NUL and lone surrogates dropped from every text field (see kit/text.py)."""
+    entries = tuple(_clean(entry) for entry in feed.entries)
+    cleaned: ParsedFeed = _clean(feed)
+    return dataclasses.replace(cleaned, entries=entries)
+
+
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse a fetched feed body of any supported format; raises FeedParseError if it is not one."""
+    """Parse a fetched feed body of any supported format; raises FeedParseError if it is not one.
+
+    Every text field of the result is storable on every database (``clean_feed``).
+    """
+    return clean_feed(_parse_any(body, url=url, content_type=content_type))
+
+
+def _parse_any(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
     if not body or not body.strip():
         raise FeedParseError("ingestion: not a feed: the body is empty")
     text, _codec = decode_body(body, content_type)

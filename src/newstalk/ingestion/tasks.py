@@ -7,7 +7,9 @@ import base64
 import functools
 import logging
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from newstalk.articles import service as articles
 from newstalk.articles.models import Article
@@ -18,6 +20,7 @@ from newstalk.ingestion.types import NormalizedArticle, ParsedFeed
 from newstalk.kit import metrics
 from newstalk.kit.db import utcnow
 from newstalk.kit.http import FetchResult
+from newstalk.kit.logs import describe_error
 from newstalk.pipeline.worker import JobContext
 from newstalk.sources import repository as sources_repo
 from newstalk.sources import service as sources
@@ -75,7 +78,14 @@ async def handle_collect(ctx: JobContext) -> None:
                 sources.record_failure(src, ctx.services.settings, exc.detail, reason=reason, now=utcnow())
         metrics.SOURCE_FETCHES.labels(label, reason).inc()
         return
-    await _store(ctx, source_id, feed, items, first_seen, fetch=result)
+    try:
+        await _store(ctx, source_id, feed, items, first_seen, fetch=result)
+    except SQLAlchemyError as exc:
+        async with ctx.services.db.unit() as uow:
+            src = await sources_repo.get(uow.session, source_id)
+            if src is not None:
+                sources.note_store_failure(src, describe_error(exc), now=utcnow())
+        raise
     metrics.SOURCE_FETCHES.labels(label, "not_modified" if result.status == 304 else "ok").inc()
 
 
@@ -84,7 +94,12 @@ async def _parse(
 ) -> tuple[ParsedFeed, list[NormalizedArticle]]:
     """Parse and normalize off the event loop: in the parse process pool, or a thread."""
     call = functools.partial(
-        parse_and_normalize, body, url=url, content_type=content_type, first_seen_at=first_seen_at
+        parse_and_normalize,
+        body,
+        url=url,
+        content_type=content_type,
+        first_seen_at=first_seen_at,
+        max_entries=ctx.services.settings.collect_max_entries,
     )
     try:
         return await asyncio.get_running_loop().run_in_executor(ctx.services.parse_pool, call)
@@ -108,24 +123,47 @@ async def _store(
         src = await sources_repo.get(uow.session, source_id)
         if src is None:
             return
-        stored = await articles.store_articles(
-            uow, source_id=source_id, full_text=src.full_text, items=items, first_seen_at=first_seen
+        now = utcnow()
+        recent = await articles.stored_since(uow.session, source_id, now - timedelta(hours=1))
+        budget = min(settings.collect_max_new_per_poll, settings.collect_max_new_per_source_hour - recent)
+        result = await articles.store_articles(
+            uow,
+            source_id=source_id,
+            full_text=src.full_text,
+            items=items,
+            first_seen_at=first_seen,
+            limit=max(budget, 0),
         )
+        stored = result.stored
+        if result.held_back:
+            metrics.COLLECT_HELD_BACK.inc(result.held_back)
+            log.info(
+                "collect: source %s: %d new items wait for later polls (NEWSTALK_COLLECT_MAX_NEW_*)",
+                source_id,
+                result.held_back,
+            )
         if fetch is not None:
+            capped = result.held_back > 0
             sources.record_success(
                 src,
                 settings,
                 now=utcnow(),
                 status=fetch.status,
-                etag=fetch.etag,
-                last_modified=fetch.last_modified,
+                # Held-back items are in this very document: the next poll must fetch it again
+                # in full rather than be answered 304.
+                etag=None if capped else fetch.etag,
+                last_modified=None if capped else fetch.last_modified,
                 permanent_url=fetch.permanent_url,
                 feed=feed,
                 new_items=len(stored),
+                held_back=result.held_back,
             )
-        elif stored:
-            src.article_count += len(stored)
-            src.last_new_item_at = utcnow()
+        else:
+            if stored:
+                src.article_count += len(stored)
+                src.last_new_item_at = utcnow()
+            if result.held_back:
+                sources.note_held_back(src, result.held_back, now=utcnow())
         if feed is not None:
             sources.note_hub(uow, settings, src, feed)
     elapsed = (utcnow() - first_seen).total_seconds()

@@ -440,3 +440,29 @@ class PageCacheMiddleware:
         headers = [(b"content-length", str(len(page.body)).encode()), *page.headers]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page.body})
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every answer to a POST, PUT, PATCH or DELETE that sets none.
+
+    Those answers carry what must never sit in a browser or proxy cache: access and refresh
+    tokens, new API keys, webhook signing secrets, podcast feed tokens.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)

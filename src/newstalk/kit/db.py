@@ -70,14 +70,23 @@ def utcnow() -> datetime:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Build the async engine for a sqlite+aiosqlite or postgresql+psycopg URL."""
+    """Build the async engine for a sqlite+aiosqlite or postgresql+psycopg URL.
+
+    ``hide_parameters``: a failed statement's error never carries its bound values, which
+    hold password hashes, webhook signing secrets and tokens (issue 13).
+    """
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        hide_parameters=True,
     )
 
 

@@ -40,6 +40,11 @@ QUEUE_DEPTH = Gauge(
     ["stage", "status"],
     registry=REGISTRY,
 )
+COLLECT_HELD_BACK = Counter(
+    "newstalk_collect_held_back_total",
+    "New feed items the collect caps left for later polls (NEWSTALK_COLLECT_MAX_NEW_*)",
+    registry=REGISTRY,
+)
 SOURCE_FETCHES = Counter(
     "newstalk_source_fetches_total",
     "Feed fetch outcomes per source (ok, not_modified, or an error reason)",
@@ -100,7 +105,12 @@ RATELIMIT_REJECTED = Counter(
 )
 RATELIMIT_ERRORS = Counter(
     "newstalk_ratelimit_errors_total",
-    "Rate-limit checks that failed (Redis unreachable); the request was let through",
+    "Rate-limit checks Redis failed (unreachable or slower than NEWSTALK_REDIS_TIMEOUT_S)",
+    registry=REGISTRY,
+)
+RATELIMIT_FALLBACK = Counter(
+    "newstalk_ratelimit_fallback_total",
+    "Rate-limit checks counted in process because Redis was unavailable",
     registry=REGISTRY,
 )
 LIVE_EVENTS = Counter(

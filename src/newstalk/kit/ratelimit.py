@@ -9,13 +9,17 @@ The check runs as an application-wide dependency, after routing, so it knows the
 template; a small middleware copies its headers onto whatever response follows.
 Headers: ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds until
 the bucket is full) and ``RateLimit-Policy`` (``100;w=60``) on every limited response,
-``Retry-After`` (seconds) on 429. When Redis cannot be reached the request is let through
-and the failure counted (``newstalk_ratelimit_errors_total``): limits protect capacity,
-they must not take the API down with them.
+``Retry-After`` (seconds) on 429. When Redis cannot be reached within
+``NEWSTALK_REDIS_TIMEOUT_S`` the check falls back to in-process buckets (each API process
+then enforces the limit on its own) and Redis is tried again after ``FALLBACK_HOLD_S``;
+``newstalk_ratelimit_errors_total`` counts the failures and
+``newstalk_ratelimit_fallback_total`` the checks made in process. Limits stay on (login
+included), and a hung Redis costs one short timeout per hold period, not one per request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -30,6 +34,8 @@ from newstalk.kit import metrics
 log = logging.getLogger(__name__)
 
 PERIOD_S = 60.0
+# After a Redis failure, checks stay in process this long before Redis is tried again.
+FALLBACK_HOLD_S = 5.0
 # Built-in per-route limits (requests per minute per caller; 0: unlimited), under
 # NEWSTALK_RATE_LIMIT_ROUTES. Probes, scrapes and signed hub pushes are never limited;
 # password guessing is.
@@ -56,6 +62,12 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     # Synthesis of new text costs seconds of CPU; listeners also have a daily quota.
     "POST /api/v1/voice": 10,
 }
+
+
+# Routes that act on an account named in the body: always counted per client address,
+# whatever credential rides along (else any valid token of one's own buys a fresh bucket).
+ADDRESS_ROUTES = frozenset({"/api/v1/auth/login", "/api/v1/auth/register"})
+ACCOUNT_PERIOD_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,35 +143,55 @@ return {allowed, string.format('%.6f', tat - now), string.format('%.6f', new_tat
 class RedisLimiter:
     """GCRA buckets in Redis, shared by every process that uses the same Redis and prefix."""
 
-    def __init__(self, url: str, *, prefix: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        timeout_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         import redis.asyncio as aioredis
 
         self._redis: Any = aioredis.Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
         )
         self._script = self._redis.register_script(_GCRA_LUA)
         self._prefix = prefix
+        self._fallback = MemoryLimiter(clock=clock)
+        self._clock = clock
+        self._redis_down_until = 0.0
         self._last_error_log = 0.0
 
     async def hit(self, key: str, limit: int, period_s: float = PERIOD_S) -> Decision:
+        if self._clock() < self._redis_down_until:
+            metrics.RATELIMIT_FALLBACK.inc()
+            return await self._fallback.hit(key, limit, period_s)
         try:
             allowed, tat_rel, new_rel = await self._script(keys=[self._prefix + key], args=[period_s, limit])
         except Exception as exc:
             metrics.RATELIMIT_ERRORS.inc()
-            if time.monotonic() - self._last_error_log > 60:
-                self._last_error_log = time.monotonic()
-                log.warning("ratelimit: Redis failed (%s); letting requests through until it is back", exc)
-            return Decision(True, limit, limit, 0.0, 0.0)
+            metrics.RATELIMIT_FALLBACK.inc()
+            self._redis_down_until = self._clock() + FALLBACK_HOLD_S
+            if self._clock() - self._last_error_log > 60:
+                self._last_error_log = self._clock()
+                log.warning(
+                    "ratelimit: Redis failed (%s); counting in this process for %.0f s, then retrying Redis",
+                    type(exc).__name__,
+                    FALLBACK_HOLD_S,
+                )
+            return await self._fallback.hit(key, limit, period_s)
         return _decide(limit, period_s, bool(int(allowed)), float(tat_rel), float(new_rel))
 
     async def aclose(self) -> None:
+        await self._fallback.aclose()
         await self._redis.aclose()
 
 
-def build_limiter(redis_url: str | None, prefix: str) -> Limiter:
-    """Redis-backed when a URL is configured, in process otherwise."""
+def build_limiter(redis_url: str | None, prefix: str, *, timeout_s: float = 0.1) -> Limiter:
+    """Redis-backed (with an in-process fallback) when a URL is configured, in process otherwise."""
     if redis_url:
-        return RedisLimiter(redis_url, prefix=prefix)
+        return RedisLimiter(redis_url, prefix=prefix, timeout_s=timeout_s)
     return MemoryLimiter()
 
 
@@ -191,6 +223,15 @@ async def check(scope: Scope, policy: Policy, method: str, template: str, who: s
     scope[SCOPE_KEY] = headers(decision)
     if not decision.allowed:
         metrics.RATELIMIT_REJECTED.labels(bucket).inc()
+    return decision
+
+
+async def check_account(policy: Policy, email: str, limit: int) -> Decision:
+    """Count one sign-in attempt against the targeted account (by email), ``limit`` an hour."""
+    target = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    decision = await policy.limiter.hit(f"rl:account:{target}", limit, ACCOUNT_PERIOD_S)
+    if not decision.allowed:
+        metrics.RATELIMIT_REJECTED.labels("account").inc()
     return decision
 
 

@@ -21,6 +21,7 @@ from newstalk.errors import NewsTalkError
 from newstalk.kit import metrics
 from newstalk.kit.bus import Job, LeaseLost
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.logs import describe_error
 
 if TYPE_CHECKING:
     from newstalk.runtime import Services
@@ -185,7 +186,7 @@ class StageWorker:
 
     async def _fail(self, job: Job, exc: Exception) -> None:
         settings = self.services.settings
-        detail = exc.detail if isinstance(exc, NewsTalkError) else f"{type(exc).__name__}: {exc}"
+        detail = exc.detail if isinstance(exc, NewsTalkError) else describe_error(exc)
         if job.attempts >= settings.queue_max_attempts:
             log.error(
                 "pipeline: %s job %s dead-lettered after %d attempts: %s",

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 POLL_TOPIC = "source.poll"
 PUSH_TOPIC = "source.push"
 WEBSUB_TOPIC = "source.websub"
+HELD_BACK = "held-back"
+# A source whose new items the collect caps held back is polled again this soon (or sooner).
+HELD_BACK_RETRY_S = 300
 
 
 def poll_event(source_id: int, now: datetime) -> Event:
@@ -176,6 +179,13 @@ def record_failure(source: Source, settings: Settings, error: str, *, reason: st
     source.updated_at = now
 
 
+def note_store_failure(source: Source, error: str, *, now: datetime) -> None:
+    """Show in source health that a fetched feed could not be stored (the job retries, then dead-letters)."""
+    source.last_status = "store"
+    source.last_error = f"ingestion: storing this feed's items failed: {error}"[:2000]
+    source.updated_at = now
+
+
 def record_success(
     source: Source,
     settings: Settings,
@@ -187,8 +197,13 @@ def record_success(
     permanent_url: str | None,
     feed: ParsedFeed | None,
     new_items: int,
+    held_back: int = 0,
 ) -> None:
-    """Store a good poll: validators for the next conditional GET and the adaptive interval."""
+    """Store a good poll: validators for the next conditional GET and the adaptive interval.
+
+    ``held_back`` new items that the collect caps left for later make the status
+    ``held-back`` and bring the next poll to the shortest interval.
+    """
     source.fetch_count += 1
     source.consecutive_failures = 0
     source.last_error = None
@@ -217,6 +232,15 @@ def record_success(
         source.last_new_item_at = now
         source.article_count += new_items
     source.next_fetch_at = schedule.next_fetch_at(now, source.fetch_interval_s)
+    if held_back:
+        note_held_back(source, held_back, now=now)
+    source.updated_at = now
+
+
+def note_held_back(source: Source, held_back: int, *, now: datetime) -> None:
+    """Show in source health that the collect caps left new items for later polls, and poll again soon."""
+    source.last_status = HELD_BACK
+    source.next_fetch_at = min(source.next_fetch_at or now, now + timedelta(seconds=HELD_BACK_RETRY_S))
     source.updated_at = now
 
 

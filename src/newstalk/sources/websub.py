@@ -10,7 +10,8 @@ Contracts:
   active subscription to the stored topic, or an unsubscribe for one we no longer want.
 * ``POST /websub/{id}`` queues content only when it is signed (``X-Hub-Signature``) with
   that source's secret; anything else is answered 2xx and dropped (WebSub 7), so the
-  callbacks cannot inject items into any source. They take no admin token: hubs call them.
+  callbacks cannot inject items into any source. A source with no pending or active
+  subscription answers 410 before the body is read (a hub then drops the subscription). They take no admin token: hubs call them.
 * Polling continues whatever happens here, so a failed or silent hub never loses items.
 """
 
@@ -176,6 +177,16 @@ async def receive_push(source_id: int, request: Request, services: ServicesDep) 
             raise NotFound(f"websub: no source with id {source_id}")
         wanted = services.settings.websub_enabled and source.websub_state in WANTED
         secret = source.websub_secret if wanted else None
+    if secret is None:
+        # Nothing could accept this push: refuse before reading a byte of it (up to
+        # NEWSTALK_FETCH_MAX_BYTES each, from anyone). 410 tells a hub to drop the subscription.
+        metrics.WEBSUB_EVENTS.labels("unsubscribed").inc()
+        return problem(
+            410,
+            "Gone",
+            f"websub: source {source_id} has no active subscription; pushes are not accepted",
+            slug="websub-unsubscribed",
+        )
 
     cap = services.settings.fetch_max_bytes
     body = await _read_capped(request, cap)
@@ -188,7 +199,7 @@ async def receive_push(source_id: int, request: Request, services: ServicesDep) 
             slug="too-large",
         )
     accepted = Response(status_code=status.HTTP_202_ACCEPTED)
-    if secret is None or not signature_valid(secret, body, request.headers.get("x-hub-signature")):
+    if not signature_valid(secret, body, request.headers.get("x-hub-signature")):
         metrics.WEBSUB_EVENTS.labels("rejected").inc()
         log.warning("websub: dropped a push for source %s: no valid X-Hub-Signature", source_id)
         return accepted
