@@ -55,11 +55,16 @@ def test_a_number_conflict_in_related_evidence_counts_against() -> None:
     neutral_with_conflict = j(0.2, 0.2, related=0.9, conflicts=("number: 12 person vs 15 person",))
     assert strengths(neutral_with_conflict)[1] >= 0.6
     assert aggregate([Judged(2, neutral_with_conflict)], claim_outlet=1).verdict == "refuted"
-    # A conflict the stance model still reads as support does not flip it.
-    assert (
-        aggregate([Judged(2, j(0.9, 0.0, conflicts=("date: x vs y",)))], claim_outlet=1).verdict
-        == "supported"
-    )
+    # A conflict listed in the evidence never yields "supported", even when the stance model
+    # reads the sentence as support (issue 12: "5 person vs 8 person" came out supported).
+    read_as_support = j(0.9, 0.0, conflicts=("date: x vs y",))
+    assert strengths(read_as_support)[0] == 0.0
+    assert aggregate([Judged(2, read_as_support)], claim_outlet=1).verdict == "refuted"
+    # Nor when the same outlet has another sentence that confirms it: it counts against.
+    both = [Judged(2, read_as_support), Judged(2, j(0.95, 0.0))]
+    assert aggregate(both, claim_outlet=1).verdict == "refuted"
+    # Another outlet confirming makes it disputed, not supported.
+    assert aggregate([*both, Judged(3, j(0.95, 0.0))], claim_outlet=1).verdict == "disputed"
 
 
 def test_credibility_weighs_outlets() -> None:
