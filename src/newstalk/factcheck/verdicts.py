@@ -20,9 +20,10 @@ supports or refutes the claim. The structured consistency check feeds in two way
 - disputed: outlets disagree with each other;
 - unverified: only one source, or no evidence either way.
 
-Confidence combines the outlets' strengths weighted by their credibility (a noisy-OR: two
-credible outlets confirming make a verdict surer than one), so it reads as "how likely is
-it that at least one of these outlets really confirms (contradicts) the claim".
+The raw strength combines the outlets' strengths weighted by their credibility (a noisy-OR:
+two credible outlets confirming make a verdict surer than one); the confidence reported is
+that strength calibrated per verdict kind (``calibration.py``) so that it reads as the
+probability that the verdict is right, measured with retrieved evidence.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from newstalk.factcheck.calibration import calibrate
 from newstalk.factcheck.models import DISPUTED, REFUTED, SUPPORTED, UNVERIFIED
 from newstalk.factcheck.verify import Judgement, Stance
 
@@ -87,7 +89,27 @@ def aggregate(
     credibility: Mapping[int, float] | None = None,
     default_credibility: float = 0.7,
 ) -> Verdict:
-    """One verdict for a claim from its judged evidence (see the module docstring)."""
+    """One verdict for a claim from its judged evidence (see the module docstring).
+
+    ``confidence`` is calibrated (``calibration.py``); ``detail["raw_confidence"]`` keeps the
+    strength it was calibrated from.
+    """
+    verdict = raw_verdict(
+        items, claim_outlet=claim_outlet, credibility=credibility, default_credibility=default_credibility
+    )
+    verdict.detail["raw_confidence"] = round(verdict.confidence, 4)
+    verdict.confidence = calibrate(verdict.verdict, verdict.confidence)
+    return verdict
+
+
+def raw_verdict(
+    items: Sequence[Judged],
+    *,
+    claim_outlet: int | None,
+    credibility: Mapping[int, float] | None = None,
+    default_credibility: float = 0.7,
+) -> Verdict:
+    """The verdict with its raw (uncalibrated) strength as confidence."""
     credibility = credibility or {}
     best: dict[str, tuple[float, float, int | None]] = {}
     conflicted: set[str] = set()
