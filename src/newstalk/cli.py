@@ -681,6 +681,9 @@ def eval_verdicts(
         Path | None,
         typer.Option(help="Folder for an on-disk embedding cache (re-runs are fast); none by default."),
     ] = None,
+    records: Annotated[
+        Path | None, typer.Option(help="Write every verdict (both halves) to this JSON-lines file.")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
@@ -701,7 +704,7 @@ def eval_verdicts(
             base = DiskCachedEncoder(base, cache, getattr(base, "name", "embeddings"))
         encoder = LruEncoder(base)
         verifier = LocalVerifier(encoder, held_out=True)
-        result = evaluate_verdicts(Checker(verifier, encoder), data, limit, fit=fit)
+        result = evaluate_verdicts(Checker(verifier, encoder), data, limit, fit=fit, records_path=records)
         result["pairs_judged_by_fold_model"] = verifier.fold_judged
         return result
 

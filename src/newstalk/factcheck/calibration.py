@@ -53,19 +53,39 @@ def calibrate(kind: str, raw: float, path: Path = CALIBRATION_PATH) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def fit_platt(raw: Sequence[float], correct: Sequence[bool], steps: int = 200) -> tuple[float, float]:
-    """(a, b) minimizing log loss of sigmoid(a*logit(raw)+b) plus L2 * ((a-1)^2 + b^2); a >= 0.05."""
+def _platt_loss(a: float, b: float, x: np.ndarray, y: np.ndarray) -> float:
+    z = a * x + b
+    return float(np.sum(np.logaddexp(0.0, z) - y * z) + L2 * ((a - 1) ** 2 + b**2))
+
+
+def fit_platt(raw: Sequence[float], correct: Sequence[bool], steps: int = 100) -> tuple[float, float]:
+    """(a, b) minimizing log loss of sigmoid(a*logit(raw)+b) plus L2 * ((a-1)^2 + b^2); a >= 0.05.
+
+    Newton steps with backtracking on a convex 2-parameter problem; the projection onto
+    a >= 0.05 never increases the loss it is accepted at.
+    """
     x = _logit(np.asarray(raw, np.float64))
     y = np.asarray(correct, np.float64)
     a, b = 1.0, 0.0
-    for _ in range(steps):  # Newton steps on a 2-parameter convex problem
+    current = _platt_loss(a, b, x, y)
+    for _ in range(steps):
         p = 1 / (1 + np.exp(-(a * x + b)))
         w = p * (1 - p)
         g = np.array([np.sum((p - y) * x) + 2 * L2 * (a - 1), np.sum(p - y) + 2 * L2 * b])
         h = np.array([[np.sum(w * x * x) + 2 * L2, np.sum(w * x)], [np.sum(w * x), np.sum(w) + 2 * L2]])
         step = np.linalg.solve(h, g)
-        a, b = max(0.05, a - float(step[0])), b - float(step[1])
-        if np.abs(step).max() < 1e-9:
+        t = 1.0
+        while t > 1e-8:
+            na, nb = max(0.05, a - t * float(step[0])), b - t * float(step[1])
+            trial = _platt_loss(na, nb, x, y)
+            if trial <= current:
+                break
+            t /= 2
+        else:
+            break
+        done = abs(na - a) + abs(nb - b) < 1e-10
+        a, b, current = na, nb, trial
+        if done:
             break
     return a, b
 

@@ -241,6 +241,7 @@ def evaluate_verdicts(
     *,
     fit: bool = False,
     calibration_path: Path = calibration.CALIBRATION_PATH,
+    records_path: Path | None = None,
 ) -> dict[str, Any]:
     """Run both data sets (``limit`` claims each), optionally fit calibration, report on the held-out half."""
     skipped: Counter[str] = Counter()
@@ -248,6 +249,10 @@ def evaluate_verdicts(
     records = run_climate(checker, data / "climate-fever" / "climate-fever.jsonl", limit, skipped)
     records += run_fnc(checker, data / "fnc-1-dev", limit, skipped)
     seconds = time.perf_counter() - started
+    if records_path is not None:
+        with records_path.open("w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps(r.__dict__, ensure_ascii=False) + "\n")
     fitted: dict[str, Any] = {}
     if fit:
         params: dict[str, tuple[float, float]] = {}
