@@ -4,8 +4,9 @@ For each claim the checker gathers candidate evidence sentences, first from the 
 outlets' articles in the same story, then from related articles elsewhere in the recent
 corpus, and ranks them by hybrid search: a lexical score (IDF-weighted overlap of content
 words and numbers, Kiwi morphemes for Korean) fused by reciprocal rank with the cosine of
-multilingual-e5 embeddings, so a Korean claim finds English evidence too. The verifier then
-judges the best candidates, and ``verdicts.aggregate`` turns the judgements into a verdict.
+multilingual-e5 embeddings, so a Korean claim finds English evidence too. Candidates about
+another event are dropped by the relevance gate (``relevance.py``); the verifier then judges
+the rest, and ``verdicts.aggregate`` turns the judgements into a verdict.
 
 Costs are bounded: at most ``MAX_SENTENCES`` sentences of an article are read, lexical
 search pre-filters what gets embedded, embeddings are cached by text.
