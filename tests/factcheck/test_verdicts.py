@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from newstalk.factcheck.verdicts import Judged, aggregate, strengths
 from newstalk.factcheck.verify import Judgement, Stance, judgement_from_probs
 
@@ -86,3 +88,20 @@ def test_a_restatement_of_the_figures_corroborates() -> None:
     # Not when the stance model reads it as a contradiction.
     against = j(0.05, 0.9)
     assert aggregate([Judged(2, against, corroborates=True)], claim_outlet=1).verdict == "refuted"
+
+
+def test_a_negation_cue_alone_refutes_only_as_strongly_as_the_stance_model_reads_it() -> None:
+    # "Sea level rise is not going to happen" vs a sentence with "not" in another clause:
+    # the stance model reads it as neutral, so it neither confirms nor refutes.
+    neutral = j(0.3, 0.1, related=1.0, conflicts=("negation: claim denies, evidence affirms",))
+    assert strengths(neutral) == (0.0, pytest.approx(0.1))
+    assert aggregate([Judged(2, neutral)], claim_outlet=1).verdict == "unverified"
+    # Read as refuting, it refutes; a figure or date in conflict refutes regardless.
+    assert (
+        aggregate([Judged(2, j(0.1, 0.8, conflicts=("direction: fell vs rose",)))], claim_outlet=1).verdict
+        == "refuted"
+    )
+    assert (
+        aggregate([Judged(2, j(0.3, 0.1, conflicts=("date: 2013 vs 2007",)))], claim_outlet=1).verdict
+        == "refuted"
+    )

@@ -6,10 +6,11 @@ sentence is about the claim at all). An outlet whose best sentence clears ``THRE
 supports or refutes the claim. The structured consistency check feeds in two ways:
 
 - a sentence about the same event (it passed the relevance gate of ``relevance.py`` and
-  shares a date, a name or a figure with the claim) whose numbers, dates or names conflict
-  with the claim counts as refuting evidence of at least ``CONFLICT_FLOOR`` and never as
-  support, whatever the stance model reads; a claim whose evidence lists a conflict is
-  never ``supported``;
+  shares a date, a name or a figure with the claim) whose numbers or dates conflict with
+  the claim counts as refuting evidence of at least ``CONFLICT_FLOOR``; a negation or
+  direction conflict alone refutes only as strongly as the stance model reads it. No
+  sentence with a conflict counts as support, and an outlet with one never confirms: a
+  claim whose evidence lists a conflict is never ``supported``;
 - a sentence that repeats the claim's figure and shares its date or names, or repeats two
   of its figures, with nothing in conflict, corroborates it: supporting evidence of at
   least ``CORROBORATION_FLOOR`` unless the stance model reads it as refuting. (The stance
@@ -38,6 +39,7 @@ from newstalk.factcheck.verify import Judgement, Stance
 
 THRESHOLD = 0.5
 CONFLICT_FLOOR = 0.6
+HARD_CONFLICTS = ("number:", "date:")
 CORROBORATION_FLOOR = 0.6
 
 
@@ -67,9 +69,13 @@ def strengths(j: Judgement, corroborates: bool = False) -> tuple[float, float]:
     support = j.probs[Stance.SUPPORTS] * j.related
     refute = j.probs[Stance.REFUTES] * j.related
     if j.conflicts:
-        # The sentence passed the relevance gate, so its conflicting figure, date or name is
-        # about the claim's event: it never confirms the claim, whatever the stance model reads.
-        return 0.0, max(refute, CONFLICT_FLOOR)
+        # The sentence passed the relevance gate, so what conflicts is about the claim's event:
+        # it never confirms the claim, whatever the stance model reads. A conflicting figure or
+        # date refutes it; a negation or direction cue alone ("not", "fell") is too often
+        # about another clause of the sentence to refute without the stance model agreeing.
+        if any(c.startswith(HARD_CONFLICTS) for c in j.conflicts):
+            refute = max(refute, CONFLICT_FLOOR)
+        return 0.0, refute
     if corroborates and j.stance is not Stance.REFUTES:
         support = max(support, CORROBORATION_FLOOR)
     return support, refute
@@ -132,7 +138,8 @@ def raw_verdict(
         # An outlet that says both counts for the side it says more strongly, except that an
         # outlet reporting a conflicting figure, date or name never confirms the claim.
         if name in conflicted:
-            refuters.append(ref * cred(outlet) ** 0.5)
+            if ref >= THRESHOLD:
+                refuters.append(ref * cred(outlet) ** 0.5)
         elif sup >= THRESHOLD and sup >= ref:
             supporters.append(sup * cred(outlet) ** 0.5)
         elif ref >= THRESHOLD:
