@@ -669,6 +669,9 @@ def eval_verdicts(
     limit: Annotated[
         int, typer.Option(help="Claims (FNC-1: headline-body pairs) per data set.", min=10)
     ] = 300,
+    skip: Annotated[
+        int, typer.Option(help="Start this far into the hash order (a sample no one has looked at).", min=0)
+    ] = 0,
     fit: Annotated[
         bool,
         typer.Option(
@@ -704,7 +707,9 @@ def eval_verdicts(
             base = DiskCachedEncoder(base, cache, getattr(base, "name", "embeddings"))
         encoder = LruEncoder(base)
         verifier = LocalVerifier(encoder, held_out=True)
-        result = evaluate_verdicts(Checker(verifier, encoder), data, limit, fit=fit, records_path=records)
+        result = evaluate_verdicts(
+            Checker(verifier, encoder), data, limit, fit=fit, records_path=records, skip=skip
+        )
         result["pairs_judged_by_fold_model"] = verifier.fold_judged
         return result
 

@@ -106,7 +106,9 @@ def _verdicts(
     return checker.check(prepared, story, corpus, credibility={}, default_credibility=0.7)
 
 
-def run_climate(checker: Checker, path: Path, limit: int, skipped: Counter[str]) -> list[Record]:
+def run_climate(
+    checker: Checker, path: Path, limit: int, skipped: Counter[str], skip: int = 0
+) -> list[Record]:
     """Climate-FEVER claims checked against a corpus of every evidence article in the file."""
     articles: dict[str, list[tuple[int, str]]] = {}
     claims: list[tuple[str, str, str]] = []
@@ -149,7 +151,7 @@ def run_climate(checker: Checker, path: Path, limit: int, skipped: Counter[str])
         datetime.now(UTC),
     )
     by_id = {d.article_id: d for d in docs}
-    sample = sorted(claims, key=lambda c: _bucket("sample:" + c[0]))[:limit]
+    sample = sorted(claims, key=lambda c: _bucket("sample:" + c[0]))[skip : skip + limit]
     prepared: list[PreparedClaim] = []
     for _, text, _ in sample:
         prepared.append(adhoc_claims(checker, text, "en")[0])
@@ -170,7 +172,7 @@ def run_climate(checker: Checker, path: Path, limit: int, skipped: Counter[str])
     ]
 
 
-def run_fnc(checker: Checker, folder: Path, limit: int, skipped: Counter[str]) -> list[Record]:
+def run_fnc(checker: Checker, folder: Path, limit: int, skipped: Counter[str], skip: int = 0) -> list[Record]:
     """FNC-1 headlines checked against their paired body as another outlet's article in the story."""
     bodies: dict[str, str] = {}
     for obj in _rows(folder / "bodies.jsonl", skipped):
@@ -185,7 +187,7 @@ def run_fnc(checker: Checker, folder: Path, limit: int, skipped: Counter[str]) -
             skipped["stances.jsonl"] += 1
             continue
         pairs.append((body_id, headline.strip(), str(stance)))
-    sample = sorted(pairs, key=lambda p: _bucket(f"sample:{p[0]}:{p[1]}"))[:limit]
+    sample = sorted(pairs, key=lambda p: _bucket(f"sample:{p[0]}:{p[1]}"))[skip : skip + limit]
     by_body: dict[str, list[int]] = {}
     for i, (body_id, _, _) in enumerate(sample):
         by_body.setdefault(body_id, []).append(i)
@@ -242,12 +244,13 @@ def evaluate_verdicts(
     fit: bool = False,
     calibration_path: Path = calibration.CALIBRATION_PATH,
     records_path: Path | None = None,
+    skip: int = 0,
 ) -> dict[str, Any]:
     """Run both data sets (``limit`` claims each), optionally fit calibration, report on the held-out half."""
     skipped: Counter[str] = Counter()
     started = time.perf_counter()
-    records = run_climate(checker, data / "climate-fever" / "climate-fever.jsonl", limit, skipped)
-    records += run_fnc(checker, data / "fnc-1-dev", limit, skipped)
+    records = run_climate(checker, data / "climate-fever" / "climate-fever.jsonl", limit, skipped, skip)
+    records += run_fnc(checker, data / "fnc-1-dev", limit, skipped, skip)
     seconds = time.perf_counter() - started
     if records_path is not None:
         with records_path.open("w", encoding="utf-8") as fh:
@@ -273,7 +276,7 @@ def evaluate_verdicts(
         fitted = {"calibration_fitted_on": len(cal)}
     report = [r for r in records if r.split == REPORT]
     result: dict[str, Any] = {
-        "sample": f"{limit} claims per data set, first by hash; numbers on the held-out half",
+        "sample": f"{limit} claims per data set, from number {skip} in hash order; numbers on the held-out half",
         "held_out": len(report),
         **fitted,
     }
