@@ -687,6 +687,12 @@ def eval_verdicts(
     records: Annotated[
         Path | None, typer.Option(help="Write every verdict (both halves) to this JSON-lines file.")
     ] = None,
+    both_halves: Annotated[
+        bool,
+        typer.Option(
+            "--both-halves", help="Report on both halves (a sample the calibration was not fitted on)."
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
@@ -708,7 +714,13 @@ def eval_verdicts(
         encoder = LruEncoder(base)
         verifier = LocalVerifier(encoder, held_out=True)
         result = evaluate_verdicts(
-            Checker(verifier, encoder), data, limit, fit=fit, records_path=records, skip=skip
+            Checker(verifier, encoder),
+            data,
+            limit,
+            fit=fit,
+            records_path=records,
+            skip=skip,
+            both_halves=both_halves,
         )
         result["pairs_judged_by_fold_model"] = verifier.fold_judged
         return result

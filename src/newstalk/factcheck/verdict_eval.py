@@ -245,6 +245,7 @@ def evaluate_verdicts(
     calibration_path: Path = calibration.CALIBRATION_PATH,
     records_path: Path | None = None,
     skip: int = 0,
+    both_halves: bool = False,
 ) -> dict[str, Any]:
     """Run both data sets (``limit`` claims each), optionally fit calibration, report on the held-out half."""
     skipped: Counter[str] = Counter()
@@ -274,9 +275,12 @@ def evaluate_verdicts(
             calibration_path,
         )
         fitted = {"calibration_fitted_on": len(cal)}
-    report = [r for r in records if r.split == REPORT]
+    if both_halves and fit:
+        raise ValueError("eval verdicts: --both-halves reports on the half --fit fits on; use one of them")
+    report = records if both_halves else [r for r in records if r.split == REPORT]
     result: dict[str, Any] = {
-        "sample": f"{limit} claims per data set, from number {skip} in hash order; numbers on the held-out half",
+        "sample": f"{limit} claims per data set, from number {skip} in hash order; numbers on "
+        + ("both halves (none fitted on)" if both_halves else "the held-out half"),
         "held_out": len(report),
         **fitted,
     }
