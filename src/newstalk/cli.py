@@ -667,6 +667,86 @@ def eval_factcheck(
     print_result(f"factcheck ({fmt}) on {path}", result, as_json=as_json)
 
 
+@eval_app.command("verdicts")
+def eval_verdicts(
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="The shared factcheck folder (climate-fever/ and fnc-1-dev/ inside).",
+            exists=True,
+            file_okay=False,
+        ),
+    ],
+    limit: Annotated[
+        int, typer.Option(help="Claims (FNC-1: headline-body pairs) per data set.", min=10)
+    ] = 300,
+    skip: Annotated[
+        int, typer.Option(help="Start this far into the hash order (a sample no one has looked at).", min=0)
+    ] = 0,
+    fit: Annotated[
+        bool,
+        typer.Option(
+            "--fit",
+            help="Fit the shipped confidence calibration on the calibration half first "
+            "(writes src/newstalk/factcheck/data/calibration.json).",
+        ),
+    ] = False,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Folder for an on-disk embedding cache (re-runs are fast); none by default."),
+    ] = None,
+    records: Annotated[
+        Path | None, typer.Option(help="Write every verdict (both halves) to this JSON-lines file.")
+    ] = None,
+    both_halves: Annotated[
+        bool,
+        typer.Option(
+            "--both-halves", help="Report on both halves (a sample the calibration was not fitted on)."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """Verdicts on the product path (retrieved evidence, as the API): precision, abstention, calibration."""
+    from newstalk.factcheck.checker import Checker
+    from newstalk.factcheck.features import DiskCachedEncoder, Encoder, LruEncoder
+    from newstalk.factcheck.local import LocalVerifier
+    from newstalk.factcheck.verdict_eval import evaluate_verdicts
+    from newstalk.providers.embeddings import build_embeddings
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+    def run() -> dict[str, Any]:
+        base: Encoder = build_embeddings(settings)
+        if cache is not None:
+            base = DiskCachedEncoder(base, cache, getattr(base, "name", "embeddings"))
+        encoder = LruEncoder(base)
+        verifier = LocalVerifier(encoder, held_out=True)
+        result = evaluate_verdicts(
+            Checker(verifier, encoder),
+            data,
+            limit,
+            fit=fit,
+            records_path=records,
+            skip=skip,
+            both_halves=both_halves,
+        )
+        result["pairs_judged_by_fold_model"] = verifier.fold_judged
+        return result
+
+    result = run_evaluation(run, f"eval verdicts: {data} is not the shared factcheck folder")
+    if as_json:
+        print_result("", result, as_json=True)
+        return
+    table = result.pop("reliability")
+    print_result(f"verdicts on the product path, {data}", result, as_json=False)
+    typer.echo("\n| confidence bin | verdicts | mean confidence | accuracy |\n|---|---|---|---|")
+    for row in table:
+        typer.echo(f"| {row['bin']} | {row['n']} | {row['confidence']:.3f} | {row['accuracy']:.3f} |")
+
+
 @eval_app.command("speech")
 def eval_speech(
     path: Annotated[

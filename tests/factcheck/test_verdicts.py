@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from newstalk.factcheck.verdicts import Judged, aggregate, strengths
 from newstalk.factcheck.verify import Judgement, Stance, judgement_from_probs
 
@@ -55,11 +57,16 @@ def test_a_number_conflict_in_related_evidence_counts_against() -> None:
     neutral_with_conflict = j(0.2, 0.2, related=0.9, conflicts=("number: 12 person vs 15 person",))
     assert strengths(neutral_with_conflict)[1] >= 0.6
     assert aggregate([Judged(2, neutral_with_conflict)], claim_outlet=1).verdict == "refuted"
-    # A conflict the stance model still reads as support does not flip it.
-    assert (
-        aggregate([Judged(2, j(0.9, 0.0, conflicts=("date: x vs y",)))], claim_outlet=1).verdict
-        == "supported"
-    )
+    # A conflict listed in the evidence never yields "supported", even when the stance model
+    # reads the sentence as support (issue 12: "5 person vs 8 person" came out supported).
+    read_as_support = j(0.9, 0.0, conflicts=("date: x vs y",))
+    assert strengths(read_as_support)[0] == 0.0
+    assert aggregate([Judged(2, read_as_support)], claim_outlet=1).verdict == "refuted"
+    # Nor when the same outlet has another sentence that confirms it: it counts against.
+    both = [Judged(2, read_as_support), Judged(2, j(0.95, 0.0))]
+    assert aggregate(both, claim_outlet=1).verdict == "refuted"
+    # Another outlet confirming makes it disputed, not supported.
+    assert aggregate([*both, Judged(3, j(0.95, 0.0))], claim_outlet=1).verdict == "disputed"
 
 
 def test_credibility_weighs_outlets() -> None:
@@ -81,3 +88,20 @@ def test_a_restatement_of_the_figures_corroborates() -> None:
     # Not when the stance model reads it as a contradiction.
     against = j(0.05, 0.9)
     assert aggregate([Judged(2, against, corroborates=True)], claim_outlet=1).verdict == "refuted"
+
+
+def test_a_negation_cue_alone_refutes_only_as_strongly_as_the_stance_model_reads_it() -> None:
+    # "Sea level rise is not going to happen" vs a sentence with "not" in another clause:
+    # the stance model reads it as neutral, so it neither confirms nor refutes.
+    neutral = j(0.3, 0.1, related=1.0, conflicts=("negation: claim denies, evidence affirms",))
+    assert strengths(neutral) == (0.0, pytest.approx(0.1))
+    assert aggregate([Judged(2, neutral)], claim_outlet=1).verdict == "unverified"
+    # Read as refuting, it refutes; a figure or date in conflict refutes regardless.
+    assert (
+        aggregate([Judged(2, j(0.1, 0.8, conflicts=("direction: fell vs rose",)))], claim_outlet=1).verdict
+        == "refuted"
+    )
+    assert (
+        aggregate([Judged(2, j(0.3, 0.1, conflicts=("date: 2013 vs 2007",)))], claim_outlet=1).verdict
+        == "refuted"
+    )

@@ -4,8 +4,9 @@ For each claim the checker gathers candidate evidence sentences, first from the 
 outlets' articles in the same story, then from related articles elsewhere in the recent
 corpus, and ranks them by hybrid search: a lexical score (IDF-weighted overlap of content
 words and numbers, Kiwi morphemes for Korean) fused by reciprocal rank with the cosine of
-multilingual-e5 embeddings, so a Korean claim finds English evidence too. The verifier then
-judges the best candidates, and ``verdicts.aggregate`` turns the judgements into a verdict.
+multilingual-e5 embeddings, so a Korean claim finds English evidence too. Candidates about
+another event are dropped by the relevance gate (``relevance.py``); the verifier then judges
+the rest, and ``verdicts.aggregate`` turns the judgements into a verdict.
 
 Costs are bounded: at most ``MAX_SENTENCES`` sentences of an article are read, lexical
 search pre-filters what gets embedded, embeddings are cached by text.
@@ -22,8 +23,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from newstalk.factcheck.claims import Claim, detect_claims, sentence_spans
-from newstalk.factcheck.consistency import compare
+from newstalk.factcheck.consistency import Consistency, compare
 from newstalk.factcheck.features import Encoder
+from newstalk.factcheck.relevance import judge_relevance, topic_words
 from newstalk.factcheck.verdicts import Judged, Verdict, aggregate, strengths
 from newstalk.factcheck.verify import Judgement, Pair, Verifier
 from newstalk.stories.text import words
@@ -60,6 +62,7 @@ class Candidate:
     quote: str
     origin: str  # "story" or "corpus"
     retrieval_score: float
+    cosine: float = 0.0  # e5 cosine of the sentence with the claim
 
 
 @dataclass
@@ -213,6 +216,7 @@ class Checker:
         # often) are ordered by meaning alone.
         lex_rank = tied_ranks({i: lexical[i] for i in shortlist})
         cos_rank = {shortlist[r]: k for k, r in enumerate(np.argsort(-cosine))}
+        cos_of = {i: float(c) for i, c in zip(shortlist, cosine.tolist(), strict=True)}
         fused = rrf(lex_rank, cos_rank)
         out: list[Candidate] = []
         per_outlet: Counter[str] = Counter()
@@ -222,10 +226,27 @@ class Checker:
             if per_outlet[outlet_key] >= PER_OUTLET:
                 continue
             per_outlet[outlet_key] += 1
-            out.append(Candidate(doc, s, e, text, origin, round(fused[i] * RRF_K / 2, 4)))
+            out.append(
+                Candidate(doc, s, e, text, origin, round(fused[i] * RRF_K / 2, 4), round(cos_of[i], 4))
+            )
             if len(out) >= EVIDENCE_PER_CLAIM:
                 break
         return out
+
+    # -- relevance --------------------------------------------------------------------
+
+    def about_same_event(self, prepared: PreparedClaim, candidate: Candidate) -> Consistency | None:
+        """The consistency report of a sentence about the claim's event; None: about something else."""
+        same = same_script(prepared.language, candidate.doc.language)
+        report = compare(prepared.claim.text, candidate.quote, prepared.language, candidate.doc.language)
+        verdict = judge_relevance(
+            topic_words(self.tokens(prepared.claim.text, prepared.language)),
+            topic_words(self.tokens(candidate.quote, candidate.doc.language)),
+            candidate.cosine,
+            same,
+            report,
+        )
+        return report if verdict.same_event else None
 
     # -- verification -----------------------------------------------------------------
 
@@ -244,22 +265,27 @@ class Checker:
         outside the story.
         """
         corpus_docs = corpus_docs or {}
-        per_claim: list[list[Candidate]] = []
+        per_claim: list[list[tuple[Candidate, Consistency]]] = []
         for i, p in enumerate(prepared):
-            cands = self.candidates(p, story_docs, "story")
+            found = self.candidates(p, story_docs, "story")
             extra = corpus_docs.get(i)
             if extra:
-                cands += self.candidates(p, extra, "corpus")
-            per_claim.append(cands)
+                found += self.candidates(p, extra, "corpus")
+            kept: list[tuple[Candidate, Consistency]] = []
+            for cand in found:
+                report = self.about_same_event(p, cand)
+                if report is not None:
+                    kept.append((cand, report))
+            per_claim.append(kept)
         pairs = [
-            Pair(p.claim.text, c.quote, p.language, c.doc.language)
-            for p, cands in zip(prepared, per_claim, strict=True)
-            for c in cands
+            Pair(p.claim.text, cand.quote, p.language, cand.doc.language)
+            for p, kept in zip(prepared, per_claim, strict=True)
+            for cand, _ in kept
         ]
         judgements = iter(self.verifier.judge(pairs))
         out: list[CheckedClaim] = []
-        for p, cands in zip(prepared, per_claim, strict=True):
-            evidence = [consistent(p, c, next(judgements)) for c in cands]
+        for p, kept in zip(prepared, per_claim, strict=True):
+            evidence = [consistent(p, cand, next(judgements), rep) for cand, rep in kept]
             verdict = aggregate(
                 [
                     Judged(e.candidate.doc.source_id, e.judgement, e.candidate.doc.url, e.corroborates)
@@ -274,16 +300,19 @@ class Checker:
         return out
 
 
-def consistent(prepared: PreparedClaim, candidate: Candidate, judgement: Judgement) -> JudgedEvidence:
-    """Apply the structured consistency check to one judged sentence.
+def consistent(
+    prepared: PreparedClaim, candidate: Candidate, judgement: Judgement, report: Consistency | None = None
+) -> JudgedEvidence:
+    """Apply the structured consistency check to one judged sentence (already about the same event).
 
-    A conflict only counts between sentences about the same event: they must also share a
-    date, a name or a figure ("12 dead" vs "15 dead" on Monday in Gangwon), not merely two
-    counts of people ("12 dead" vs "2,000 evacuated"). A sentence corroborates the claim when
-    it repeats one of its figures and shares its date or names, or repeats two figures, and
-    nothing conflicts.
+    A conflict only counts when the sentence passed the relevance gate (``about_same_event``)
+    and also shares a date, a name or a figure with the claim ("12 dead" vs "15 dead" on
+    Monday in Gangwon), not merely two counts of people ("12 dead" vs "2,000 evacuated"). A
+    sentence corroborates the claim when it repeats one of its figures and shares its date or
+    names, or repeats two figures, and nothing conflicts.
     """
-    report = compare(prepared.claim.text, candidate.quote, prepared.language, candidate.doc.language)
+    if report is None:
+        report = compare(prepared.claim.text, candidate.quote, prepared.language, candidate.doc.language)
     numbers = sum(a.startswith("number") for a in report.agreements)
     anchors = sum(not a.startswith("number") for a in report.agreements)
     conflicts = tuple(report.conflicts) if report.agreements else ()

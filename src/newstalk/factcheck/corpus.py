@@ -10,7 +10,7 @@ and keyword overlap.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
-from newstalk.factcheck.checker import rrf, tied_ranks
+from newstalk.factcheck.checker import PreparedClaim, rrf, tied_ranks
 from newstalk.kit.db import utcnow
 from newstalk.stories.models import ArticleFeatures, StoryArticle
+from newstalk.stories.text import nouns
 
 COSINE_SHORTLIST = 50
 MIN_COSINE = 0.80  # e5 cosines of unrelated news titles sit around 0.7-0.78
@@ -93,6 +94,29 @@ class CorpusIndex:
                 self.terms = [t for t, k in zip(self.terms, keep, strict=True) if k]
         return len(rows)
 
+    def add(
+        self,
+        ids: Sequence[int],
+        sources: Sequence[int],
+        vectors: np.ndarray,
+        terms: Sequence[Iterable[str]],
+        seen: datetime,
+        stories: Sequence[int] | None = None,
+    ) -> None:
+        """Add articles held outside a database (evaluation corpora); ``refresh`` adds stored ones."""
+        with self._lock:
+            if self.vectors.shape[1] != vectors.shape[1]:
+                self.vectors = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+            self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
+            self.sources = np.concatenate([self.sources, np.asarray(sources, dtype=np.int64)])
+            self.stories = np.concatenate(
+                [self.stories, np.asarray(stories if stories is not None else [0] * len(ids), dtype=np.int64)]
+            )
+            stamp = np.datetime64(seen.replace(tzinfo=None), "s")
+            self.seen = np.concatenate([self.seen, np.full(len(ids), stamp, dtype="datetime64[s]")])
+            self.vectors = np.concatenate([self.vectors, vectors.astype(np.float32)])
+            self.terms = self.terms + [_terms(t) for t in terms]
+
     def search(
         self,
         vector: np.ndarray,
@@ -132,6 +156,30 @@ class CorpusIndex:
                 if len(out) >= limit:
                     break
             return out
+
+
+def related_articles(
+    index: CorpusIndex,
+    prepared: Sequence[PreparedClaim],
+    story_id: int | None,
+    exclude: set[int],
+    per_claim: int,
+) -> dict[int, list[int]]:
+    """Per claim (its index in ``prepared``), up to ``per_claim`` related article ids from the corpus.
+
+    The claim's own story and outlet are left out, and so are the ids in ``exclude``.
+    """
+    wanted: dict[int, list[int]] = {}
+    for i, p in enumerate(prepared):
+        ids = index.search(
+            p.vector,
+            nouns(p.claim.text, p.language),
+            exclude_story=story_id,
+            exclude_source=p.doc.source_id if p.doc else None,
+            limit=per_claim + 2,
+        )
+        wanted[i] = [a for a in ids if a not in exclude][:per_claim]
+    return wanted
 
 
 def _terms(values: Iterable[str]) -> frozenset[str]:

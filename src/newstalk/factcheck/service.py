@@ -17,7 +17,7 @@ from newstalk.factcheck import repository
 from newstalk.factcheck.checker import CheckedClaim, Checker, Document, PreparedClaim
 from newstalk.factcheck.claims import Claim as DetectedClaim
 from newstalk.factcheck.claims import detect_claims
-from newstalk.factcheck.corpus import CorpusIndex
+from newstalk.factcheck.corpus import CorpusIndex, related_articles
 from newstalk.factcheck.models import (
     REVIEW_CONFIRMED,
     REVIEW_NONE,
@@ -33,7 +33,6 @@ from newstalk.kit import metrics
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.stories.models import OPEN, Story
-from newstalk.stories.text import nouns
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,17 +162,7 @@ async def _corpus_documents(
     story_id: int | None,
     exclude: set[int],
 ) -> dict[int, list[Document]]:
-    wanted: dict[int, list[int]] = {}
-    for i, p in enumerate(prepared):
-        terms = nouns(p.claim.text, p.language)
-        ids = engine.corpus.search(
-            p.vector,
-            terms,
-            exclude_story=story_id,
-            exclude_source=p.doc.source_id if p.doc else None,
-            limit=CORPUS_ARTICLES + 2,
-        )
-        wanted[i] = [a for a in ids if a not in exclude][:CORPUS_ARTICLES]
+    wanted = related_articles(engine.corpus, prepared, story_id, exclude, CORPUS_ARTICLES)
     all_ids = sorted({a for ids in wanted.values() for a in ids})
     if not all_ids:
         return {}
@@ -341,13 +330,7 @@ async def check_text(services: Services, text: str, language: str | None) -> lis
     async with services.db.read() as session:
         await engine.corpus.refresh(session)
 
-    def prepare() -> list[PreparedClaim]:
-        found = detect_claims(text, lang, min_score=0.0, limit=ADHOC_CLAIMS)
-        if not found:
-            found = [DetectedClaim(text=text, start=0, end=len(text), score=0.0, kinds=())]
-        return engine.checker.prepare_claims([(None, c, lang) for c in found])
-
-    prepared = await asyncio.to_thread(prepare)
+    prepared = await asyncio.to_thread(adhoc_claims, engine.checker, text, lang)
     corpus_docs = await _corpus_documents(services, engine, prepared, None, set())
     async with services.db.read() as session:
         cred = await repository.credibility(
@@ -363,6 +346,14 @@ async def check_text(services: Services, text: str, language: str | None) -> lis
         credibility=cred,
         default_credibility=services.settings.factcheck_outlet_prior,
     )
+
+
+def adhoc_claims(checker: Checker, text: str, lang: str) -> list[PreparedClaim]:
+    """The claims of posted text (the whole text when none is detected), with their embeddings."""
+    found = detect_claims(text, lang, min_score=0.0, limit=ADHOC_CLAIMS)
+    if not found:
+        found = [DetectedClaim(text=text, start=0, end=len(text), score=0.0, kinds=())]
+    return checker.prepare_claims([(None, c, lang) for c in found])
 
 
 def _guess_language(text: str) -> str:

@@ -5,9 +5,12 @@ strongest sentence against the claim (stance probability times the probability t
 sentence is about the claim at all). An outlet whose best sentence clears ``THRESHOLD``
 supports or refutes the claim. The structured consistency check feeds in two ways:
 
-- a related sentence about the same event (it shares a date, a name or a figure with the
-  claim) whose numbers, dates or names conflict with the claim counts as refuting evidence
-  of at least ``CONFLICT_FLOOR`` unless the stance model reads it as support;
+- a sentence about the same event (it passed the relevance gate of ``relevance.py`` and
+  shares a date, a name or a figure with the claim) whose numbers or dates conflict with
+  the claim counts as refuting evidence of at least ``CONFLICT_FLOOR``; a negation or
+  direction conflict alone refutes only as strongly as the stance model reads it. No
+  sentence with a conflict counts as support, and an outlet with one never confirms: a
+  claim whose evidence lists a conflict is never ``supported``;
 - a sentence that repeats the claim's figure and shares its date or names, or repeats two
   of its figures, with nothing in conflict, corroborates it: supporting evidence of at
   least ``CORROBORATION_FLOOR`` unless the stance model reads it as refuting. (The stance
@@ -18,9 +21,10 @@ supports or refutes the claim. The structured consistency check feeds in two way
 - disputed: outlets disagree with each other;
 - unverified: only one source, or no evidence either way.
 
-Confidence combines the outlets' strengths weighted by their credibility (a noisy-OR: two
-credible outlets confirming make a verdict surer than one), so it reads as "how likely is
-it that at least one of these outlets really confirms (contradicts) the claim".
+The raw strength combines the outlets' strengths weighted by their credibility (a noisy-OR:
+two credible outlets confirming make a verdict surer than one); the confidence reported is
+that strength calibrated per verdict kind (``calibration.py``) so that it reads as the
+probability that the verdict is right, measured with retrieved evidence.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from newstalk.factcheck.calibration import calibrate
 from newstalk.factcheck.models import DISPUTED, REFUTED, SUPPORTED, UNVERIFIED
 from newstalk.factcheck.verify import Judgement, Stance
 
 THRESHOLD = 0.5
 CONFLICT_FLOOR = 0.6
-CONFLICT_RELATED = 0.5
+HARD_CONFLICTS = ("number:", "date:")
 CORROBORATION_FLOOR = 0.6
 
 
@@ -63,9 +68,15 @@ def strengths(j: Judgement, corroborates: bool = False) -> tuple[float, float]:
     """
     support = j.probs[Stance.SUPPORTS] * j.related
     refute = j.probs[Stance.REFUTES] * j.related
-    if j.conflicts and j.related >= CONFLICT_RELATED and j.stance is not Stance.SUPPORTS:
-        refute = max(refute, CONFLICT_FLOOR)
-    elif corroborates and not j.conflicts and j.stance is not Stance.REFUTES:
+    if j.conflicts:
+        # The sentence passed the relevance gate, so what conflicts is about the claim's event:
+        # it never confirms the claim, whatever the stance model reads. A conflicting figure or
+        # date refutes it; a negation or direction cue alone ("not", "fell") is too often
+        # about another clause of the sentence to refute without the stance model agreeing.
+        if any(c.startswith(HARD_CONFLICTS) for c in j.conflicts):
+            refute = max(refute, CONFLICT_FLOOR)
+        return 0.0, refute
+    if corroborates and j.stance is not Stance.REFUTES:
         support = max(support, CORROBORATION_FLOOR)
     return support, refute
 
@@ -84,14 +95,37 @@ def aggregate(
     credibility: Mapping[int, float] | None = None,
     default_credibility: float = 0.7,
 ) -> Verdict:
-    """One verdict for a claim from its judged evidence (see the module docstring)."""
+    """One verdict for a claim from its judged evidence (see the module docstring).
+
+    ``confidence`` is calibrated (``calibration.py``); ``detail["raw_confidence"]`` keeps the
+    strength it was calibrated from.
+    """
+    verdict = raw_verdict(
+        items, claim_outlet=claim_outlet, credibility=credibility, default_credibility=default_credibility
+    )
+    verdict.detail["raw_confidence"] = round(verdict.confidence, 4)
+    verdict.confidence = calibrate(verdict.verdict, verdict.confidence)
+    return verdict
+
+
+def raw_verdict(
+    items: Sequence[Judged],
+    *,
+    claim_outlet: int | None,
+    credibility: Mapping[int, float] | None = None,
+    default_credibility: float = 0.7,
+) -> Verdict:
+    """The verdict with its raw (uncalibrated) strength as confidence."""
     credibility = credibility or {}
     best: dict[str, tuple[float, float, int | None]] = {}
+    conflicted: set[str] = set()
     for item in items:
         if claim_outlet is not None and item.outlet == claim_outlet:
             continue  # an outlet does not corroborate itself
         name = f"o{item.outlet}" if item.outlet is not None else f"k{item.key}"
         sup, ref = strengths(item.judgement, item.corroborates)
+        if item.judgement.conflicts:
+            conflicted.add(name)
         old = best.get(name, (0.0, 0.0, item.outlet))
         best[name] = (max(old[0], sup), max(old[1], ref), item.outlet)
 
@@ -100,9 +134,13 @@ def aggregate(
 
     supporters: list[float] = []
     refuters: list[float] = []
-    for sup, ref, outlet in best.values():
-        # An outlet that says both counts for the side it says more strongly.
-        if sup >= THRESHOLD and sup >= ref:
+    for name, (sup, ref, outlet) in best.items():
+        # An outlet that says both counts for the side it says more strongly, except that an
+        # outlet reporting a conflicting figure, date or name never confirms the claim.
+        if name in conflicted:
+            if ref >= THRESHOLD:
+                refuters.append(ref * cred(outlet) ** 0.5)
+        elif sup >= THRESHOLD and sup >= ref:
             supporters.append(sup * cred(outlet) ** 0.5)
         elif ref >= THRESHOLD:
             refuters.append(ref * cred(outlet) ** 0.5)
@@ -134,7 +172,7 @@ def aggregate(
         return Verdict(SUPPORTED, p_for, f"Confirmed by {_outlets(n_for)} independent of the source.", detail)
     closest = max((max(sup, ref) for sup, ref, _ in best.values()), default=0.0)
     if not best:
-        why = "No other outlet's reporting was found to check it against."
+        why = "No other outlet's reporting about the same event was found to check it against."
     else:
         why = f"{_outlets(len(best))} checked; none confirms or contradicts it."
     return Verdict(UNVERIFIED, 1.0 - closest, why, detail)
