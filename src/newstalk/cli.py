@@ -902,7 +902,9 @@ def eval_stream(
     if fnc1 is not None:
         parts.append(list(streams.from_fnc1(fnc1, limit=fnc1_events, skipped=skipped)))
     if ko_en is not None:
-        parts.append(list(streams.from_ko_en(ko_en, start=ko_en_start, limit=ko_en_events, stride=ko_en_stride)))
+        parts.append(
+            list(streams.from_ko_en(ko_en, start=ko_en_start, limit=ko_en_events, stride=ko_en_stride))
+        )
     # Each data set onto the same day, so their events interleave instead of following each other.
     for part in parts:
         items.extend(streams.shift_to(part, streams.EPOCH + timedelta(hours=24), timedelta(hours=24)))
