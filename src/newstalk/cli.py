@@ -753,31 +753,49 @@ def eval_speech(
         Path, typer.Argument(help="A text file, one sentence per line.", exists=True, dir_okay=False)
     ],
     voice: Annotated[
-        str, typer.Option(help="A character: anchor, host, narrator, reporter, storyteller.")
-    ] = "anchor",
+        list[str] | None,
+        typer.Option(
+            help="A character (anchor, host, narrator, reporter, storyteller) or all; repeat for several."
+        ),
+    ] = None,
     lang: Annotated[str, typer.Option(help="en or ko.")] = "en",
+    start: Annotated[int, typer.Option(min=1, help="First sentence to use, counted from 1.")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="How many sentences from --start.")] = None,
+    recognizer: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="whisper-base, tiny.en (en) or vosk-ko (ko); repeat for several. Default: all for the language."
+        ),
+    ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+        bool, typer.Option("--json", help="Print JSON (one object, or a list for several voices).")
     ] = False,
 ) -> None:
-    """Intelligibility of a voice by speech-recognition round trip (WER; Korean cannot be scored offline)."""
+    """Intelligibility of voices as shipped: product normalizer, renderer and Opus, then speech recognizers (WER/CER)."""
     from newstalk.speech.evaluate import evaluate_speech, format_result
     from newstalk.speech.voices import VOICES
 
-    if voice not in VOICES:
-        fail(f"eval speech: unknown voice {voice!r}; choose one of {', '.join(VOICES)}", 2)
+    voices = list(VOICES) if voice and "all" in voice else voice or ["anchor"]
+    for key in voices:
+        if key not in VOICES:
+            fail(f"eval speech: unknown voice {key!r}; choose one of {', '.join(VOICES)} or all", 2)
     if lang not in ("en", "ko"):
         fail("eval speech: --lang must be en or ko", 2)
+    results = []
     try:
-        result = evaluate_speech(path, voice=voice, lang=lang)
+        for key in voices:
+            results.append(
+                evaluate_speech(path, voice=key, lang=lang, recognizers=recognizer, start=start, limit=limit)
+            )
     except NewsTalkError as exc:
         fail(exc.detail)
     except (OSError, ValueError) as exc:
         fail(f"eval speech: {path}: {type(exc).__name__}: {exc}".splitlines()[0])
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+        doc: object = results[0] if len(results) == 1 else results
+        typer.echo(json.dumps(doc, ensure_ascii=False, sort_keys=True))
     else:
-        typer.echo(format_result(result))
+        typer.echo("\n\n".join(format_result(r) for r in results))
 
 
 @eval_app.command("feed")

@@ -1,10 +1,14 @@
 """Korean text normalization for speech: numbers with counters, money, dates, units, Latin, Hanja.
 
 Numbers are read Sino-Korean (일, 이, 삼) except before native counters such as 명, 개,
-살 and 시, where 1-99 take native forms (한 명, 스무 살, 두 시). Latin acronyms are
-spelled with Hangul letter names (AI -> 에이아이) unless they are said as words (UN ->
-유엔); Hanja headline abbreviations are expanded (美 -> 미국) and other Hanja read by
-their Korean sound from a compact table of frequent news characters.
+살 and 시, where 1-99 take native forms (한 명, 스무 살, 두 시). 대 and 번 are read by
+meaning: counting vehicles or times is native (차량 세 대, 세 번 시도), a rank or a
+designation is Sino (삼대 은행, 이 번 출구). Latin acronyms are spelled with Hangul letter
+names (AI -> 에이아이, NAACP -> 엔에이에이씨피) unless they are said as words (UN -> 유엔);
+a digit and one capital read the English way broadcasters use (3G -> 쓰리지, G8 -> 지에이트).
+Numeric dates (2026-12-04, 2026. 12. 4., 12/4), quarters (3/4분기) and fractions (2/3 이상)
+are read as such. Hanja headline abbreviations are expanded (美 -> 미국) and other Hanja
+read by their Korean sound from a compact table of frequent news characters.
 """
 
 from __future__ import annotations
@@ -375,7 +379,7 @@ def _knum_value(text: str) -> tuple[int | None, str]:
     return int(total), ""
 
 
-def read_number(text: str, counter: str = "", *, about: bool = False) -> str:
+def read_number(text: str, counter: str = "", *, about: bool = False, sino_reading: bool = False) -> str:
     """Read a Korean numeral in the form its counter wants: (3, 명) -> 세, (3, 원) -> 삼, (6, 월) -> 유."""
     value, plain = _knum_value(text)
     if value is None:
@@ -385,7 +389,7 @@ def read_number(text: str, counter: str = "", *, about: bool = False) -> str:
     if counter == "번째" and value == 1:
         return "첫"
     # 24-hour clock times read Sino (십사 시); decades of age read Sino (이십 대).
-    sino_exception = (counter == "시" and value > 12) or (counter == "대" and value % 10 == 0)
+    sino_exception = sino_reading or (counter == "시" and value > 12) or (counter == "대" and value % 10 == 0)
     if (
         counter in NATIVE_COUNTERS
         and 1 <= value <= 99
@@ -397,24 +401,70 @@ def read_number(text: str, counter: str = "", *, about: bool = False) -> str:
     return sino(value)
 
 
-def _with_counter(number: str, counter: str, about: str) -> str:
-    spoken = read_number(number, counter, about=bool(about))
+# Things counted with 대 (vehicles, machines): "차량 3대", "3대의 트럭" count, read native.
+_DAE_COUNTED = _words(
+    "차량 차 자동차 승용차 전기차 버스 트럭 택시 오토바이 자전거 열차 기차 전동차 비행기 항공기 여객기 "
+    "전투기 폭격기 헬기 헬리콥터 드론 탱크 장갑차 기계 컴퓨터 노트북 서버 휴대전화 휴대폰 스마트폰 "
+    "카메라 피아노 텔레비전 냉장고 세탁기 에어컨 로봇 장비 차들"
+)
+# Words after "N대" or "N번" that mean the number counts: "3대 가운데", "3번 이상".
+_COUNT_WORDS = _words("가운데 중 중에 이상 이하 정도 가량 쯤 씩 뿐 만에 남짓 넘게 안팎 내외 모두 더")
+# Nouns after "N번" that make it a designation read Sino: "2번 출구", "1번 타자".
+_BEON_NAMED = _words(
+    "출구 국도 고속도로 도로 버스 노선 타자 타석 선수 게이트 홀 트랙 레인 채널 좌석 문항 조항 항 확진자 "
+    "환자 승강장 플랫폼 등번호 번호 투표 후보 카드 국번 마을버스 방 트랙 창구"
+)
+_PARTICLE_END = re.compile(
+    r"(?:이|가|은|는|을|를|의|에|에서|도|와|과|로|으로|만|씩|까지|부터|나|이나|쯤|뿐|밖에)?(?![가-힣])"
+)
+
+
+def _by_meaning(counter: str, before: str, after: str) -> bool:
+    """True when 대 or 번 after a number is a rank or designation (Sino) rather than a count."""
+    prev_word = before.split()[-1] if before.split() else ""
+    if counter == "대":
+        if any(prev_word.startswith(w) for w in _DAE_COUNTED):
+            return False
+        if not after[:1].isspace():
+            # "3대가", "3대의 트럭", "차량 3대." count; "4대강" is a rank.
+            return _PARTICLE_END.match(after) is None
+        next_word = after.split()[0] if after.split() else ""
+        # "3대 은행", "5대 강국": the N biggest, unless the next word is counted ("3대 차량").
+        return not any(next_word.startswith(w) for w in _DAE_COUNTED + _COUNT_WORDS)
+    if counter == "번":
+        if prev_word.endswith("제") or prev_word in ("등번호", "번호"):
+            return True
+        next_word = after.split()[0] if after.split() else ""
+        return any(next_word.startswith(w) for w in _BEON_NAMED)
+    return False
+
+
+def _with_counter(number: str, counter: str, about: str, *, ranked: bool = False) -> str:
+    spoken = read_number(number, counter, about=bool(about), sino_reading=ranked)
     if counter == "월" and spoken in {"유", "시"}:
         return spoken + "월"
+    if ranked and counter == "대":
+        return f"{spoken}{about}{counter}"  # 삼대 은행: the rank is one word
     return f"{spoken}{about} {counter}".rstrip()
 
 
 def _number_counter(m: re.Match[str]) -> str:
     first, first_counter, second = m.group("a"), m.group("ac"), m.group("b")
     about, counter = m.group("about") or "", m.group("c") or m.group("c2") or ""
+    if second is None and counter and first_counter:
+        # A unit and then a counter word: "3.5% 포인트" is 삼 점 오 퍼센트포인트, not 포인트 alone.
+        counter = ("" if UNITS.get(first_counter) == "퍼센트" and counter == "포인트" else " ") + counter
+        counter = UNITS[first_counter] + counter
+        first_counter = None
     if second is None and not counter:
         counter = first_counter or ""
     if counter in UNITS:
         counter = UNITS[counter]
     if first_counter in UNITS:
         first_counter = UNITS[first_counter]
+    ranked = counter in ("대", "번") and _by_meaning(counter, m.string[: m.start()], m.string[m.end() :])
     if second is None:
-        return _with_counter(first, counter, about)
+        return _with_counter(first, counter, about, ranked=ranked)
     return f"{_with_counter(first, first_counter or counter, '')}에서 {_with_counter(second, counter, about)}"
 
 
@@ -436,12 +486,54 @@ def _time(m: re.Match[str]) -> str:
     return f"{hour_word} 시" + (f" {sino(minute)} 분" if minute else "")
 
 
-def _date(m: re.Match[str]) -> str:
-    yr, month, day = (int(g) if g else 0 for g in m.group("y", "m", "d"))
+def _slash(m: re.Match[str]) -> str:
+    """N/M: a fraction (2/3 이상 -> 삼분의 이 이상) when it cannot be a date or reads as an amount, else month/day."""
+    top, bottom = int(m.group(1)), int(m.group(2))
+    after = m.string[m.end() :]
+    is_date = 1 <= top <= 12 and 1 <= bottom <= 31
+    amount = top < bottom and re.match(r"\s?(?:" + "|".join(_FRACTION_CUES) + ")", after)
+    if is_date and not amount:
+        return _date_words(0, top, bottom)
+    return f"{sino(bottom)}분의 {sino(top)}"
+
+
+_FRACTION_CUES = _words("이상 이하 가량 정도 수준 쯤 가 을 를 의 로 만 씩 와 과 에 해당 넘")
+
+
+def _date_words(yr: int, month: int, day: int) -> str:
     parts = [f"{sino(yr)} 년"] if yr else []
     parts.append({6: "유월", 10: "시월"}.get(month, f"{sino(month)} 월"))
     parts.append(f"{sino(day)} 일")
     return " ".join(parts)
+
+
+def _date(m: re.Match[str]) -> str:
+    yr, month, day = (int(g) if g else 0 for g in m.group("y", "m", "d"))
+    return _date_words(yr, month, day)
+
+
+_ENGLISH_NUMBERS = _words(
+    "제로 원 투 쓰리 포 파이브 식스 세븐 에이트 나인 텐 일레븐 트웰브 서틴 포틴 피프틴 식스틴 세븐틴 "
+    "에이틴 나인틴 트웬티"
+)
+
+
+def _latin_digit(m: re.Match[str]) -> str:
+    """3G -> 쓰리지, G8 -> 지에이트, A4 -> 에이포: a digit and a capital are read the English way."""
+    if m.group("n1"):
+        return _ENGLISH_NUMBERS[int(m.group("n1"))] + LETTER_NAMES[m.group("l1")]
+    return LETTER_NAMES[m.group("l2")] + _ENGLISH_NUMBERS[int(m.group("n2"))]
+
+
+def _said_as_word(word: str) -> bool:
+    """A capitals word is said as a word in Korean only if it looks like one (BAGHDAD, not NAACP)."""
+    if not is_pronounceable(word) or re.search(r"AA|II|UU", word):
+        return False
+    coda = re.search(r"[^AEIOUY]+$", word)
+    return coda is None or len(coda.group()) < 2 or coda.group() in _CODAS
+
+
+_CODAS = frozenset(_words("ND NG NT NK RD RT RN RS RK RM LD LT LM ST SK SH TH CH CK GH GHT MP PS TS LL SS"))
 
 
 def spell_latin(word: str) -> str:
@@ -457,7 +549,7 @@ def _latin(m: re.Match[str]) -> str:
         return LATIN_WORDS[word]
     if re.fullmatch(r"(?:[A-Z]\.)+", word):
         return spell_latin(word.replace(".", ""))
-    if len(word) >= 5 and word.isupper() and is_pronounceable(word):
+    if len(word) >= 5 and word.isupper() and _said_as_word(word):
         return word.capitalize()  # a dateline or name in capitals ("BAGHDAD"), said as a word
     if word.isupper() or re.fullmatch(r"[A-Z]{2,}s", word):
         return spell_latin(word.rstrip("s")) + ("스" if word.endswith("s") and not word.isupper() else "")
@@ -526,6 +618,16 @@ STEPS: list[Step] = [
     (re.compile(r"(?<=[\uac00-\ud7a3’”'\"])\s?\([A-Za-z][A-Za-z .,&'-]*\)"), ""),
     # Age after a name: "카라지치(63)는" -> "카라지치 63세는".
     (re.compile(r"(?<=" + _HANGUL + r")\((\d{1,3})\)"), r" \1세"),
+    # "3.5% 포인트" and "%P" are percentage points; "12월4일" needs a space to be read as two parts.
+    (re.compile(r"%\s?[pP](?![A-Za-z])"), "%p"),
+    (re.compile(r"(?<=\d월)(?=\d)"), " "),
+    # A digit and one capital, said in English: "3G" -> "쓰리지", "G8" -> "지에이트", "G20" -> "지트웬티".
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9.,])(?:(?P<n1>1\d|20|\d)(?P<l1>[A-Z])|(?P<l2>[A-Z])(?P<n2>1\d|20|\d))(?![A-Za-z0-9])"
+        ),
+        _latin_digit,
+    ),
     # Money with a symbol: "$2.5bn" -> "이십오억 달러", "US$ 40" -> "사십 달러".
     (
         re.compile(
@@ -537,11 +639,16 @@ STEPS: list[Step] = [
     ),
     # "9/11" is the name of the 2001 attacks, said 구일일.
     (re.compile(r"(?<![\d/])9[/.]11(?![\d/])"), "구일일"),
-    # Dates written with separators: "2026.11.26", "2026-11-26", "11/26" (month/day in Korean usage).
+    # Dates written with separators: "2026.11.26", "2026. 11. 26.", "2026-11-26", "11/26" (month/day).
     (
-        re.compile(r"\b(?P<y>(?:19|20)\d\d)[./-](?P<m>1[0-2]|0?[1-9])[./-](?P<d>3[01]|[12]\d|0?[1-9])\b\.?"),
+        re.compile(
+            r"(?<![\d.])(?P<y>(?:19|20)\d\d)(?P<sep>[./-])\s?(?P<m>1[0-2]|0?[1-9])(?P=sep)\s?"
+            r"(?P<d>3[01]|[12]\d|0?[1-9])(?![\d])\.?"
+        ),
         _date,
     ),
+    # Quarters written as fractions: "3/4분기" -> "삼사분기".
+    (re.compile(r"(?<![\d/])([1-4])/4\s?분기"), lambda m: f"{sino(int(m.group(1)))}사분기"),
     # Year and month: "2006.02" -> "이천육 년 이 월".
     (
         re.compile(r"(?<![\d.])((?:19|20)\d\d)\.(0[1-9]|1[0-2])(?![\d.])"),
@@ -550,7 +657,7 @@ STEPS: list[Step] = [
             + {6: "유월", 10: "시월"}.get(int(m.group(2)), f"{sino(int(m.group(2)))} 월")
         ),
     ),
-    (re.compile(r"(?<![\d/])(?P<y>)(?P<m>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])(?![\d/])"), _date),
+    (re.compile(r"(?<![\d/.,])(\d{1,3})/(\d{1,3})(?![\d/])"), _slash),
     # Clock times: "14:05" -> "십사 시 오 분", "9:30" -> "아홉 시 삼십 분".
     (re.compile(r"\b([01]?\d|2[0-4]):([0-5]\d)\b"), _time),
     # Scores and other bare number pairs: "6-4" -> "육 대 사".

