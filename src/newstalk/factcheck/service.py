@@ -172,11 +172,24 @@ async def _corpus_documents(
 
 
 def needs_review(
-    confidence: float, category: str | None, below: float, categories: Sequence[str]
+    confidence: float,
+    category: str | None,
+    below: float,
+    categories: Sequence[str],
+    *,
+    verdict: str = "supported",
+    evidence: int = 1,
 ) -> str | None:
-    """Why a verdict goes to the editors' queue, or None."""
+    """Why a verdict goes to the editors' queue, or None.
+
+    An ``unverified`` verdict with no evidence at all says only that no other outlet
+    reported on it; there is nothing for an editor to weigh, so it is not queued for
+    low confidence (its calibrated confidence sits near the default threshold).
+    """
     if category and category in categories:
         return f"every {category} verdict is reviewed"
+    if verdict == "unverified" and evidence == 0:
+        return None
     if confidence < below:
         return f"confidence {confidence:.2f} below {below:.2f}"
     return None
@@ -228,6 +241,8 @@ async def store_story_check(
                 story.category,
                 settings.factcheck_review_below,
                 settings.factcheck_review_categories,
+                verdict=row.verdict,
+                evidence=len(c.evidence),
             )
             if row.review_status == REVIEW_NONE and reason:
                 row.review_status, row.review_reason = REVIEW_PENDING, reason
