@@ -1,6 +1,7 @@
 """The image's promise that NewsTalk runs on a read-only root filesystem, checked without Docker:
-`newstalk up` in a private mount namespace where / is remounted read-only and only /tmp (a tmpfs,
-as the pods' emptyDir) is writable, then the checklist against it."""
+`newstalk up` in a private mount namespace where / is remounted read-only and only a tmpfs (the
+pods' emptyDir at /tmp) is writable, then the checklist against it. The tmpfs goes on a fresh
+folder rather than over /tmp, which may hold the checkout itself (a clone under /tmp)."""
 
 from __future__ import annotations
 
@@ -18,19 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = r"""
 set -eu
 mount --make-rprivate /
-mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs "$W"
 mount -o remount,bind,ro /
 if touch "$ROOT/.readonly-probe" 2>/dev/null; then rm -f "$ROOT/.readonly-probe"; echo "root is writable"; exit 3; fi
-mkdir -p /tmp/data && cd /tmp/data
-export HOME=/tmp TMPDIR=/tmp PYTHONDONTWRITEBYTECODE=1 NEWSTALK_DATABASE_URL=sqlite:////tmp/data/newstalk.db \
-  NEWSTALK_AUDIO_DIR=/tmp/data/audio
-"$PYTHON" -c "from newstalk.cli import main; main()" up --port "$PORT" > /tmp/data/log 2>&1 &
+mkdir -p "$W/data" && cd "$W/data"
+export HOME="$W" TMPDIR="$W" PYTHONDONTWRITEBYTECODE=1 NEWSTALK_DATABASE_URL="sqlite:///$W/data/newstalk.db" \
+  NEWSTALK_AUDIO_DIR="$W/data/audio"
+"$PYTHON" -c "from newstalk.cli import main; main()" up --port "$PORT" > "$W/data/log" 2>&1 &
 for _ in $(seq 1 90); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/ready" 2>/dev/null && break; sleep 1; done
 status=0
 "$ROOT/scripts/production-checklist.sh" --url "http://127.0.0.1:$PORT" || status=$?
 kill %1 || true
 wait || true
-[ "$status" -eq 0 ] || tail -n 30 /tmp/data/log
+[ "$status" -eq 0 ] || tail -n 30 "$W/data/log"
 exit "$status"
 """
 
@@ -44,13 +45,16 @@ pytestmark = [
 ]
 
 
-def test_newstalk_serves_ready_on_a_read_only_root_with_only_tmp_writable() -> None:
+def test_newstalk_serves_ready_on_a_read_only_root_with_only_tmp_writable(tmp_path: Path) -> None:
+    writable = tmp_path / "emptydir"
+    writable.mkdir()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(
         os.environ,
         ROOT=str(ROOT),
+        W=str(writable),
         PORT=str(port),
         PYTHON=sys.executable,
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),

@@ -132,9 +132,13 @@ async def test_a_feed_item_with_nul_is_stored_cleaned_with_the_rest_of_its_feed(
 
 
 async def test_a_failed_statement_carries_no_bound_values_and_dead_letters_keep_no_sql(
-    services: Services, caplog: pytest.LogCaptureFixture
+    services: Services, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     install_redaction()
+    # An earlier test may have run uvicorn, whose logging config stops its loggers propagating.
+    access = logging.getLogger("uvicorn.access")
+    monkeypatch.setattr(access, "propagate", True)
+    monkeypatch.setattr(access, "disabled", False)
     secret = "whsec_" + "s3cr3t" * 6
     argon = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
     row = {"email": "dup@example.org", "hash": argon, "name": secret, "now": utcnow()}
