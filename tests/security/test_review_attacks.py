@@ -158,7 +158,7 @@ async def test_a_failed_statement_carries_no_bound_values_and_dead_letters_keep_
     assert "INSERT" not in described
     assert "[SQL" not in described
     assert secret not in described
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger="uvicorn.access"):
         logging.getLogger("newstalk.test").error("webhook %s failed for %s", secret, argon)
         try:
             raise RuntimeError(f"boom with Authorization: Bearer {secret}")

@@ -366,6 +366,11 @@ def run_pipeline_eval(
                 f"wave {wave}/{waves}: {feeds.revealed} articles visible, pipeline idle after "
                 f"{time.monotonic() - replay_start:.0f} s"
             )
+        # A poll already in flight when the last wave appeared may have fetched the feed just
+        # before it: one more round of polls, all started after that, settles the stream.
+        settle_from = datetime.now(UTC)
+        _wait_polled(service, settle_from, timeout_s=max(120.0, timeout_s / waves))
+        _wait_idle(service, timeout_s=timeout_s)
         timings["replay_s"] = time.monotonic() - replay_start
         seen = observe(service, feeds)
         timings["total_s"] = time.monotonic() - started
