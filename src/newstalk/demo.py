@@ -140,14 +140,14 @@ HARBOR = Outlet(
         DemoArticle(
             "bridge",
             "Westhaven opens 2.4-kilometre pedestrian bridge across its harbour",
-            "The fictional port city of Westhaven opened a 2.4-kilometre pedestrian bridge on Tuesday, linking its "
+            "The fictional port city of Westhaven opened a pedestrian bridge 2.4 kilometres long on Tuesday, linking its "
             "old town to a new waterfront park. Officials expect 30,000 visitors a day during the first month.",
         ),
         DemoArticle(
             "rail",
             "Norland train drivers return to work after three-day strike",
             "Train drivers in the fictional country of Norland returned to work on Friday after their union accepted "
-            "a 4 percent pay rise spread over two years. Normal timetables resume on Monday.",
+            "a 5.5 percent pay rise spread over two years. Normal timetables resume on Monday.",
         ),
         DemoArticle(
             "battery",
@@ -190,7 +190,7 @@ NORTHERN = Outlet(
         DemoArticle(
             "bridge",
             "Westhaven's new harbour footbridge opens to walkers",
-            "A 2.3-kilometre footbridge across Westhaven's harbour opened on Tuesday. The city expects 30,000 "
+            "A 2.3 km footbridge across Westhaven's harbour opened on Tuesday. The city expects 30,000 "
             "visitors a day in the first month.",
         ),
         DemoArticle(
