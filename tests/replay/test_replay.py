@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from newstalk.demo import OUTLETS, demo_stream
-from newstalk.replay.run import bcubed, run_pipeline_eval
+from newstalk.replay.run import run_pipeline_eval
 from newstalk.replay.stream import from_fnc1, from_ko_en, from_uci, read_stream
+from newstalk.stories.evaluate.uci import bcubed
 
 GOOD = {
     "id": "a1",
@@ -94,9 +95,9 @@ def test_converters_label_events_from_the_shared_formats(tmp_path: Path) -> None
 
 
 def test_bcubed_counts_a_glued_story_against_precision() -> None:
-    gold = {"a": "x", "b": "x", "c": "y", "d": "y"}
-    assert bcubed(gold, {"a": "1", "b": "1", "c": "2", "d": "2"}) == (1.0, 1.0, 1.0)
-    p, r, _ = bcubed(gold, {"a": "1", "b": "1", "c": "1", "d": "1"})
+    gold = ["x", "x", "y", "y"]  # the labels of items a, b, c, d, in the order eval pipeline passes them
+    assert bcubed(gold, ["1", "1", "2", "2"]) == (1.0, 1.0, 1.0)
+    p, r, _ = bcubed(gold, ["1", "1", "1", "1"])
     assert (p, r) == (0.5, 1.0)
 
 

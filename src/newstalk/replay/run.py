@@ -27,6 +27,7 @@ import httpx
 
 from newstalk.replay.feeds import StreamFeeds
 from newstalk.replay.stream import StreamItem, shift_to
+from newstalk.stories.evaluate.uci import bcubed
 
 # The replayed day ends a few minutes ago; longer streams are compressed into it.
 SPAN = timedelta(hours=24)
@@ -50,26 +51,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bcubed(gold: dict[str, str], found: dict[str, str]) -> tuple[float, float, float]:
-    """B-cubed precision, recall and F1 of ``found`` clusters (item -> cluster) against ``gold``."""
-    by_found: dict[str, list[str]] = defaultdict(list)
-    by_gold: dict[str, list[str]] = defaultdict(list)
-    for item, cluster in found.items():
-        by_found[cluster].append(item)
-    for item, event in gold.items():
-        by_gold[event].append(item)
-    p = r = 0.0
-    for item in found:
-        same_found = by_found[found[item]]
-        same_gold = by_gold[gold[item]]
-        both = sum(1 for other in same_found if gold[other] == gold[item])
-        p += both / len(same_found)
-        r += both / len(same_gold)
-    n = len(found) or 1
-    p, r = p / n, r / n
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
 @dataclass
 class Observed:
     """What the API returned, mapped back to the stream."""
@@ -90,7 +71,8 @@ def score(
     missing = [i.id for i in items if i.id not in found]
     for item_id in missing:  # never stored or never placed: a story of its own
         found[item_id] = f"missing:{item_id}"
-    p, r, f1 = bcubed(gold, found)
+    order = list(gold)
+    p, r, f1 = bcubed([gold[i] for i in order], [found[i] for i in order])
     members: dict[str, list[str]] = defaultdict(list)
     for item_id, story in found.items():
         members[story].append(item_id)
