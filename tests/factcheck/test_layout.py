@@ -9,9 +9,12 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import newstalk.factcheck
+import newstalk.training.factcheck
 from newstalk.errors import ConfigError
 from newstalk.factcheck.providers import VERIFIERS, factory
 
@@ -66,3 +69,11 @@ def test_an_unregistered_provider_is_a_config_error() -> None:
         ConfigError, match="NEWSTALK_VERIFIER_PROVIDER='nope' is unknown; use local, openai or transformers"
     ):
         factory("nope")
+
+
+def test_no_factcheck_module_is_over_600_lines() -> None:
+    roots = [Path(newstalk.factcheck.__file__).parent, Path(newstalk.training.factcheck.__file__).parent]
+    lengths = {
+        str(p): len(p.read_text(encoding="utf-8").splitlines()) for r in roots for p in r.rglob("*.py")
+    }
+    assert {p: n for p, n in lengths.items() if n > 600} == {}
