@@ -219,10 +219,9 @@ def worker(
     stage: Annotated[str, typer.Argument(help="A stage name (collect, extract, websub) or 'all'.")],
 ) -> None:
     """Run one pipeline stage (or all of them) until SIGTERM."""
-    from newstalk.pipeline.stages import all_stages
+    from newstalk.pipeline.stages import STAGE_NAMES as names
 
     settings = settings_or_exit()
-    names = [s.name for s in all_stages(None)]
     if stage != "all" and stage not in names:
         fail(f"worker: unknown stage {stage!r}; choose one of {', '.join(names)} or 'all'", 2)
     setup_logging(settings)

@@ -15,9 +15,7 @@ from newstalk.errors import NotFound
 from newstalk.ingestion.types import NormalizedArticle
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
-
-INGESTED_TOPIC = "article.ingested"
-EXTRACT_TOPIC = "article.extract"
+from newstalk.pipeline import topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +85,9 @@ async def store_articles(
             "content_hash": content_hash,
             "language": language_by_hash[content_hash],
         }
-        uow.emit(Event(INGESTED_TOPIC, content_hash, payload, first_seen_at))
+        uow.emit(Event(topics.ARTICLE_INGESTED, content_hash, payload, first_seen_at))
         if full_text:
-            uow.emit(Event(EXTRACT_TOPIC, f"extract:{content_hash}", payload, first_seen_at))
+            uow.emit(Event(topics.ARTICLE_EXTRACT, f"extract:{content_hash}", payload, first_seen_at))
     return StoreResult(stored, held_back)
 
 
