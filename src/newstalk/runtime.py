@@ -86,11 +86,18 @@ def build_fetcher(settings: Settings) -> Fetcher:
 def _parse_pool(settings: Settings) -> Executor | None:
     if settings.parse_processes <= 0:
         return None
-    from newstalk.ingestion.process import warm_up
-
-    # spawn, not fork: this process already runs threads (database driver, event loop).
+    # spawn, not fork: this process already runs threads (database driver, event loop). The
+    # pool starts its processes on the first parse, so a process that never parses (the
+    # CLI, an API replica) spawns none and imports no parser.
     return ProcessPoolExecutor(
         max_workers=settings.parse_processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=warm_up,
+        initializer=_warm_up_parser,
     )
+
+
+def _warm_up_parser() -> None:
+    """Runs in each parse process: import and warm the parser there, not in this process."""
+    from newstalk.ingestion.process import warm_up
+
+    warm_up()
