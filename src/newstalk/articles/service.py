@@ -77,14 +77,14 @@ async def store_articles(
     if limit is not None and len(rows) > limit:
         rows, held_back = rows[: max(limit, 0)], len(rows) - max(limit, 0)
     stored = await repository.insert_new(uow.session, rows) if rows else []
-    language_by_hash = {r["content_hash"]: r["language"] for r in rows}
+    language_by_hash = {str(r["content_hash"]): str(r["language"]) for r in rows}
     for article_id, content_hash in stored:
-        payload = {
-            "article_id": article_id,
-            "source_id": source_id,
-            "content_hash": content_hash,
-            "language": language_by_hash[content_hash],
-        }
+        payload = topics.ArticleIngested(
+            article_id=article_id,
+            source_id=source_id,
+            content_hash=content_hash,
+            language=language_by_hash[content_hash],
+        )
         uow.emit(Event(topics.ARTICLE_INGESTED, content_hash, payload, first_seen_at))
         if full_text:
             uow.emit(Event(topics.ARTICLE_EXTRACT, f"extract:{content_hash}", payload, first_seen_at))

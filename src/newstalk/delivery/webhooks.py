@@ -247,7 +247,7 @@ def _queue(uow: UnitOfWork, delivery: WebhookDelivery, attempt: int, delay_s: fl
         Event(
             topics.WEBHOOK_DELIVER,
             f"webhook:{delivery.id}:{attempt}",
-            {"delivery_id": delivery.id, "attempt": attempt},
+            topics.WebhookDeliver(delivery_id=delivery.id, attempt=attempt),
             utcnow(),
             delay_s=delay_s,
         )

@@ -36,14 +36,14 @@ def poll_event(source_id: int, now: datetime) -> Event:
     return Event(
         topic=topics.SOURCE_POLL,
         key=f"source:{source_id}",
-        payload={"source_id": source_id},
+        payload=topics.SourceRef(source_id=source_id),
         first_seen_at=now,
     )
 
 
 def websub_event(source_id: int, now: datetime) -> Event:
     """The event asking the websub stage to (re)subscribe one source; one pending per source."""
-    return Event(topics.SOURCE_WEBSUB, f"websub:{source_id}", {"source_id": source_id}, now)
+    return Event(topics.SOURCE_WEBSUB, f"websub:{source_id}", topics.SourceRef(source_id=source_id), now)
 
 
 @dataclass(frozen=True, slots=True)

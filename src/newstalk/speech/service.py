@@ -84,7 +84,9 @@ async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: da
     else:
         audio.status, audio.error = PENDING, None
     await uow.session.flush()
-    uow.emit(Event(topics.SCRIPT_READY, f"audio:{audio_id}", {"audio_id": audio_id}, first_seen_at))
+    uow.emit(
+        Event(topics.SCRIPT_READY, f"audio:{audio_id}", topics.ScriptReady(audio_id=audio_id), first_seen_at)
+    )
     return audio
 
 
@@ -139,7 +141,7 @@ async def record_audio(uow: UnitOfWork, audio: Audio, result: Synthesized, first
         Event(
             topics.AUDIO_READY,
             f"audio.ready:{audio.id}",
-            {"audio_id": audio.id, "script_id": audio.script_id, "duration_s": result.duration_s},
+            topics.AudioReady(audio_id=audio.id, script_id=audio.script_id, duration_s=result.duration_s),
             first_seen_at,
         )
     )

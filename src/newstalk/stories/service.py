@@ -196,7 +196,7 @@ async def refresh(
         Event(
             topics.STORY_UPDATED,
             f"story:{story.id}:{story.version}",
-            {"story_id": story.id, "version": story.version, "article_count": story.article_count},
+            topics.StoryUpdated(story_id=story.id, version=story.version, article_count=story.article_count),
             story.last_seen_at,
         )
     )
@@ -311,7 +311,9 @@ async def split(uow: UnitOfWork, story_id: int, article_ids: Sequence[int]) -> S
     )
     for article_id in wanted:
         session.add(StoryBlock(story_id=story.id, article_id=article_id, created_at=now))
-    uow.emit(Event(topics.STORY_EDITED, None, {"stories": [story.id, new.id], "action": "split"}, now))
+    uow.emit(
+        Event(topics.STORY_EDITED, None, topics.StoryEdited(stories=[story.id, new.id], action="split"), now)
+    )
     return new
 
 
@@ -331,7 +333,9 @@ async def merge(uow: UnitOfWork, keep_id: int, gone_id: int) -> Story:
     gone.status, gone.merged_into_id, gone.updated_at = MERGED, keep.id, now
     gone.article_count = gone.outlet_count = 0
     gone.trending_score = 0.0
-    uow.emit(Event(topics.STORY_EDITED, None, {"stories": [keep.id, gone.id], "action": "merge"}, now))
+    uow.emit(
+        Event(topics.STORY_EDITED, None, topics.StoryEdited(stories=[keep.id, gone.id], action="merge"), now)
+    )
     return keep
 
 
