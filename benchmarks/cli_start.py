@@ -1,16 +1,19 @@
 """CLI start-up benchmark: wall time of commands that run no stage, each in a fresh process.
 
-Run: ``.venv/bin/python benchmarks/cli_start.py [--runs 15] [--src PATH] [--label NAME]``.
+Run: ``.venv/bin/python benchmarks/cli_start.py [--runs 15] [--src PATH ...]``.
 
 Each command runs ``--runs`` times as a new ``newstalk`` process (the console script next
 to this interpreter), so every run pays the interpreter start and every import, as a
 user does. ``sources list`` needs a migrated database: the script makes a fresh SQLite
 file in a temp dir, runs ``newstalk db upgrade`` once (not timed) and points
-``NEWSTALK_DATABASE_URL`` at it. ``--src`` puts another checkout's ``src`` first on
-``PYTHONPATH`` (default: this checkout's), so the same script measures a before and an
-after. One warm-up run per command fills the OS file cache first.
+``NEWSTALK_DATABASE_URL`` at it. ``--src`` puts a checkout's ``src`` first on
+``PYTHONPATH`` (default: this checkout's); given more than once, the checkouts' runs are
+interleaved so a before and an after see the same machine load. One warm-up run per
+command and checkout fills the OS file cache first.
 
-Prints one markdown table on stdout (command, median s, p95 s, min s); progress on stderr.
+Prints one markdown table on stdout (command, checkout, median / p95 / min wall seconds, and
+median CPU seconds of the process, user + system, which a busy machine disturbs less than
+wall time); progress on stderr.
 Exits 1 when a command fails.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,16 +38,19 @@ def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def run(args: tuple[str, ...], env: dict[str, str]) -> float:
-    """Wall seconds of one ``newstalk ARGS`` process; raises when it fails."""
+def run(args: tuple[str, ...], env: dict[str, str]) -> tuple[float, float]:
+    """(wall s, CPU s) of one ``newstalk ARGS`` process; raises when it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([str(NEWSTALK), *args], env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise RuntimeError(
             f"newstalk {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-500:]}"
         )
-    return elapsed
+    return elapsed, cpu
 
 
 def p95(values: list[float]) -> float:
@@ -54,28 +61,44 @@ def p95(values: list[float]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per command")
-    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the src folder to measure")
-    parser.add_argument("--label", default="", help="a name for this checkout in the table")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        action="append",
+        help="a src folder to measure; repeat to compare checkouts in one run (default: this one)",
+    )
     args = parser.parse_args()
-    label = args.label or str(args.src.resolve())
+    sources = [s.resolve() for s in (args.src or [ROOT / "src"])]
     with tempfile.TemporaryDirectory(prefix="newstalk-cli-") as tmp:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(args.src.resolve()), env.get("PYTHONPATH")) if p)
-        env["NEWSTALK_DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'cli.db'}"
-        log("migrating a fresh SQLite database (not timed)")
-        run(("db", "upgrade"), env)
-        rows: list[tuple[str, float, float, float]] = []
+        envs: list[dict[str, str]] = []
+        for i, src in enumerate(sources):
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH")) if p)
+            env["NEWSTALK_DATABASE_URL"] = f"sqlite:///{Path(tmp) / f'cli{i}.db'}"
+            log(f"{src}: migrating a fresh SQLite database (not timed)")
+            run(("db", "upgrade"), env)
+            envs.append(env)
+        rows: list[tuple[str, str, float, float, float, float]] = []
         for command in COMMANDS:
             name = "newstalk " + " ".join(command)
-            run(command, env)
-            times = [run(command, env) for _ in range(args.runs)]
-            log(f"{name}: median {statistics.median(times):.3f} s")
-            rows.append((name, statistics.median(times), p95(times), min(times)))
-    print(f"CLI start, {args.runs} fresh processes per command, src: {label}\n")
-    print("| command | median s | p95 s | min s |")
-    print("|---|---:|---:|---:|")
-    for name, median, high, low in rows:
-        print(f"| `{name}` | {median:.3f} | {high:.3f} | {low:.3f} |")
+            times: list[list[float]] = [[] for _ in sources]
+            cpus: list[list[float]] = [[] for _ in sources]
+            for env in envs:
+                run(command, env)  # warm-up
+            # Interleaved, so every checkout sees the same machine load.
+            for _ in range(args.runs):
+                for i, env in enumerate(envs):
+                    wall, cpu = run(command, env)
+                    times[i].append(wall)
+                    cpus[i].append(cpu)
+            for src, t, c in zip(sources, times, cpus, strict=True):
+                log(f"{name} ({src}): median {statistics.median(t):.3f} s")
+                rows.append((name, str(src), statistics.median(t), p95(t), min(t), statistics.median(c)))
+    print(f"CLI start, {args.runs} fresh processes per command and checkout\n")
+    print("| command | src | median s | p95 s | min s | median CPU s |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, src, median, high, low, cpu in rows:
+        print(f"| `{name}` | {src} | {median:.3f} | {high:.3f} | {low:.3f} | {cpu:.3f} |")
     return 0
 
 

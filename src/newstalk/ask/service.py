@@ -31,13 +31,12 @@ TEXT_CHARS = 12_000  # characters read per article (offsets stay valid: a prefix
 
 async def answerer_for(services: StageServices) -> Answerer:
     """This process's answerer, sharing the fact-checker's sentence, token and embedding caches."""
-    answerer = services.resources.get(ANSWERER)
-    if answerer is None:
+
+    async def build() -> Answerer:
         engine = await engine_for(services)
-        answerer = services.resources.set(
-            ANSWERER, Answerer(engine.checker, build_chat_client(services.settings))
-        )
-    return answerer
+        return Answerer(engine.checker, build_chat_client(services.settings))
+
+    return await services.resources.aget_or_build(ANSWERER, build)
 
 
 def _past(turn: AskTurn) -> PastTurn:
