@@ -99,3 +99,16 @@ def test_no_topic_string_is_written_outside_topics_module() -> None:
             if isinstance(node, ast.Constant) and node.value in names and id(node) not in docstrings:
                 offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_parse_pool_imports_the_parser_in_its_processes_only() -> None:
+    code = PROBE.replace(
+        "loaded = sorted",
+        "from newstalk.config import Settings\n"
+        "from newstalk.runtime import _parse_pool\n"
+        "pool = _parse_pool(Settings(parse_processes=1))\n"
+        "assert pool is not None and pool.submit(len, 'abc').result(timeout=120) == 3\n"
+        "pool.shutdown(wait=True)\n"
+        "loaded = sorted",
+    )
+    assert "newstalk.ingestion.process" not in _probe(code)["loaded"]
