@@ -212,8 +212,8 @@ async def insert_stream(services: Any, docs: list[Doc], *, sources: int, days: f
 
     from newstalk.articles.models import Article
     from newstalk.kit.bus import Event
+    from newstalk.pipeline.topics import ARTICLE_INGESTED as INGESTED_TOPIC
     from newstalk.sources.models import Source
-    from newstalk.stories.tasks import INGESTED_TOPIC
 
     rng = random.Random(seed + 1)
     now = datetime.now(UTC).replace(microsecond=0)

@@ -97,11 +97,11 @@ async def measure(url: str, docs: list[Doc], show: bool = False) -> list[tuple[i
     from newstalk.ingestion.normalize import content_hash
     from newstalk.kit.bus import Event
     from newstalk.pipeline.stages import all_stages
+    from newstalk.pipeline.topics import ARTICLE_INGESTED as INGESTED_TOPIC
     from newstalk.pipeline.worker import StageWorker
     from newstalk.runtime import Services
     from newstalk.sources.models import Source
     from newstalk.stories.models import OPEN, Story
-    from newstalk.stories.tasks import INGESTED_TOPIC
 
     settings = Settings(database_url=url, parse_processes=0)
     services = Services.build(settings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -11,12 +10,14 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from newstalk.config import Settings, load_settings
 from newstalk.errors import NewsTalkError
+
+if TYPE_CHECKING:
+    from newstalk.config import Settings
 
 T = TypeVar("T")
 
@@ -58,6 +59,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def settings_or_exit(**overrides: Any) -> Settings:
+    from newstalk.config import load_settings
+
     try:
         return load_settings(**overrides)
     except NewsTalkError as exc:
@@ -80,6 +83,8 @@ def setup_logging(settings: Settings) -> None:
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine, turning NewsTalkError into a one-line message."""
+    import asyncio
+
     try:
         return asyncio.run(factory())  # type: ignore[arg-type]
     except NewsTalkError as exc:
@@ -94,10 +99,9 @@ def ensure_migrated(settings: Settings, *, auto: bool) -> None:
         migrate.upgrade(settings.sync_database_url)
         return
     try:
-        current = migrate.current_revision(settings.sync_database_url)
+        current, head = migrate.schema_revisions(settings.sync_database_url)
     except Exception as exc:
         fail(f"database: cannot connect ({type(exc).__name__}); check NEWSTALK_DATABASE_URL")
-    head = migrate.head_revision()
     if current != head:
         fail(f"database: schema at {current}, code needs {head}; run 'newstalk db upgrade' first")
 
@@ -191,6 +195,8 @@ def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
 
 
 def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool) -> None:
+    import asyncio
+
     from newstalk.pipeline.runner import start_pipeline
     from newstalk.runtime import Services
 
@@ -219,10 +225,9 @@ def worker(
     stage: Annotated[str, typer.Argument(help="A stage name (collect, extract, websub) or 'all'.")],
 ) -> None:
     """Run one pipeline stage (or all of them) until SIGTERM."""
-    from newstalk.pipeline.stages import all_stages
+    from newstalk.pipeline.stages import STAGE_NAMES as names
 
     settings = settings_or_exit()
-    names = [s.name for s in all_stages(None)]
     if stage != "all" and stage not in names:
         fail(f"worker: unknown stage {stage!r}; choose one of {', '.join(names)} or 'all'", 2)
     setup_logging(settings)
@@ -278,6 +283,17 @@ async def _with_services(settings: Settings, fn: Callable[[Any], Awaitable[T]]) 
         await services.aclose()
 
 
+async def _with_database(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn(db)`` with only the database open: read-only commands need no fetcher, queue or pools."""
+    from newstalk.kit.db import Database
+
+    db = Database.open(settings.async_database_url)
+    try:
+        return await fn(db)
+    finally:
+        await db.dispose()
+
+
 def _source_line(s: Any) -> str:
     state = s.status if s.status == "active" else f"{s.status}: {s.paused_reason or ''}"
     return f"{s.id}\t{s.feed_url}\t{s.title}\t{state}"
@@ -324,11 +340,11 @@ def sources_list() -> None:
     settings = settings_or_exit()
     ensure_migrated(settings, auto=False)
 
-    async def go(services: Any) -> list[str]:
-        async with services.db.read() as session:
+    async def go(db: Any) -> list[str]:
+        async with db.read() as session:
             return [_source_line(s) for s in await repository.list_all(session)]
 
-    for line in run_async(lambda: _with_services(settings, go)):
+    for line in run_async(lambda: _with_database(settings, go)):
         typer.echo(line)
 
 
@@ -490,12 +506,12 @@ def users_list() -> None:
     settings = settings_or_exit()
     ensure_migrated(settings, auto=False)
 
-    async def go(services: Any) -> list[str]:
-        async with services.db.read() as session:
+    async def go(db: Any) -> list[str]:
+        async with db.read() as session:
             users = await repository.list_users(session, after_id=None, limit=1_000_000)
         return [f"{u.id}\t{u.email}\t{u.role}\t{u.created_at:%Y-%m-%d}" for u in users]
 
-    for line in run_async(lambda: _with_services(settings, go)):
+    for line in run_async(lambda: _with_database(settings, go)):
         typer.echo(line)
 
 
@@ -504,6 +520,8 @@ def feeds_check(
     targets: Annotated[list[str], typer.Argument(help="Feed URLs or files.")],
 ) -> None:
     """Fetch and parse feeds, print their items as JSON lines; store nothing. Exit 1 if any failed."""
+    import asyncio
+
     from newstalk.ingestion.process import parse_and_normalize
     from newstalk.kit.db import utcnow
     from newstalk.runtime import build_fetcher

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from newstalk.config import Settings
 from newstalk.delivery.live_fanout import Broadcaster, build_broadcaster
@@ -15,6 +13,7 @@ from newstalk.kit.bus.dbqueue import DbQueueTransport
 from newstalk.kit.db import Database
 from newstalk.kit.http import Fetcher
 from newstalk.kit.ratelimit import Limiter, build_limiter
+from newstalk.kit.resources import Resources
 from newstalk.pipeline.stages import routes
 
 
@@ -29,13 +28,14 @@ class Services:
     broadcaster: Broadcaster
     # Parsing is CPU-bound; a process pool lets it use other cores. None: a thread here.
     parse_pool: Executor | None = None
-    # State a stage builds on first use in this process (models, indexes); API-only
-    # processes never pay for it.
-    stage_state: dict[str, Any] = field(default_factory=dict)
+    # Models, engines, stores and indexes built on first use in this process and shared by
+    # every stage and endpoint in it (typed keys, see kit/resources.py); API-only processes
+    # never pay for them.
+    resources: Resources = field(default_factory=Resources)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        """Open the database, transport, fetcher and rate limiter; nothing is built at import time."""
+        """Open the database, transport, fetcher and rate limiter; no model and no stage handler is loaded."""
         db = Database.open(settings.async_database_url)
         transport = DbQueueTransport(db, routes())
         db.transport = transport
@@ -59,12 +59,8 @@ class Services:
         self.parse_pool = _parse_pool(self.settings)
 
     async def aclose(self) -> None:
-        for state in self.stage_state.values():
-            # Stage state may hold clients (the S3 store, LLM chat clients); close what closes.
-            close = getattr(state, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):
-                    close()
+        # Resources may hold clients (the S3 store, LLM chat clients); close what closes.
+        await self.resources.aclose()
         await self.fetcher.aclose()
         await self.limiter.aclose()
         await self.broadcaster.aclose()
@@ -90,11 +86,18 @@ def build_fetcher(settings: Settings) -> Fetcher:
 def _parse_pool(settings: Settings) -> Executor | None:
     if settings.parse_processes <= 0:
         return None
-    from newstalk.ingestion.process import warm_up
-
-    # spawn, not fork: this process already runs threads (database driver, event loop).
+    # spawn, not fork: this process already runs threads (database driver, event loop). The
+    # pool starts its processes on the first parse, so a process that never parses (the
+    # CLI, an API replica) spawns none and imports no parser.
     return ProcessPoolExecutor(
         max_workers=settings.parse_processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=warm_up,
+        initializer=_warm_up_parser,
     )
+
+
+def _warm_up_parser() -> None:
+    """Runs in each parse process: import and warm the parser there, not in this process."""
+    from newstalk.ingestion.process import warm_up
+
+    warm_up()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from newstalk.ask.answer import Answerer
-from newstalk.ask.service import STATE_KEY
+from newstalk.ask.service import ANSWERER
 from newstalk.config import Settings
 from newstalk.factcheck.checker import Checker
 from newstalk.factcheck.features import LruEncoder
@@ -42,7 +42,7 @@ async def app_client(settings: Settings, answerer: Answerer | None) -> AsyncIter
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         if answerer is not None:
-            app.state.services.stage_state[STATE_KEY] = answerer
+            app.state.services.resources.set(ANSWERER, answerer)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http

@@ -12,17 +12,18 @@ from sqlalchemy import func, select
 
 from newstalk.briefings.models import ScriptRecord
 from newstalk.briefings.service import write_daily_briefing
-from newstalk.briefings.tasks import CHECKED_TOPIC, schedule_daily_briefings
+from newstalk.briefings.tasks import schedule_daily_briefings
 from newstalk.config import Settings
 from newstalk.factcheck.models import Claim
 from newstalk.kit.bus import Event
 from newstalk.kit.bus.dbqueue import QueueJob
 from newstalk.kit.db import utcnow
+from newstalk.pipeline.topics import STORY_CHECKED as CHECKED_TOPIC
+from newstalk.pipeline.topics import STORY_UPDATED as UPDATED_TOPIC
 from newstalk.runtime import Services
 from newstalk.speech.models import READY, Audio
 from newstalk.speech.service import audio_store
 from newstalk.stories.models import Story
-from newstalk.stories.service import UPDATED_TOPIC
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
 from tests.stories.test_stories_flow import (

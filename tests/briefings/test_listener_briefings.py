@@ -14,6 +14,7 @@ from sqlalchemy import select
 from newstalk.accounts.models import Role
 from newstalk.briefings import selection
 from newstalk.briefings.models import ScriptRecord
+from newstalk.briefings.service import REWRITER
 from newstalk.config import Settings
 from newstalk.kit.db import utcnow
 from newstalk.listeners.models import Preferences
@@ -146,7 +147,7 @@ async def test_the_stage_rewrites_scripts_once_outside_its_transaction(
 
         for sid in {s.story_id for s in scripts if s.story_id is not None}:
             uow.emit(due_event(sid, utcnow(), 0, "down"))
-    services.stage_state.pop("briefings.rewriter")  # a fresh process: an empty cache
+    services.resources.pop(REWRITER)  # a fresh process: an empty cache
     await drain(stage_worker(services, "briefings"))
     async with services.db.read() as session:
         latest = (await session.scalars(select(ScriptRecord).where(ScriptRecord.kind == "story"))).all()

@@ -20,11 +20,11 @@ from newstalk.config import Settings
 from newstalk.kit.bus import Event
 from newstalk.kit.db import utcnow
 from newstalk.pipeline.stages import all_stages
+from newstalk.pipeline.topics import STORY_UPDATED as UPDATED_TOPIC
 from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from newstalk.sources.models import Source
 from newstalk.stories.models import Story, StoryArticle
-from newstalk.stories.service import UPDATED_TOPIC
 
 SSE_ACCEPT = {"Accept": "text/event-stream"}
 

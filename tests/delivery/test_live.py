@@ -16,12 +16,12 @@ from newstalk.briefings.models import STORY, TEXT, ScriptRecord
 from newstalk.config import Settings
 from newstalk.delivery import live
 from newstalk.delivery.live_models import LiveEvent
-from newstalk.factcheck.service import CHECKED_TOPIC
 from newstalk.kit.bus import Event
 from newstalk.kit.db import utcnow
+from newstalk.pipeline.topics import AUDIO_READY as AUDIO_TOPIC
+from newstalk.pipeline.topics import STORY_CHECKED as CHECKED_TOPIC
 from newstalk.runtime import Services
 from newstalk.speech.models import READY, Audio
-from newstalk.speech.service import AUDIO_TOPIC
 from tests.conftest import make_settings
 from tests.delivery.live_helpers import (
     SSE_ACCEPT,

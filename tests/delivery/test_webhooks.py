@@ -25,9 +25,9 @@ from newstalk.accounts.models import Role
 from newstalk.config import Settings
 from newstalk.delivery import live, webhooks
 from newstalk.delivery.live_models import Webhook, WebhookDelivery
-from newstalk.factcheck.service import CHECKED_TOPIC
 from newstalk.kit.bus import Event
 from newstalk.kit.db import utcnow
+from newstalk.pipeline.topics import STORY_CHECKED as CHECKED_TOPIC
 from newstalk.runtime import Services
 from tests.conftest import make_settings
 from tests.delivery.live_helpers import emit, make_story, run_stage, story_updated

@@ -127,7 +127,7 @@ async def test_claim_detail_and_unchanged_story_is_not_checked_again(
     assert (await client.get("/api/v1/claims/999999")).status_code == 404
     # Re-delivering story.updated for an unchanged story leaves everything as it was.
     from newstalk.kit.bus import Event
-    from newstalk.stories.service import UPDATED_TOPIC
+    from newstalk.pipeline.topics import STORY_UPDATED as UPDATED_TOPIC
 
     async with services.db.unit() as uow:
         uow.emit(

@@ -128,7 +128,7 @@ async def test_stage_refresh_in_small_batches_matches_a_full_reread(
     # Two articles per unit: stories grow across units, so later refreshes are incremental.
     await drain(StageWorker(services, dataclasses.replace(stage, batch_size=2)))
 
-    engine = services.stage_state[ENGINE]
+    engine = services.resources.get(ENGINE)
     assert engine.aggregates, "the stage keeps running aggregates of its open stories"
     async with services.db.read() as session:
         stories = (await session.scalars(select(Story).order_by(Story.id))).all()

@@ -15,9 +15,7 @@ from newstalk.errors import NotFound
 from newstalk.ingestion.types import NormalizedArticle
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
-
-INGESTED_TOPIC = "article.ingested"
-EXTRACT_TOPIC = "article.extract"
+from newstalk.pipeline import topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +77,17 @@ async def store_articles(
     if limit is not None and len(rows) > limit:
         rows, held_back = rows[: max(limit, 0)], len(rows) - max(limit, 0)
     stored = await repository.insert_new(uow.session, rows) if rows else []
-    language_by_hash = {r["content_hash"]: r["language"] for r in rows}
+    language_by_hash = {str(r["content_hash"]): str(r["language"]) for r in rows}
     for article_id, content_hash in stored:
-        payload = {
-            "article_id": article_id,
-            "source_id": source_id,
-            "content_hash": content_hash,
-            "language": language_by_hash[content_hash],
-        }
-        uow.emit(Event(INGESTED_TOPIC, content_hash, payload, first_seen_at))
+        payload = topics.ArticleIngested(
+            article_id=article_id,
+            source_id=source_id,
+            content_hash=content_hash,
+            language=language_by_hash[content_hash],
+        )
+        uow.emit(Event(topics.ARTICLE_INGESTED, content_hash, payload, first_seen_at))
         if full_text:
-            uow.emit(Event(EXTRACT_TOPIC, f"extract:{content_hash}", payload, first_seen_at))
+            uow.emit(Event(topics.ARTICLE_EXTRACT, f"extract:{content_hash}", payload, first_seen_at))
     return StoreResult(stored, held_back)
 
 

@@ -17,26 +17,26 @@ from newstalk.factcheck import repository as factcheck_repository
 from newstalk.factcheck.checker import Document
 from newstalk.factcheck.service import engine_for, pick_pool
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.resources import ResourceKey
 from newstalk.providers.llm import build_chat_client
 from newstalk.stories.models import MERGED, Story
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices
 
-STATE_KEY = "ask"
+ANSWERER: ResourceKey[Answerer] = ResourceKey("ask")
 POOL_ARTICLES = 24  # articles read per story, spread over outlets
 TEXT_CHARS = 12_000  # characters read per article (offsets stay valid: a prefix)
 
 
-async def answerer_for(services: Services) -> Answerer:
+async def answerer_for(services: StageServices) -> Answerer:
     """This process's answerer, sharing the fact-checker's sentence, token and embedding caches."""
-    answerer = services.stage_state.get(STATE_KEY)
-    if answerer is None:
+
+    async def build() -> Answerer:
         engine = await engine_for(services)
-        answerer = Answerer(engine.checker, build_chat_client(services.settings))
-        services.stage_state[STATE_KEY] = answerer
-    assert isinstance(answerer, Answerer)
-    return answerer
+        return Answerer(engine.checker, build_chat_client(services.settings))
+
+    return await services.resources.aget_or_build(ANSWERER, build)
 
 
 def _past(turn: AskTurn) -> PastTurn:
@@ -68,7 +68,7 @@ async def _story_documents(session: AsyncSession, story_id: int) -> list[Documen
 
 
 async def ask(
-    services: Services, user_id: int, story_id: int, question: str, thread_id: int | None
+    services: StageServices, user_id: int, story_id: int, question: str, thread_id: int | None
 ) -> tuple[AskThread, AskTurn]:
     """Answer a question about a story from its articles and save it as the thread's next turn."""
     question = " ".join(question.split())

@@ -29,20 +29,21 @@ from newstalk.delivery.models import PodcastSubscription
 from newstalk.errors import InvalidInput
 from newstalk.kit.bus import Event, Job
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.resources import ResourceKey
 from newstalk.listeners import repository as listeners_repository
+from newstalk.pipeline import topics
 from newstalk.providers.llm import build_chat_client
 from newstalk.speech import service as speech
 from newstalk.speech.models import Audio
 from newstalk.speech.voices import get_voice
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices
 
 log = logging.getLogger(__name__)
 
-DUE_TOPIC = "briefing.due"
-DAILY_TOPIC = "briefing.daily"
-REWRITER = "briefings.rewriter"
+# None when no chat model is configured.
+REWRITER: ResourceKey[ScriptRewriter | None] = ResourceKey("briefings.rewriter")
 SOLO = "solo"
 CONVERSATION = "conversation"
 
@@ -50,7 +51,7 @@ CONVERSATION = "conversation"
 def due_event(story_id: int, first_seen_at: datetime, delay_s: float, reason: str) -> Event:
     """A debounced request to (re)write a story's script: one pending per story and reason."""
     return Event(
-        DUE_TOPIC,
+        topics.BRIEFING_DUE,
         f"briefing:story:{story_id}:{reason}",
         {"story_id": story_id},
         first_seen_at,
@@ -100,13 +101,14 @@ async def store_script(
     return record, True
 
 
-def rewriter_for(services: Services) -> ScriptRewriter | None:
+def rewriter_for(services: StageServices) -> ScriptRewriter | None:
     """This process's script rewriter, or None when no chat model is configured (``NEWSTALK_LLM_URL``)."""
-    if REWRITER not in services.stage_state:
-        client = build_chat_client(services.settings)
-        services.stage_state[REWRITER] = ScriptRewriter(client) if client is not None else None
-    rewriter: ScriptRewriter | None = services.stage_state[REWRITER]
-    return rewriter
+    return services.resources.get_or_build(REWRITER, lambda: _build_rewriter(services))
+
+
+def _build_rewriter(services: StageServices) -> ScriptRewriter | None:
+    client = build_chat_client(services.settings)
+    return ScriptRewriter(client) if client is not None else None
 
 
 def _for_the_ear(template: Script, rewriter: ScriptRewriter | None) -> Script:
@@ -263,7 +265,7 @@ async def _briefing_script(
     return conversation_briefing(stories, voices=speakers, lang=lang, date=date)
 
 
-async def prepare_rewrites(services: Services, jobs: Sequence[Job]) -> None:
+async def prepare_rewrites(services: StageServices, jobs: Sequence[Job]) -> None:
     """Ask the chat model for the scripts a batch will write, before its transaction opens.
 
     The rewriter caches each answer by the template's content hash; ``write_story_scripts``
@@ -276,10 +278,10 @@ async def prepare_rewrites(services: Services, jobs: Sequence[Job]) -> None:
     templates: list[Script] = []
     async with services.db.read() as session:
         for job in jobs:
-            if job.topic == DUE_TOPIC:
+            if job.topic == topics.BRIEFING_DUE:
                 story_id = int(job.payload["story_id"])
                 templates += [t for t, _v in await story_templates(session, services.settings, story_id)]
-            elif job.topic == DAILY_TOPIC:
+            elif job.topic == topics.BRIEFING_DAILY:
                 plan = await daily_plan(session, job.payload)
                 if plan is not None:
                     templates.append(plan.script)
@@ -291,7 +293,7 @@ def daily_event(lang: str, form: str, speakers: Sequence[str], story_count: int,
     """Ask the briefings stage for a configuration's briefing of ``date`` (one pending per day)."""
     key = briefing_key(lang, form, speakers, story_count)
     return Event(
-        DAILY_TOPIC,
+        topics.BRIEFING_DAILY,
         f"daily:{key}:{date}",
         {"lang": lang, "form": form, "speakers": list(speakers), "story_count": story_count, "date": date},
         utcnow(),
@@ -301,5 +303,8 @@ def daily_event(lang: str, form: str, speakers: Sequence[str], story_count: int,
 def listener_daily_event(podcast_id: int, date: str) -> Event:
     """Ask the briefings stage for one listener's podcast briefing of ``date`` (one pending per day)."""
     return Event(
-        DAILY_TOPIC, f"daily:podcast:{podcast_id}:{date}", {"podcast_id": podcast_id, "date": date}, utcnow()
+        topics.BRIEFING_DAILY,
+        f"daily:podcast:{podcast_id}:{date}",
+        {"podcast_id": podcast_id, "date": date},
+        utcnow(),
     )

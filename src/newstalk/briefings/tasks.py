@@ -20,17 +20,12 @@ from newstalk.briefings.models import BRIEFING, ScriptRecord
 from newstalk.delivery.models import PodcastSubscription
 from newstalk.kit.bus import Event, Job
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.pipeline import topics
 from newstalk.pipeline.worker import BatchContext, JobContext
 from newstalk.stories.models import Story
-from newstalk.stories.service import UPDATED_TOPIC
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
-
-CHECKED_TOPIC = "story.checked"  # emitted by the factcheck stage (factcheck/service.py)
-DUE_TOPIC = service.DUE_TOPIC
-DAILY_TOPIC = service.DAILY_TOPIC
-TOPICS = (CHECKED_TOPIC, UPDATED_TOPIC, DUE_TOPIC, DAILY_TOPIC)
+    from newstalk.pipeline.context import StageServices
 
 
 async def handle_briefings_batch(ctx: BatchContext) -> None:
@@ -49,15 +44,15 @@ async def handle_briefings(ctx: JobContext) -> None:
         await _handle(uow, ctx.services, ctx.job, set())
 
 
-async def _handle(uow: UnitOfWork, services: Services, job: Job, done: set[int]) -> None:
+async def _handle(uow: UnitOfWork, services: StageServices, job: Job, done: set[int]) -> None:
     settings = services.settings
-    if job.topic == CHECKED_TOPIC:
+    if job.topic == topics.STORY_CHECKED:
         uow.emit(
             service.due_event(
                 int(job.payload["story_id"]), job.first_seen_at, settings.briefings_debounce_s, "checked"
             )
         )
-    elif job.topic == UPDATED_TOPIC:
+    elif job.topic == topics.STORY_UPDATED:
         uow.emit(
             service.due_event(
                 int(job.payload["story_id"]),
@@ -66,7 +61,7 @@ async def _handle(uow: UnitOfWork, services: Services, job: Job, done: set[int])
                 "updated",
             )
         )
-    elif job.topic == DUE_TOPIC:
+    elif job.topic == topics.BRIEFING_DUE:
         story_id = int(job.payload["story_id"])
         if story_id in done:
             return
@@ -74,7 +69,7 @@ async def _handle(uow: UnitOfWork, services: Services, job: Job, done: set[int])
         await service.write_story_scripts(
             uow, settings, story_id, job.first_seen_at, service.rewriter_for(services)
         )
-    elif job.topic == DAILY_TOPIC:
+    elif job.topic == topics.BRIEFING_DAILY:
         await service.write_daily(uow, job.payload, job.first_seen_at, service.rewriter_for(services))
 
 
@@ -83,7 +78,7 @@ def today(now: datetime | None = None) -> str:
     return (now or utcnow()).astimezone(UTC).date().isoformat()
 
 
-async def schedule_daily_briefings(services: Services, now: datetime | None = None) -> int:
+async def schedule_daily_briefings(services: StageServices, now: datetime | None = None) -> int:
     """Ask for today's briefing of every subscribed configuration that has none yet (scheduler)."""
     now = now or utcnow()
     if now.astimezone(UTC).hour < services.settings.briefings_daily_hour_utc:

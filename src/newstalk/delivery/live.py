@@ -32,25 +32,23 @@ from newstalk.briefings.models import ScriptRecord
 from newstalk.delivery import live_repository as repo
 from newstalk.delivery.live_fanout import LiveMessage
 from newstalk.delivery.live_models import LiveEvent
-from newstalk.factcheck.service import CHECKED_TOPIC
 from newstalk.kit import metrics
 from newstalk.kit.bus import Job
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.resources import ResourceKey
 from newstalk.listeners.schemas import PreferencesOut
+from newstalk.pipeline import topics
 from newstalk.speech.models import Audio
-from newstalk.speech.service import AUDIO_TOPIC
 from newstalk.stories.models import MERGED, Story
-from newstalk.stories.service import UPDATED_TOPIC
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
+    from newstalk.pipeline.context import StageServices
     from newstalk.pipeline.worker import BatchContext, JobContext
-    from newstalk.runtime import Services
 
 log = logging.getLogger(__name__)
 
-TOPICS = (UPDATED_TOPIC, CHECKED_TOPIC, AUDIO_TOPIC)
-EVENT_TYPES = TOPICS
+EVENT_TYPES = topics.LIVE_TOPICS
 RESET = "reset"
 RETRY_MS = 3000
 PRUNE_EVERY_S = 300.0
@@ -159,7 +157,7 @@ def _story_brief(story: Story, version: int) -> dict[str, Any]:
 async def _payload_for(session: AsyncSession, job: Job) -> tuple[Story, dict[str, Any]] | None:
     """The story an event is about and what clients are told; None when there is nothing to say."""
     p = job.payload
-    if job.topic == AUDIO_TOPIC:
+    if job.topic == topics.AUDIO_READY:
         audio = await session.get(Audio, str(p["audio_id"]))
         script = await session.get(ScriptRecord, audio.script_id) if audio is not None else None
         # Only story audio is announced: on-demand text and daily briefings are someone's own.
@@ -186,11 +184,11 @@ async def _payload_for(session: AsyncSession, job: Job) -> tuple[Story, dict[str
     if story is None or story.status == MERGED:
         return None
     version = int(p.get("version") or story.version)
-    if job.topic == UPDATED_TOPIC:
+    if job.topic == topics.STORY_UPDATED:
         # A newer version's own event follows; announcing every step of a burst helps nobody.
         if story.version > version:
             return None
-        new = not await repo.story_was_announced(session, story.id, UPDATED_TOPIC)
+        new = not await repo.story_was_announced(session, story.id, topics.STORY_UPDATED)
         return story, {"story": _story_brief(story, version), "new": new}
     verdicts = {str(k): int(v) for k, v in dict(p.get("verdicts") or {}).items()}
     return story, {
@@ -235,7 +233,7 @@ async def record_event(uow: UnitOfWork, job: Job) -> LiveMessage | None:
     return msg
 
 
-async def publish(services: Services, messages: Sequence[LiveMessage]) -> None:
+async def publish(services: StageServices, messages: Sequence[LiveMessage]) -> None:
     """Tell every API process; a failure only delays clients until their process reads the log."""
     if not messages:
         return
@@ -248,7 +246,7 @@ async def publish(services: Services, messages: Sequence[LiveMessage]) -> None:
         )
 
 
-async def prune(services: Services) -> int:
+async def prune(services: StageServices) -> int:
     """Drop log rows past retention (or the row cap), finished webhook deliveries past theirs and
     webhooks' previous signing secrets past their overlap (these are not counted)."""
     settings = services.settings
@@ -266,11 +264,22 @@ async def prune(services: Services) -> int:
     return events + deliveries
 
 
-async def _maybe_prune(services: Services) -> None:
-    state = services.stage_state.setdefault("live", {})
-    if time.monotonic() - state.get("pruned_at", -PRUNE_EVERY_S) < PRUNE_EVERY_S:
+@dataclass
+class LiveState:
+    """What the live stage remembers in this process between jobs."""
+
+    # When the event log was last pruned (monotonic seconds); -inf: never.
+    pruned_at: float = float("-inf")
+
+
+LIVE_STATE: ResourceKey[LiveState] = ResourceKey("live")
+
+
+async def _maybe_prune(services: StageServices) -> None:
+    state = services.resources.get_or_build(LIVE_STATE, LiveState)
+    if time.monotonic() - state.pruned_at < PRUNE_EVERY_S:
         return
-    state["pruned_at"] = time.monotonic()
+    state.pruned_at = time.monotonic()
     try:
         removed = await prune(services)
     except Exception as exc:
@@ -330,7 +339,7 @@ class Subscription:
 class LiveHub:
     """Per API process: receives events (broadcaster and log tail) and hands them to open streams."""
 
-    services: Services
+    services: StageServices
     subscriptions: set[Subscription] = field(default_factory=set)
     owners: Counter[str] = field(default_factory=Counter)
     last_id: int = 0

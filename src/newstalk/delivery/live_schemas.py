@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from newstalk.listeners.schemas import Language
+from newstalk.pipeline.topics import LiveEventType
 
-EventType = Literal["story.updated", "story.checked", "audio.ready"]
+EventType = LiveEventType
 
 
 class WebhookIn(BaseModel):

@@ -45,6 +45,7 @@ from newstalk.kit import metrics
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.kit.http import Fetcher, check_url
+from newstalk.pipeline import topics
 from newstalk.stories.category import CATEGORIES
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from newstalk.delivery.live_schemas import WebhookIn
     from newstalk.pipeline.worker import JobContext
 
-DELIVER_TOPIC = "webhook.deliver"
 PING = "ping"
 MAX_WEBHOOKS = 10
 EXCERPT_CHARS = 1000
@@ -245,9 +245,9 @@ def _new_delivery(
 def _queue(uow: UnitOfWork, delivery: WebhookDelivery, attempt: int, delay_s: float = 0.0) -> None:
     uow.emit(
         Event(
-            DELIVER_TOPIC,
+            topics.WEBHOOK_DELIVER,
             f"webhook:{delivery.id}:{attempt}",
-            {"delivery_id": delivery.id, "attempt": attempt},
+            topics.WebhookDeliver(delivery_id=delivery.id, attempt=attempt),
             utcnow(),
             delay_s=delay_s,
         )

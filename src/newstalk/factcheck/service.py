@@ -32,14 +32,15 @@ from newstalk.factcheck.models import (
 from newstalk.kit import metrics
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.resources import ResourceKey
+from newstalk.pipeline.topics import STORY_CHECKED as CHECKED_TOPIC
 from newstalk.stories.models import OPEN, Story
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices as Services
 
-CHECKED_TOPIC = "story.checked"
 TARGET_ARTICLES = 6  # articles whose claims are checked, one per outlet, newest first
 POOL_ARTICLES = 24  # articles read for evidence
 CLAIMS_PER_ARTICLE = 2
@@ -49,7 +50,7 @@ TEXT_CHARS = 12_000
 ADHOC_MAX_CHARS = 5_000
 ADHOC_CLAIMS = 5
 CORPUS_ARTICLES = 2
-STATE_KEY = "factcheck"
+ENGINE: ResourceKey[FactcheckEngine] = ResourceKey("factcheck")
 
 
 @dataclass
@@ -61,19 +62,18 @@ class FactcheckEngine:
 
 async def engine_for(services: Services) -> FactcheckEngine:
     """The checker and corpus index of this process, built on first use."""
-    engine = services.stage_state.get(STATE_KEY)
+    engine = services.resources.get(ENGINE)
     if engine is None:
         from newstalk.factcheck.features import LruEncoder
         from newstalk.factcheck.providers import build_verifier
-        from newstalk.providers.embeddings import build_embeddings
+        from newstalk.providers.embeddings import shared_embeddings
 
-        embeddings = LruEncoder(build_embeddings(services.settings))
+        embeddings = LruEncoder(shared_embeddings(services.resources, services.settings))
         verifier = await asyncio.to_thread(build_verifier, services.settings, embeddings)
         engine = FactcheckEngine(
             Checker(verifier, embeddings), CorpusIndex(services.settings.story_window_h), asyncio.Lock()
         )
-        services.stage_state[STATE_KEY] = engine
-    assert isinstance(engine, FactcheckEngine)
+        services.resources.set(ENGINE, engine)
     return engine
 
 

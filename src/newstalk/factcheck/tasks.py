@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from newstalk.factcheck import service
 from newstalk.kit import metrics
+from newstalk.pipeline.topics import STORY_UPDATED as UPDATED_TOPIC
 from newstalk.pipeline.worker import BatchContext, JobContext
-from newstalk.stories.service import UPDATED_TOPIC
 
 __all__ = ["UPDATED_TOPIC", "handle_factcheck", "handle_factcheck_batch"]
 

@@ -9,20 +9,15 @@ from fastapi import APIRouter, Query
 from newstalk.deps import CurrentAccount, ServicesDep
 from newstalk.feed import service
 from newstalk.feed.schemas import FeedItemOut, FeedPageOut
-from newstalk.providers.embeddings import EmbeddingProvider, build_embeddings
-from newstalk.runtime import Services
+from newstalk.pipeline.context import StageServices
+from newstalk.providers.embeddings import EmbeddingProvider, shared_embeddings
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
 
-EMBEDDINGS = "feed.embeddings"
 
-
-def _embeddings(services: Services) -> EmbeddingProvider:
-    provider: EmbeddingProvider | None = services.stage_state.get(EMBEDDINGS)
-    if provider is None:
-        provider = build_embeddings(services.settings)  # loads its model on first use only
-        services.stage_state[EMBEDDINGS] = provider
-    return provider
+def _embeddings(services: StageServices) -> EmbeddingProvider:
+    # The process's shared provider; it loads its model on first use only.
+    return shared_embeddings(services.resources, services.settings)
 
 
 @router.get("/feed", response_model=FeedPageOut)

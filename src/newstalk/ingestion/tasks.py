@@ -21,6 +21,7 @@ from newstalk.kit import metrics
 from newstalk.kit.db import utcnow
 from newstalk.kit.http import FetchResult
 from newstalk.kit.logs import describe_error
+from newstalk.pipeline import topics
 from newstalk.pipeline.worker import JobContext
 from newstalk.sources import repository as sources_repo
 from newstalk.sources import service as sources
@@ -41,7 +42,7 @@ async def handle_collect(ctx: JobContext) -> None:
         feed_url, etag, last_modified = source.feed_url, source.etag, source.last_modified
     first_seen = utcnow()
     label = str(source_id)
-    if ctx.job.topic == sources.PUSH_TOPIC:
+    if ctx.job.topic == topics.SOURCE_PUSH:
         body = base64.b64decode(ctx.job.payload["body_b64"])
         try:
             pushed, pushed_items = await _parse(

@@ -19,7 +19,7 @@ def start_pipeline(
     scheduler: bool = True,
 ) -> list[asyncio.Task[None]]:
     """Spawn a worker per stage (all, or the named ones) and optionally the scheduler."""
-    chosen = [s for s in all_stages(services.settings) if stages is None or s.name in stages]
+    chosen = all_stages(services.settings, stages)
     tasks = [
         asyncio.create_task(StageWorker(services, s, stop=stop).run(), name=f"stage-{s.name}") for s in chosen
     ]

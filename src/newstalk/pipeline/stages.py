@@ -1,80 +1,153 @@
-"""Every pipeline stage and the topics it consumes; the one place the pipeline is wired."""
+"""Every pipeline stage and the topics it consumes; the one place the pipeline is wired.
+
+The table is data: topic names come from ``pipeline/topics.py`` and handlers are named
+``"module:function"`` strings, imported only when a worker for that stage is built
+(:func:`stage`, :func:`all_stages`). So routing (:func:`routes`, which every process
+needs to publish events) imports no domain code, a CLI command that runs no stage pays
+for none of them, and ``newstalk worker stories`` loads the stories stage's models only.
+"""
 
 from __future__ import annotations
 
-from newstalk.config import Settings
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 from newstalk.kit.bus import Routes
+from newstalk.pipeline import topics
 from newstalk.pipeline.worker import Stage
 
+if TYPE_CHECKING:
+    from newstalk.config import Settings
 
-def all_stages(settings: Settings | None) -> list[Stage]:
-    """The stages, in pipeline order; ``settings`` None gives default concurrency (routing only)."""
-    from newstalk.articles.service import EXTRACT_TOPIC
-    from newstalk.briefings.tasks import TOPICS as BRIEFING_TOPICS
-    from newstalk.briefings.tasks import handle_briefings, handle_briefings_batch
-    from newstalk.delivery.live import TOPICS as LIVE_TOPICS
-    from newstalk.delivery.live import handle_live, handle_live_batch
-    from newstalk.delivery.webhooks import DELIVER_TOPIC, handle_webhooks
-    from newstalk.factcheck.tasks import UPDATED_TOPIC, handle_factcheck, handle_factcheck_batch
-    from newstalk.ingestion.tasks import handle_collect, handle_extract
-    from newstalk.search.tasks import TOPICS as SEARCH_TOPICS
-    from newstalk.search.tasks import handle_search, handle_search_batch
-    from newstalk.sources.service import POLL_TOPIC, PUSH_TOPIC, WEBSUB_TOPIC
-    from newstalk.sources.websub import handle_websub
-    from newstalk.speech.tasks import SCRIPT_TOPIC, handle_speech
-    from newstalk.stories.service import EDITED_TOPIC
-    from newstalk.stories.tasks import INGESTED_TOPIC, handle_stories, handle_stories_batch
 
-    return [
-        Stage(
-            "collect",
-            (POLL_TOPIC, PUSH_TOPIC),
-            handle_collect,
-            concurrency=settings.fetch_concurrency if settings else 1,
-            observe_job_latency=False,
-        ),
-        Stage("extract", (EXTRACT_TOPIC,), handle_extract, concurrency=4),
-        Stage("websub", (WEBSUB_TOPIC,), handle_websub, concurrency=4, observe_job_latency=False),
-        # One replica: clustering keeps global state in memory (rebuilt from the database).
-        Stage(
-            "stories",
-            (INGESTED_TOPIC, EDITED_TOPIC),
-            handle_stories,
-            concurrency=1,
-            batch_handler=handle_stories_batch,
-        ),
-        # CPU-bound (embeddings and the verifier); a batch checks each story once, at its
-        # newest version. Replicas may run in parallel: state is a cache, not the truth.
-        Stage(
-            "factcheck",
-            (UPDATED_TOPIC,),
-            handle_factcheck,
-            concurrency=1,
-            batch_handler=handle_factcheck_batch,
-            batch_size=8,
-        ),
-        # Keeps the search index in step: Kiwi-tokenizes new articles, reindexes changed stories.
-        Stage("search", SEARCH_TOPICS, handle_search, concurrency=1, batch_handler=handle_search_batch),
-        # Cheap: templates over the story's text; requests per story are debounced in the queue.
-        Stage(
-            "briefings",
-            BRIEFING_TOPICS,
-            handle_briefings,
-            concurrency=1,
-            batch_handler=handle_briefings_batch,
-        ),
-        # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
-        Stage("speech", (SCRIPT_TOPIC,), handle_speech, concurrency=1, batch_size=1),
-        # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
-        Stage("live", LIVE_TOPICS, handle_live, concurrency=1, batch_handler=handle_live_batch),
-        # Network-bound: webhook POSTs wait on receivers, so several run at once.
-        Stage("webhooks", (DELIVER_TOPIC,), handle_webhooks, concurrency=8, observe_job_latency=False),
-    ]
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """One stage as data: its topics, and where its handlers live (``"package.module:function"``)."""
+
+    name: str
+    topics: tuple[str, ...]
+    handler: str
+    batch_handler: str | None = None
+    concurrency: int = 1
+    # A settings field that overrides ``concurrency`` when settings are given.
+    concurrency_setting: str | None = None
+    observe_job_latency: bool = True
+    batch_size: int | None = None
+
+    def build(self, settings: Settings | None) -> Stage:
+        """The runnable stage: imports its handler module now."""
+        concurrency = self.concurrency
+        if settings is not None and self.concurrency_setting is not None:
+            concurrency = int(getattr(settings, self.concurrency_setting))
+        return Stage(
+            self.name,
+            self.topics,
+            resolve(self.handler),
+            concurrency=concurrency,
+            observe_job_latency=self.observe_job_latency,
+            batch_handler=resolve(self.batch_handler) if self.batch_handler else None,
+            batch_size=self.batch_size,
+        )
+
+
+def resolve(target: str) -> Any:
+    """Import ``"package.module:attribute"`` and return the attribute."""
+    module, _, attribute = target.partition(":")
+    if not attribute:
+        raise ValueError(f"pipeline: handler {target!r} must look like 'package.module:function'")
+    return getattr(importlib.import_module(module), attribute)
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec(
+        "collect",
+        (topics.SOURCE_POLL, topics.SOURCE_PUSH),
+        "newstalk.ingestion.tasks:handle_collect",
+        concurrency_setting="fetch_concurrency",
+        observe_job_latency=False,
+    ),
+    StageSpec("extract", (topics.ARTICLE_EXTRACT,), "newstalk.ingestion.tasks:handle_extract", concurrency=4),
+    StageSpec(
+        "websub",
+        (topics.SOURCE_WEBSUB,),
+        "newstalk.sources.websub:handle_websub",
+        concurrency=4,
+        observe_job_latency=False,
+    ),
+    # One replica: clustering keeps global state in memory (rebuilt from the database).
+    StageSpec(
+        "stories",
+        (topics.ARTICLE_INGESTED, topics.STORY_EDITED),
+        "newstalk.stories.tasks:handle_stories",
+        batch_handler="newstalk.stories.tasks:handle_stories_batch",
+    ),
+    # CPU-bound (embeddings and the verifier); a batch checks each story once, at its
+    # newest version. Replicas may run in parallel: state is a cache, not the truth.
+    StageSpec(
+        "factcheck",
+        (topics.STORY_UPDATED,),
+        "newstalk.factcheck.tasks:handle_factcheck",
+        batch_handler="newstalk.factcheck.tasks:handle_factcheck_batch",
+        batch_size=8,
+    ),
+    # Keeps the search index in step: Kiwi-tokenizes new articles, reindexes changed stories.
+    StageSpec(
+        "search",
+        (topics.ARTICLE_INGESTED, topics.STORY_UPDATED, topics.STORY_EDITED),
+        "newstalk.search.tasks:handle_search",
+        batch_handler="newstalk.search.tasks:handle_search_batch",
+    ),
+    # Cheap: templates over the story's text; requests per story are debounced in the queue.
+    StageSpec(
+        "briefings",
+        (topics.STORY_CHECKED, topics.STORY_UPDATED, topics.BRIEFING_DUE, topics.BRIEFING_DAILY),
+        "newstalk.briefings.tasks:handle_briefings",
+        batch_handler="newstalk.briefings.tasks:handle_briefings_batch",
+    ),
+    # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
+    StageSpec("speech", (topics.SCRIPT_READY,), "newstalk.speech.tasks:handle_speech", batch_size=1),
+    # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
+    StageSpec(
+        "live",
+        topics.LIVE_TOPICS,
+        "newstalk.delivery.live:handle_live",
+        batch_handler="newstalk.delivery.live:handle_live_batch",
+    ),
+    # Network-bound: webhook POSTs wait on receivers, so several run at once.
+    StageSpec(
+        "webhooks",
+        (topics.WEBHOOK_DELIVER,),
+        "newstalk.delivery.webhooks:handle_webhooks",
+        concurrency=8,
+        observe_job_latency=False,
+    ),
+)
+
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+
+
+def stage(name: str, settings: Settings | None) -> Stage:
+    """One runnable stage by name (imports only its handler module)."""
+    for spec in STAGES:
+        if spec.name == name:
+            return spec.build(settings)
+    raise KeyError(f"pipeline: no stage {name!r}; stages are {', '.join(STAGE_NAMES)}")
+
+
+def all_stages(settings: Settings | None, names: Iterable[str] | None = None) -> list[Stage]:
+    """The stages (all, or the named ones), in pipeline order, handlers imported.
+
+    ``settings`` None gives default concurrency.
+    """
+    wanted = None if names is None else set(names)
+    return [spec.build(settings) for spec in STAGES if wanted is None or spec.name in wanted]
 
 
 def routes() -> Routes:
-    """Topic → stages, the same in every process whatever it runs."""
+    """Topic → stages, the same in every process whatever it runs; imports no handler."""
     r = Routes()
-    for stage in all_stages(None):
-        r.add(stage.name, stage.topics)
+    for spec in STAGES:
+        r.add(spec.name, spec.topics)
     return r

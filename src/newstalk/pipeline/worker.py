@@ -11,25 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from newstalk.errors import NewsTalkError
 from newstalk.kit import metrics
 from newstalk.kit.bus import Job, LeaseLost
-from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error
+from newstalk.pipeline.context import BatchContext, BatchHandler, Handler, JobContext, StageServices
 
-if TYPE_CHECKING:
-    from newstalk.runtime import Services
+__all__ = ["BatchContext", "BatchHandler", "Handler", "JobContext", "Stage", "StageWorker"]
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[["JobContext"], Awaitable[None]]
-BatchHandler = Callable[["BatchContext"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,49 +44,10 @@ class Stage:
     batch_size: int | None = None
 
 
-class JobContext:
-    """What a handler gets: the services, its job, and the unit that completes the job."""
-
-    def __init__(self, services: Services, job: Job) -> None:
-        self.services = services
-        self.job = job
-        self.completed = False
-
-    @asynccontextmanager
-    async def commit(self) -> AsyncIterator[UnitOfWork]:
-        """The one transaction holding this job's results, emitted events and completion."""
-        if self.completed:
-            raise RuntimeError(f"pipeline: job {self.job.id} committed twice")
-        async with self.services.db.unit() as uow:
-            yield uow
-            await self.services.transport.complete(uow.session, self.job)
-        self.completed = True
-
-
-class BatchContext:
-    """What a batch handler gets: its jobs and the one unit that completes them all."""
-
-    def __init__(self, services: Services, jobs: list[Job]) -> None:
-        self.services = services
-        self.jobs = jobs
-        self.completed = False
-
-    @asynccontextmanager
-    async def commit(self) -> AsyncIterator[UnitOfWork]:
-        """The transaction holding the batch's results, emitted events and every job's completion."""
-        if self.completed:
-            raise RuntimeError("pipeline: batch committed twice")
-        async with self.services.db.unit() as uow:
-            yield uow
-            for job in self.jobs:
-                await self.services.transport.complete(uow.session, job)
-        self.completed = True
-
-
 class StageWorker:
     """Claims and handles one stage's jobs until told to stop."""
 
-    def __init__(self, services: Services, stage: Stage, *, stop: asyncio.Event | None = None) -> None:
+    def __init__(self, services: StageServices, stage: Stage, *, stop: asyncio.Event | None = None) -> None:
         self.services = services
         self.stage = stage
         self.stop = stop or asyncio.Event()

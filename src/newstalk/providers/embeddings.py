@@ -22,6 +22,7 @@ from newstalk.providers.llm import OpenAIHTTP
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
+    from newstalk.kit.resources import Resources
 
 E5_DIM = 384
 # Dimensions of well-known hosted models, so an empty batch needs no request.
@@ -98,6 +99,13 @@ class E5SmallEmbeddings:
             for start in range(0, len(order), self._batch_size):
                 idx = order[start : start + self._batch_size]
                 out[idx] = model.passage([items[i] for i in idx])
+        return normalize_rows(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts as e5 *queries* (``"query: "`` prefix) on the same model; (n, 384), normalized."""
+        items = [t if t.strip() else "." for t in texts]
+        with self._lock:
+            out = np.asarray(self._load().query(items), dtype=np.float32).reshape(len(items), -1)
         return normalize_rows(out)
 
 
@@ -198,3 +206,16 @@ def build_embeddings(settings: Settings) -> EmbeddingProvider:
         f"embeddings: NEWSTALK_EMBEDDING_PROVIDER={settings.embedding_provider!r} is unknown; "
         "use e5-small or openai"
     )
+
+
+def shared_embeddings(resources: Resources, settings: Settings) -> EmbeddingProvider:
+    """This process's one provider for the configured model, built on first use.
+
+    The stories engine, the fact-checker, the feed and search all embed with the same
+    model; sharing it loads e5 once per process instead of once per user.
+    """
+    from newstalk.kit.resources import ResourceKey
+
+    model = settings.embedding_model if settings.embedding_provider == "openai" else ""
+    key: ResourceKey[EmbeddingProvider] = ResourceKey(f"embeddings:{settings.embedding_provider}:{model}")
+    return resources.get_or_build(key, lambda: build_embeddings(settings))

@@ -26,7 +26,8 @@ import numpy as np
 from newstalk.errors import Unavailable
 from newstalk.factcheck.checker import rrf, tied_ranks
 from newstalk.kit.db import Database, UnitOfWork, utcnow
-from newstalk.providers.embeddings import E5SmallEmbeddings, EmbeddingProvider, build_embeddings
+from newstalk.kit.resources import ResourceKey
+from newstalk.providers.embeddings import E5SmallEmbeddings, EmbeddingProvider, shared_embeddings
 from newstalk.search import repository
 from newstalk.search.models import ARTICLE, STORY, SearchDoc
 from newstalk.search.repository import Filters
@@ -37,7 +38,7 @@ from newstalk.stories.endpoints import summary_of
 from newstalk.stories.models import OPEN, Story
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +51,28 @@ VECTOR_RECONCILE_S = 60.0  # how often deleted/missed rows are reconciled by id
 CHANGE_OVERLAP = timedelta(seconds=60)  # rereads rows of transactions that committed late
 # The rank a retriever gives a document it did not return: 1/(60 + 1e9) is nothing.
 MISSING_RANK = 10**9
-VECTORS_KEY = "search.vectors"
-ENCODER_KEY = "search.encoder"
 
 
-class E5Queries(E5SmallEmbeddings):
-    """multilingual-e5-small with the ``"query: "`` prefix (documents were embedded as passages)."""
+class E5Queries:
+    """multilingual-e5-small with the ``"query: "`` prefix (documents were embedded as passages).
+
+    Runs on the process's shared e5 model (``shared_embeddings``), so search loads no
+    second copy of it.
+    """
+
+    name = "e5-small"
+
+    def __init__(self, model: E5SmallEmbeddings) -> None:
+        self._model = model
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension (384)."""
+        return self._model.dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts as e5 queries; (n, 384) float32, L2-normalized."""
-        items = [t if t.strip() else "." for t in texts]
-        with self._lock:
-            out = np.asarray(self._load().query(items), dtype=np.float32).reshape(len(items), -1)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        normalized: np.ndarray = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
-        return normalized
+        return self._model.encode_queries(texts)
 
 
 @dataclass(slots=True)
@@ -258,6 +266,10 @@ class VectorState:
     task: asyncio.Task[None] | None = None
 
 
+VECTORS: ResourceKey[VectorState] = ResourceKey("search.vectors")
+ENCODER: ResourceKey[EmbeddingProvider] = ResourceKey("search.encoder")
+
+
 def _timestamp(value: datetime) -> float:
     return value.replace(tzinfo=UTC).timestamp() if value.tzinfo is None else value.timestamp()
 
@@ -282,14 +294,14 @@ def _entries(rows: Sequence[Any], sources: dict[int, set[int]]) -> list[Entry]:
     return out
 
 
-async def refresh_vectors(services: Services, *, full: bool = False) -> VectorIndex:
+async def refresh_vectors(services: StageServices, *, full: bool = False) -> VectorIndex:
     """Read changed documents into this process's matrix (all of them the first time)."""
-    state: VectorState = services.stage_state.setdefault(VECTORS_KEY, VectorState())
+    state = services.resources.get_or_build(VECTORS, VectorState)
     async with state.lock:
         return await _refresh_locked(services, state, full=full)
 
 
-async def _refresh_locked(services: Services, state: VectorState, *, full: bool) -> VectorIndex:
+async def _refresh_locked(services: StageServices, state: VectorState, *, full: bool) -> VectorIndex:
     started = time.monotonic()
     now = utcnow()
     since = (
@@ -317,9 +329,9 @@ async def _refresh_locked(services: Services, state: VectorState, *, full: bool)
     return index
 
 
-async def vectors(services: Services) -> VectorIndex:
+async def vectors(services: StageServices) -> VectorIndex:
     """The matrix to search now; a stale one is refreshed in the background (the first load waits)."""
-    state: VectorState = services.stage_state.setdefault(VECTORS_KEY, VectorState())
+    state = services.resources.get_or_build(VECTORS, VectorState)
     if state.index is None:
         return await refresh_vectors(services)
     stale = time.monotonic() - state.refreshed >= VECTOR_REFRESH_S
@@ -328,26 +340,21 @@ async def vectors(services: Services) -> VectorIndex:
     return state.index
 
 
-async def _background_refresh(services: Services) -> None:
+async def _background_refresh(services: StageServices) -> None:
     try:
         await refresh_vectors(services)
     except Exception:
         log.exception("search: refreshing the vector index failed; the previous one stays in use")
 
 
-async def encoder(services: Services) -> EmbeddingProvider:
+async def encoder(services: StageServices) -> EmbeddingProvider:
     """The query encoder: e5 with its query prefix, or the configured provider as it is."""
-    enc: EmbeddingProvider | None = services.stage_state.get(ENCODER_KEY)
-    if enc is None:
-        settings = services.settings
-        # One thread: a query is a handful of tokens, and concurrent requests use the other core.
-        enc = (
-            E5Queries(num_threads=1)
-            if settings.embedding_provider == "e5-small"
-            else build_embeddings(settings)
-        )
-        services.stage_state[ENCODER_KEY] = enc
-    return enc
+    return services.resources.get_or_build(ENCODER, lambda: _build_encoder(services))
+
+
+def _build_encoder(services: StageServices) -> EmbeddingProvider:
+    shared = shared_embeddings(services.resources, services.settings)
+    return E5Queries(shared) if isinstance(shared, E5SmallEmbeddings) else shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +378,7 @@ def _vector_filter(flt: Filters) -> VectorFilter:
 
 
 async def _text_hits(
-    services: Services, terms: list[str], flt: Filters, depth: int, fill: int
+    services: StageServices, terms: list[str], flt: Filters, depth: int, fill: int
 ) -> list[tuple[int, float]]:
     async with services.db.read() as session:
         hits = await repository.text_search(session, terms, flt, any_term=False, limit=depth)
@@ -385,7 +392,9 @@ async def _text_hits(
     return hits[:depth]
 
 
-async def _semantic_hits(services: Services, q: str, flt: Filters, depth: int) -> list[tuple[int, float]]:
+async def _semantic_hits(
+    services: StageServices, q: str, flt: Filters, depth: int
+) -> list[tuple[int, float]]:
     index = await vectors(services)
     enc = await encoder(services)
     found = index.candidates(_vector_filter(flt))
@@ -420,7 +429,7 @@ def fuse(text: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]
     return sorted(fused.items(), key=lambda kv: (-kv[1], ids.index(kv[0])))
 
 
-async def search(services: Services, req: SearchRequest) -> tuple[SearchPage, bool]:
+async def search(services: StageServices, req: SearchRequest) -> tuple[SearchPage, bool]:
     """Answer a query; returns the page and whether more hits follow it."""
     q = clean(req.q)
     terms = query_terms(q)
@@ -451,7 +460,7 @@ async def search(services: Services, req: SearchRequest) -> tuple[SearchPage, bo
 
 
 async def _hydrate(
-    services: Services,
+    services: StageServices,
     page: Sequence[tuple[int, float]],
     terms: list[str],
     flt: Filters,

@@ -14,11 +14,6 @@ from __future__ import annotations
 from newstalk.pipeline.worker import BatchContext, JobContext
 from newstalk.search import service
 
-INGESTED_TOPIC = "article.ingested"
-UPDATED_TOPIC = "story.updated"
-EDITED_TOPIC = "story.edited"
-TOPICS = (INGESTED_TOPIC, UPDATED_TOPIC, EDITED_TOPIC)
-
 
 def _ids(jobs: list[dict[str, object]]) -> tuple[list[int], list[int]]:
     articles: set[int] = set()

@@ -18,6 +18,7 @@ from newstalk.ingestion.urls import canonicalize_url
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.kit.http import Fetcher
+from newstalk.pipeline import topics
 from newstalk.sources import repository, schedule
 from newstalk.sources.discovery import discover_feeds, looks_like_feed
 from newstalk.sources.models import ACTIVE, PAUSED, Source
@@ -25,9 +26,6 @@ from newstalk.sources.opml import OpmlOutline
 
 log = logging.getLogger(__name__)
 
-POLL_TOPIC = "source.poll"
-PUSH_TOPIC = "source.push"
-WEBSUB_TOPIC = "source.websub"
 HELD_BACK = "held-back"
 # A source whose new items the collect caps held back is polled again this soon (or sooner).
 HELD_BACK_RETRY_S = 300
@@ -36,16 +34,16 @@ HELD_BACK_RETRY_S = 300
 def poll_event(source_id: int, now: datetime) -> Event:
     """The event asking the collect stage to poll one source; one pending per source."""
     return Event(
-        topic=POLL_TOPIC,
+        topic=topics.SOURCE_POLL,
         key=f"source:{source_id}",
-        payload={"source_id": source_id},
+        payload=topics.SourceRef(source_id=source_id),
         first_seen_at=now,
     )
 
 
 def websub_event(source_id: int, now: datetime) -> Event:
     """The event asking the websub stage to (re)subscribe one source; one pending per source."""
-    return Event(WEBSUB_TOPIC, f"websub:{source_id}", {"source_id": source_id}, now)
+    return Event(topics.SOURCE_WEBSUB, f"websub:{source_id}", topics.SourceRef(source_id=source_id), now)
 
 
 @dataclass(frozen=True, slots=True)

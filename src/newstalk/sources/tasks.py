@@ -15,7 +15,7 @@ from newstalk.sources import repository
 from newstalk.sources.service import poll_event
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ DUE_BATCH = 1000
 PERIODIC_EVERY_S = 60.0
 
 
-async def enqueue_due(services: Services) -> int:
+async def enqueue_due(services: StageServices) -> int:
     """Enqueue a poll for every active source whose time has come; returns how many."""
     now = utcnow()
     async with services.db.unit() as uow:
@@ -37,14 +37,14 @@ async def enqueue_due(services: Services) -> int:
     return len(ids)
 
 
-async def refresh_queue_depth(services: Services) -> None:
+async def refresh_queue_depth(services: StageServices) -> None:
     """Copy queue depth into its gauge (read at scrape time by /metrics too)."""
     metrics.QUEUE_DEPTH.clear()
     for row in await services.transport.depth():
         metrics.QUEUE_DEPTH.labels(row.stage, row.status).set(row.count)
 
 
-async def run_scheduler(services: Services, stop: asyncio.Event) -> None:
+async def run_scheduler(services: StageServices, stop: asyncio.Event) -> None:
     """Tick until ``stop``: enqueue due polls, refresh gauges."""
     from newstalk.briefings.tasks import schedule_daily_briefings
     from newstalk.sources.websub import renew_expiring

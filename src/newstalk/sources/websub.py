@@ -34,11 +34,12 @@ from newstalk.kit import metrics
 from newstalk.kit.api import problem
 from newstalk.kit.bus import Event
 from newstalk.kit.db import utcnow
+from newstalk.pipeline import topics
+from newstalk.pipeline.context import StageServices
 from newstalk.pipeline.worker import JobContext
-from newstalk.runtime import Services
 from newstalk.sources import repository
 from newstalk.sources.models import ACTIVE, Source
-from newstalk.sources.service import PUSH_TOPIC, new_websub_secret, websub_event
+from newstalk.sources.service import new_websub_secret, websub_event
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ async def receive_push(source_id: int, request: Request, services: ServicesDep) 
     # The key carries the source id: two sources may share a topic and so a body.
     key = f"push:{source_id}:{hashlib.sha256(body).hexdigest()}"
     async with services.db.unit() as uow:
-        uow.emit(Event(PUSH_TOPIC, key, payload, now))
+        uow.emit(Event(topics.SOURCE_PUSH, key, payload, now))
     metrics.WEBSUB_EVENTS.labels("push").inc()
     return accepted
 
@@ -243,7 +244,7 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.strip().lower().encode("latin-1"))
 
 
-async def renew_expiring(services: Services) -> int:
+async def renew_expiring(services: StageServices) -> int:
     """Queue a resubscribe for leases ending within a day and verifications overdue; returns how many."""
     if not services.settings.websub_enabled:
         return 0

@@ -16,6 +16,8 @@ from newstalk.briefings.scripts import Line, Script
 from newstalk.errors import NotFound
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.kit.resources import ResourceKey
+from newstalk.pipeline import topics
 from newstalk.speech.audio import CONTENT_TYPES, Chapter, chapters_json, encode, webvtt
 from newstalk.speech.engines import TTSEngine, available_engines
 from newstalk.speech.models import FAILED, PENDING, READY, Audio
@@ -23,14 +25,11 @@ from newstalk.speech.render import engine_version, render_script
 from newstalk.speech.storage import AudioStore, audio_key, build_audio_store
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices
 
-SCRIPT_TOPIC = "script.ready"
-AUDIO_TOPIC = "audio.ready"
 FORMATS = ("opus", "mp3")
-ENGINES = "speech.engines"
-STORE = "speech.store"
-_engines_lock = asyncio.Lock()
+ENGINES: ResourceKey[dict[str, TTSEngine]] = ResourceKey("speech.engines")
+STORE: ResourceKey[AudioStore] = ResourceKey("speech.store")
 
 
 def script_of(record: ScriptRecord) -> Script:
@@ -51,23 +50,16 @@ def audio_id_for(script: Script) -> str:
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
-def audio_store(services: Services) -> AudioStore:
+def audio_store(services: StageServices) -> AudioStore:
     """This process's audio store: ``NEWSTALK_AUDIO_DIR`` or the bucket ``NEWSTALK_AUDIO_S3_*`` name."""
-    store: AudioStore | None = services.stage_state.get(STORE)
-    if store is None:
-        store = build_audio_store(services.settings)
-        services.stage_state[STORE] = store
-    return store
+    return services.resources.get_or_build(STORE, lambda: build_audio_store(services.settings))
 
 
-async def engines_for(services: Services) -> dict[str, TTSEngine]:
+async def engines_for(services: StageServices) -> dict[str, TTSEngine]:
     """This process's TTS engines, built on first use (API-only processes never load them)."""
-    async with _engines_lock:
-        engines: dict[str, TTSEngine] | None = services.stage_state.get(ENGINES)
-        if engines is None:
-            engines = await asyncio.to_thread(available_engines, services.settings)
-            services.stage_state[ENGINES] = engines
-        return engines
+    return await services.resources.aget_or_build(
+        ENGINES, lambda: asyncio.to_thread(available_engines, services.settings)
+    )
 
 
 async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: datetime) -> Audio:
@@ -92,7 +84,9 @@ async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: da
     else:
         audio.status, audio.error = PENDING, None
     await uow.session.flush()
-    uow.emit(Event(SCRIPT_TOPIC, f"audio:{audio_id}", {"audio_id": audio_id}, first_seen_at))
+    uow.emit(
+        Event(topics.SCRIPT_READY, f"audio:{audio_id}", topics.ScriptReady(audio_id=audio_id), first_seen_at)
+    )
     return audio
 
 
@@ -145,9 +139,9 @@ async def record_audio(uow: UnitOfWork, audio: Audio, result: Synthesized, first
     audio.ready_at = utcnow()
     uow.emit(
         Event(
-            AUDIO_TOPIC,
+            topics.AUDIO_READY,
             f"audio.ready:{audio.id}",
-            {"audio_id": audio.id, "script_id": audio.script_id, "duration_s": result.duration_s},
+            topics.AudioReady(audio_id=audio.id, script_id=audio.script_id, duration_s=result.duration_s),
             first_seen_at,
         )
     )

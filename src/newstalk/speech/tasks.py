@@ -13,8 +13,6 @@ from newstalk.speech.models import FAILED, READY, Audio
 
 log = logging.getLogger(__name__)
 
-SCRIPT_TOPIC = service.SCRIPT_TOPIC
-
 
 async def handle_speech(ctx: JobContext) -> None:
     """Synthesize one script once; a redelivered job for ready audio changes nothing."""

@@ -14,6 +14,7 @@ from newstalk.articles.models import Article
 from newstalk.errors import Conflict, InvalidInput, NotFound
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
+from newstalk.pipeline import topics
 from newstalk.stories import neardup
 from newstalk.stories.aggregate import Member, StoryAggregate
 from newstalk.stories.engine import Computed, StoryEngine
@@ -23,8 +24,6 @@ from newstalk.stories.trending import TrendInput, trending
 
 log = logging.getLogger(__name__)
 
-UPDATED_TOPIC = "story.updated"
-EDITED_TOPIC = "story.edited"
 BASELINE_DAYS = 7
 TREND_HORIZON = timedelta(days=1)
 
@@ -195,9 +194,9 @@ async def refresh(
     story.updated_at = utcnow()
     uow.emit(
         Event(
-            UPDATED_TOPIC,
+            topics.STORY_UPDATED,
             f"story:{story.id}:{story.version}",
-            {"story_id": story.id, "version": story.version, "article_count": story.article_count},
+            topics.StoryUpdated(story_id=story.id, version=story.version, article_count=story.article_count),
             story.last_seen_at,
         )
     )
@@ -312,7 +311,9 @@ async def split(uow: UnitOfWork, story_id: int, article_ids: Sequence[int]) -> S
     )
     for article_id in wanted:
         session.add(StoryBlock(story_id=story.id, article_id=article_id, created_at=now))
-    uow.emit(Event(EDITED_TOPIC, None, {"stories": [story.id, new.id], "action": "split"}, now))
+    uow.emit(
+        Event(topics.STORY_EDITED, None, topics.StoryEdited(stories=[story.id, new.id], action="split"), now)
+    )
     return new
 
 
@@ -332,7 +333,9 @@ async def merge(uow: UnitOfWork, keep_id: int, gone_id: int) -> Story:
     gone.status, gone.merged_into_id, gone.updated_at = MERGED, keep.id, now
     gone.article_count = gone.outlet_count = 0
     gone.trending_score = 0.0
-    uow.emit(Event(EDITED_TOPIC, None, {"stories": [keep.id, gone.id], "action": "merge"}, now))
+    uow.emit(
+        Event(topics.STORY_EDITED, None, topics.StoryEdited(stories=[keep.id, gone.id], action="merge"), now)
+    )
     return keep
 
 

@@ -15,52 +15,56 @@ from sqlalchemy import select
 from newstalk.articles.models import Article
 from newstalk.kit.bus import Job
 from newstalk.kit.db import utcnow
+from newstalk.kit.resources import ResourceKey
+from newstalk.pipeline import topics
 from newstalk.pipeline.worker import BatchContext, JobContext
+from newstalk.providers.embeddings import shared_embeddings
 from newstalk.stories import service
 from newstalk.stories.engine import ArticleInput, StoryEngine
 from newstalk.stories.models import OPEN, Story, StoryArticle
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices
 
 log = logging.getLogger(__name__)
 
-INGESTED_TOPIC = "article.ingested"
 TEXT_CHARS = 4000
 BASELINE_TTL_S = 300.0
 
-ENGINE = "stories.engine"
-BASELINES = "stories.baselines"
+ENGINE: ResourceKey[StoryEngine] = ResourceKey("stories.engine")
+# When the per-category baselines were read (monotonic seconds) and what they were.
+BASELINES: ResourceKey[tuple[float, dict[str, float]]] = ResourceKey("stories.baselines")
 _engine_lock = asyncio.Lock()
 
 
-async def engine_for(services: Services) -> StoryEngine:
+async def engine_for(services: StageServices) -> StoryEngine:
     """This process's engine, built (models loaded, state read) on first use."""
     async with _engine_lock:
-        engine: StoryEngine | None = services.stage_state.get(ENGINE)
+        engine = services.resources.get(ENGINE)
         if engine is None:
-            engine = await asyncio.to_thread(StoryEngine, services.settings)
-            services.stage_state[ENGINE] = engine
+            embeddings = shared_embeddings(services.resources, services.settings)
+            engine = await asyncio.to_thread(StoryEngine, services.settings, embeddings)
+            services.resources.set(ENGINE, engine)
         if not engine.loaded:
             async with services.db.read() as session:
                 await engine.load(session)
         return engine
 
 
-def forget_engine(services: Services) -> None:
+def forget_engine(services: StageServices) -> None:
     """Drop this process's engine so the next job rebuilds it from the database."""
-    services.stage_state.pop(ENGINE, None)
-    services.stage_state.pop(BASELINES, None)
+    services.resources.pop(ENGINE)
+    services.resources.pop(BASELINES)
 
 
-async def baselines_for(services: Services) -> dict[str, float]:
+async def baselines_for(services: StageServices) -> dict[str, float]:
     """Per-category articles per hour, refreshed every few minutes."""
-    cached: tuple[float, dict[str, float]] | None = services.stage_state.get(BASELINES)
+    cached = services.resources.get(BASELINES)
     if cached and time.monotonic() - cached[0] < BASELINE_TTL_S:
         return cached[1]
     async with services.db.read() as session:
         values = await service.category_baselines(session, utcnow())
-    services.stage_state[BASELINES] = (time.monotonic(), values)
+    services.resources.set(BASELINES, (time.monotonic(), values))
     return values
 
 
@@ -74,10 +78,10 @@ async def handle_stories(ctx: JobContext) -> None:
     await _process(ctx.services, [ctx.job], ctx)
 
 
-async def _process(services: Services, jobs: Sequence[Job], ctx: BatchContext | JobContext) -> None:
+async def _process(services: StageServices, jobs: Sequence[Job], ctx: BatchContext | JobContext) -> None:
     engine = await engine_for(services)
-    edited = [j for j in jobs if j.topic == service.EDITED_TOPIC]
-    article_ids = [int(j.payload["article_id"]) for j in jobs if j.topic == INGESTED_TOPIC]
+    edited = [j for j in jobs if j.topic == topics.STORY_EDITED]
+    article_ids = [int(j.payload["article_id"]) for j in jobs if j.topic == topics.ARTICLE_INGESTED]
     articles = await _load_articles(services, article_ids)
     computed = await asyncio.to_thread(engine.compute, articles) if articles else []
     baselines = await baselines_for(services)
@@ -101,7 +105,7 @@ async def _process(services: Services, jobs: Sequence[Job], ctx: BatchContext | 
             raise
 
 
-async def _load_articles(services: Services, article_ids: Sequence[int]) -> list[ArticleInput]:
+async def _load_articles(services: StageServices, article_ids: Sequence[int]) -> list[ArticleInput]:
     if not article_ids:
         return []
     async with services.db.read() as session:
@@ -134,7 +138,7 @@ async def _load_articles(services: Services, article_ids: Sequence[int]) -> list
     ]
 
 
-async def refresh_trending(services: Services) -> int:
+async def refresh_trending(services: StageServices) -> int:
     """Recompute trending for stories seen in the last day (scores decay without new articles)."""
     now = utcnow()
     baselines = await baselines_for(services)

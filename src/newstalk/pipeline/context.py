@@ -1,0 +1,87 @@
+"""What a stage handler is given: the process's services, seen through a small Protocol.
+
+Domain ``tasks.py`` and services type their ``services`` argument with
+:class:`StageServices` instead of importing ``newstalk.runtime``, so domains depend on
+this low module and ``kit`` only; ``runtime.Services`` satisfies the Protocol. Imports
+from ``newstalk`` here are ``kit``, ``config`` and ``errors`` (and, for typing only, the
+live-event broadcaster), never a domain at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Protocol
+
+from newstalk.kit.bus import Job
+from newstalk.kit.db import UnitOfWork
+
+if TYPE_CHECKING:
+    from newstalk.config import Settings
+    from newstalk.delivery.live_fanout import Broadcaster
+    from newstalk.kit.bus.dbqueue import DbQueueTransport
+    from newstalk.kit.db import Database
+    from newstalk.kit.http import Fetcher
+    from newstalk.kit.ratelimit import Limiter
+    from newstalk.kit.resources import Resources
+
+
+class StageServices(Protocol):
+    """The process-wide services a handler, service or endpoint may use."""
+
+    settings: Settings
+    db: Database
+    transport: DbQueueTransport
+    fetcher: Fetcher
+    limiter: Limiter
+    broadcaster: Broadcaster
+    parse_pool: Executor | None
+    # Models, engines and stores built on first use and shared in this process.
+    resources: Resources
+
+    def restart_parse_pool(self) -> None:
+        """Replace a broken parse pool."""
+
+
+Handler = Callable[["JobContext"], Awaitable[None]]
+BatchHandler = Callable[["BatchContext"], Awaitable[None]]
+
+
+class JobContext:
+    """What a handler gets: the services, its job, and the unit that completes the job."""
+
+    def __init__(self, services: StageServices, job: Job) -> None:
+        self.services = services
+        self.job = job
+        self.completed = False
+
+    @asynccontextmanager
+    async def commit(self) -> AsyncIterator[UnitOfWork]:
+        """The one transaction holding this job's results, emitted events and completion."""
+        if self.completed:
+            raise RuntimeError(f"pipeline: job {self.job.id} committed twice")
+        async with self.services.db.unit() as uow:
+            yield uow
+            await self.services.transport.complete(uow.session, self.job)
+        self.completed = True
+
+
+class BatchContext:
+    """What a batch handler gets: its jobs and the one unit that completes them all."""
+
+    def __init__(self, services: StageServices, jobs: list[Job]) -> None:
+        self.services = services
+        self.jobs = jobs
+        self.completed = False
+
+    @asynccontextmanager
+    async def commit(self) -> AsyncIterator[UnitOfWork]:
+        """The transaction holding the batch's results, emitted events and every job's completion."""
+        if self.completed:
+            raise RuntimeError("pipeline: batch committed twice")
+        async with self.services.db.unit() as uow:
+            yield uow
+            for job in self.jobs:
+                await self.services.transport.complete(uow.session, job)
+        self.completed = True
