@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from newstalk.briefings.models import BRIEFING
-from newstalk.briefings.normalize_en import EN_ONES, EN_TENS
 from newstalk.briefings.scripts import (
     STORY_MAX_S,
     VERDICT_PHRASES,
@@ -44,6 +43,7 @@ from newstalk.briefings.scripts import (
     script_seconds,
 )
 from newstalk.kit import metrics
+from newstalk.kit.numwords import EN_ONES, EN_TENS
 from newstalk.providers.llm import ChatClient
 from newstalk.speech.voices import get_voice
 

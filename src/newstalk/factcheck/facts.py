@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from newstalk.briefings.normalize_en import EN_ONES, EN_TENS
+from newstalk.kit.numwords import EN_ONES, EN_TENS
 from newstalk.stories.text import STOPWORDS, kiwi, normalize_text
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
