@@ -10,10 +10,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool
 
-import newstalk.migrations
 from newstalk.kit.db import ensure_sqlite_dir
 
-MIGRATIONS_DIR = Path(newstalk.migrations.__file__).parent
+# Alembic's script folder, found by path: kit runs the migrations but must not import them
+# (their env.py imports every domain's models, a layer above kit).
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(sync_url: str) -> Config:
