@@ -16,7 +16,6 @@ from newstalk.briefings import repository, selection
 from newstalk.briefings.models import STORY, PodcastSubscription, ScriptRecord
 from newstalk.briefings.rewrite import ScriptRewriter
 from newstalk.briefings.scripts import (
-    Script,
     StoryInput,
     conversation_briefing,
     count_words,
@@ -32,6 +31,7 @@ from newstalk.listeners import repository as listeners_repository
 from newstalk.providers.llm import build_chat_client
 from newstalk.speech import service as speech
 from newstalk.speech.models import Audio
+from newstalk.speech.script import Script
 from newstalk.speech.voices import get_voice
 
 if TYPE_CHECKING:

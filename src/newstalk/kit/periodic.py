@@ -16,7 +16,8 @@ S = TypeVar("S")
 
 @dataclass(frozen=True)
 class PeriodicJob(Generic[S]):
-    """One named job; ``run`` gets the process's services and must be safe to repeat."""
+    """One named job; ``run`` gets the process's services, must be safe to repeat, and what it
+    returns (a count, say) is ignored."""
 
     name: str
-    run: Callable[[S], Awaitable[None]]
+    run: Callable[[S], Awaitable[object]]
