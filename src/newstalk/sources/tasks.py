@@ -57,7 +57,7 @@ async def run_scheduler(
     from newstalk.sources.websub import renew_expiring
 
     tick = services.settings.scheduler_tick_s
-    last_renewal = 0.0
+    last_renewal = time.monotonic() - PERIODIC_EVERY_S  # the first tick runs them
     while not stop.is_set():
         try:
             count = await enqueue_due(services)
