@@ -50,13 +50,21 @@ ALLOWED_UPWARD_IMPORTS: set[tuple[str, str]] = {
 }
 
 
+def _is_module(name: str) -> bool:
+    path = SRC.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def imported_modules(path: Path) -> set[str]:
     """Every ``newstalk.*`` module a file imports, wherever the import statement is."""
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.startswith("newstalk."):
-                out.add(node.module)
+            if node.module == "newstalk" or node.module.startswith("newstalk."):
+                for alias in node.names:
+                    # ``from newstalk.pipeline import topics`` imports the module pipeline.topics.
+                    sub = f"{node.module}.{alias.name}"
+                    out.add(sub if _is_module(sub) else node.module)
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith("newstalk."))
     return out
@@ -83,6 +91,8 @@ def package_graph(
         source = owner.get(name, name.split(".")[1])
         for module in modules:
             if (name, module) in skip:
+                continue
+            if module == "newstalk":
                 continue
             target = owner.get(module, module.split(".")[1])
             if target != source:
