@@ -645,14 +645,14 @@ def eval_factcheck(
     ] = False,
 ) -> None:
     """Accuracy of the local verifier; pairs it trained on are scored by the fold model that never saw them."""
-    from newstalk.factcheck.datasets import FORMATS
+    from newstalk.training.factcheck.datasets import FORMATS
 
     if fmt not in FORMATS:
         fail(f"eval factcheck: --format must be one of {', '.join(FORMATS)}", 2)
-    from newstalk.factcheck.evaluate import evaluate
     from newstalk.factcheck.features import DiskCachedEncoder, Encoder
-    from newstalk.factcheck.local import VerifierModel
+    from newstalk.factcheck.verifiers.local import VerifierModel
     from newstalk.providers.embeddings import build_embeddings
+    from newstalk.training.factcheck.evaluate import evaluate
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -711,9 +711,9 @@ def eval_verdicts(
     """Verdicts on the product path (retrieved evidence, as the API): precision, abstention, calibration."""
     from newstalk.factcheck.checker import Checker
     from newstalk.factcheck.features import DiskCachedEncoder, Encoder, LruEncoder
-    from newstalk.factcheck.local import LocalVerifier
-    from newstalk.factcheck.verdict_eval import evaluate_verdicts
+    from newstalk.factcheck.verifiers.local import LocalVerifier
     from newstalk.providers.embeddings import build_embeddings
+    from newstalk.training.factcheck.verdict_eval import evaluate_verdicts
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

@@ -12,11 +12,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newstalk import __version__
 from newstalk.errors import ConfigError
+
+# A name table and nothing heavier: the provider module loads only when it is built.
+from newstalk.factcheck.providers import VERIFIERS, known
 
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the development default production refuses
 DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-0123456789"  # noqa: S105 - refused in production
@@ -110,7 +113,9 @@ class Settings(BaseSettings):
     story_window_h: int = Field(72, ge=1, le=24 * 30)
 
     # fact-checking (factcheck/): who judges claim-evidence pairs, and what goes to editors
-    verifier_provider: str = Field("local", pattern="^(local|openai|transformers)$")
+    verifier_provider: str = Field(
+        "local", description="A verifier registered in factcheck.providers.VERIFIERS (local by default)"
+    )
     verifier_url: str | None = Field(
         None, description="OpenAI-compatible base URL for the chat verifier, e.g. http://ollama:11434/v1"
     )
@@ -224,6 +229,14 @@ class Settings(BaseSettings):
     webhook_disable_after: int = Field(15, ge=1, description="Failed attempts in a row, then disabled")
     webhook_response_max_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
     webhook_log_retention_days: int = Field(7, ge=1, le=365)
+
+    @field_validator("verifier_provider")
+    @classmethod
+    def _known_verifier(cls, value: str) -> str:
+        """The verifier provider must be one the registry holds (``factcheck/providers.py``)."""
+        if value not in VERIFIERS:
+            raise ValueError(f"{value!r} is not a registered verifier; use {known()}")
+        return value
 
     @model_validator(mode="before")
     @classmethod

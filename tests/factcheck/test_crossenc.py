@@ -15,10 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from newstalk.factcheck import local
-from newstalk.factcheck.crossenc import (
+# Skipped, with the reason, where torch is not installed; the imports below need it.
+torch = pytest.importorskip(
+    "torch", reason="the cross-encoder runs on torch (the nli extra: pip install 'newstalk[nli]')"
+)
+
+from newstalk.factcheck.verifiers import local  # noqa: E402
+from newstalk.factcheck.verifiers.crossenc import (  # noqa: E402
     ARTIFACT_PATH,
     FOLDS,
     AlignHead,
@@ -27,19 +31,17 @@ from newstalk.factcheck.crossenc import (
     TopModel,
     build_top,
     collate,
-    delta_arrays,
     dequantize_delta,
     layer_state,
     load_layer,
     pair_ids,
-    quantize_delta,
-    training_states,
 )
-from newstalk.factcheck.datasets import load
-from newstalk.factcheck.e5torch import read_e5
-from newstalk.factcheck.local import LocalVerifier, cross_handles, pair_hash
-from newstalk.factcheck.verify import Pair, Stance
-from newstalk.providers.embeddings import E5SmallEmbeddings
+from newstalk.factcheck.verifiers.e5torch import read_e5  # noqa: E402
+from newstalk.factcheck.verifiers.local import LocalVerifier, cross_handles, pair_hash  # noqa: E402
+from newstalk.factcheck.verify import Pair, Stance  # noqa: E402
+from newstalk.providers.embeddings import E5SmallEmbeddings  # noqa: E402
+from newstalk.training.factcheck.crossenc_train import delta_arrays, quantize_delta, training_states  # noqa: E402
+from newstalk.training.factcheck.datasets import load  # noqa: E402
 
 NEWSTALK = str(Path(sys.executable).with_name("newstalk"))
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "factcheck"
@@ -88,7 +90,7 @@ def test_frozen_base_matches_the_training_states() -> None:
     """Inference (4-bit rows dequantized on demand) and training (full BertModel) agree."""
     e5 = read_e5()
     base = FrozenBase(e5, 10)
-    from newstalk.factcheck.e5torch import E5Tokenizer
+    from newstalk.factcheck.verifiers.e5torch import E5Tokenizer
 
     ids = pair_ids(E5Tokenizer(e5), [(KO_CLAIM, KO_EVIDENCE), ("짧은 문장.", "다른 짧은 문장이다.")])
     trained = training_states(ids, 10)
@@ -181,7 +183,7 @@ def test_without_torch_the_feature_model_judges_alone(
     monkeypatch.setattr(local, "torch_usable", lambda: False)
     pairs = [Pair(KO_CLAIM, KO_EVIDENCE, "ko", "ko")]
     verifier = LocalVerifier(embeddings, cross_encoder=True)
-    with caplog.at_level(logging.WARNING, logger="newstalk.factcheck.local"):
+    with caplog.at_level(logging.WARNING, logger="newstalk.factcheck.verifiers.local"):
         judged = verifier.judge(pairs)
         verifier.judge(pairs)
     assert verifier.cross_encoder() is None

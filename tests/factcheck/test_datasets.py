@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newstalk.factcheck.datasets import TRAINING_SETS, DatasetError, load
+from newstalk.training.factcheck.datasets import TRAINING_SETS, DatasetError, load
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "factcheck"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/factcheck is not present")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newstalk.factcheck.evaluate import claim_verdict, fnc_score
+from newstalk.training.factcheck.evaluate import claim_verdict, fnc_score
 
 NEWSTALK = str(Path(sys.executable).with_name("newstalk"))
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "factcheck"

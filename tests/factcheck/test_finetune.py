@@ -7,12 +7,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
-from transformers import BertConfig, BertModel
 
-from newstalk.factcheck.datasets import LabelledPair
-from newstalk.factcheck.e5torch import E5Tokenizer, read_e5
-from newstalk.factcheck.finetune import (
+# Skipped, with the reason, where torch is not installed; the imports below need it.
+torch = pytest.importorskip(
+    "torch", reason="fine-tuning runs on torch (the nli extra: pip install 'newstalk[nli]')"
+)
+
+from transformers import BertConfig, BertModel  # noqa: E402
+
+from newstalk.factcheck.verifiers.e5torch import E5Tokenizer, read_e5  # noqa: E402
+from newstalk.factcheck.verifiers.local import FOLDS  # noqa: E402
+from newstalk.training.factcheck.datasets import LabelledPair  # noqa: E402
+from newstalk.training.factcheck.finetune import (  # noqa: E402
     CrossEncoder,
     Example,
     bucketed,
@@ -23,7 +29,6 @@ from newstalk.factcheck.finetune import (
     sampling_weights,
     targets,
 )
-from newstalk.factcheck.local import FOLDS
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "factcheck"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newstalk.factcheck.datasets import load
-from newstalk.factcheck.local import ARTIFACT_PATH, FOLDS, LocalVerifier, VerifierModel, pair_hash
+from newstalk.factcheck.verifiers.local import ARTIFACT_PATH, FOLDS, LocalVerifier, VerifierModel, pair_hash
 from newstalk.factcheck.verify import Pair, Stance, Verifier
 from newstalk.providers.embeddings import E5SmallEmbeddings
+from newstalk.training.factcheck.datasets import load
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "factcheck"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/factcheck is not present")
@@ -93,7 +93,7 @@ def test_repeated_evidence_is_embedded_once(verifier: LocalVerifier) -> None:
 def test_exported_trees_match_sklearn() -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from newstalk.factcheck.train import forest_arrays
+    from newstalk.training.factcheck.train import forest_arrays
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2000, 5)).astype(np.float32)

@@ -10,9 +10,9 @@ import pytest
 
 from newstalk.factcheck.checker import Checker
 from newstalk.factcheck.features import LruEncoder
-from newstalk.factcheck.local import LocalVerifier
-from newstalk.factcheck.verdict_eval import evaluate_verdicts, run_fnc
+from newstalk.factcheck.verifiers.local import LocalVerifier
 from newstalk.providers.embeddings import E5SmallEmbeddings
+from newstalk.training.factcheck.verdict_eval import evaluate_verdicts, run_fnc
 
 SEA = "Sea level"
 ICE = "Arctic sea ice"

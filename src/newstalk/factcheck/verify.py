@@ -6,9 +6,10 @@ is to the claim and which stance it takes: it *supports* the claim, *refutes* it
 are aggregated from these judgements elsewhere (``factcheck.verdicts``); a verifier only
 judges pairs.
 
-Providers, chosen by ``NEWSTALK_VERIFIER_PROVIDER``:
+Providers, chosen by ``NEWSTALK_VERIFIER_PROVIDER`` from the registry in ``factcheck.providers``
+(one module each under ``factcheck/verifiers/``):
 
-- ``local`` (default): NewsTalk's own model trained by ``newstalk.factcheck.train`` on
+- ``local`` (default): NewsTalk's own model trained by ``newstalk.training.factcheck.train`` on
   public data, over multilingual-e5 embeddings plus lexical, numeric and negation
   features; runs offline.
 - ``openai``: an OpenAI-compatible chat endpoint with JSON output (OpenAI, vLLM, Ollama,

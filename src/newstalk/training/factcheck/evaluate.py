@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from newstalk.factcheck.datasets import Dataset, LabelledPair, load
 from newstalk.factcheck.features import Encoder, PairInput, pair_features
-from newstalk.factcheck.local import (
+from newstalk.factcheck.verifiers.local import (
     STANCE_ORDER,
     VerifierModel,
     blend_cross,
@@ -41,9 +40,10 @@ from newstalk.factcheck.local import (
     pair_hash,
 )
 from newstalk.factcheck.verify import Pair
+from newstalk.training.factcheck.datasets import Dataset, LabelledPair, load
 
 if TYPE_CHECKING:
-    from newstalk.factcheck.crossenc import CrossEncoder
+    from newstalk.factcheck.verifiers.crossenc import CrossEncoder
 from newstalk.stories.category import classification_scores
 
 # Claim-level aggregation: a pair counts as strong evidence when its stance is the most

@@ -1,6 +1,6 @@
 """NewsTalk's own offline verifier: small numpy networks over e5 embedding and lexical features.
 
-The artifact ``data/verifier.npz`` (trained by ``python -m newstalk.factcheck.train``) holds
+The artifact ``data/verifier.npz`` (trained by ``python -m newstalk.training.factcheck.train``) holds
 six models: one per cross-validation fold (0-4) and one trained on everything (index
 :data:`FULL`). Each has a feature standardizer, a stance head (3-way softmax, columns in
 :data:`STANCE_ORDER`) and a related head (2-way softmax, FNC-1 related vs unrelated),
@@ -33,14 +33,16 @@ from newstalk.factcheck.features import (
     feature_names,
     pair_features,
 )
-from newstalk.factcheck.verify import Judgement, Pair, Stance, judgement_from_probs
+from newstalk.factcheck.verify import Judgement, Pair, Stance, Verifier, judgement_from_probs
 
 if TYPE_CHECKING:
-    from newstalk.factcheck.crossenc import CrossEncoder
+    from newstalk.config import Settings
+    from newstalk.factcheck.verifiers.crossenc import CrossEncoder
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_PATH = Path(__file__).parent / "data" / "verifier.npz"
+# The artifacts stay in factcheck/data (package data), one folder above this module.
+ARTIFACT_PATH = Path(__file__).parents[1] / "data" / "verifier.npz"
 STANCE_ORDER: tuple[str, ...] = ("supports", "refutes", "neutral")
 FOLDS = 5
 FULL = FOLDS
@@ -193,7 +195,7 @@ class VerifierModel:
         """Load an artifact written by :meth:`save`; a missing or foreign file raises ValueError."""
         if not path.is_file():
             raise ValueError(
-                f"factcheck: verifier artifact {path} is missing; run python -m newstalk.factcheck.train"
+                f"factcheck: verifier artifact {path} is missing; run python -m newstalk.training.factcheck.train"
             )
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: np.asarray(data[k]) for k in data.files}
@@ -295,8 +297,8 @@ def load_cross_encoder(path: Path | None = None) -> CrossEncoder | None:
             "feature model alone (weaker); install the nli extra for the cross-encoder"
         )
         return None
-    from newstalk.factcheck.crossenc import ARTIFACT_PATH as CROSS_PATH
-    from newstalk.factcheck.crossenc import CrossEncoder
+    from newstalk.factcheck.verifiers.crossenc import ARTIFACT_PATH as CROSS_PATH
+    from newstalk.factcheck.verifiers.crossenc import CrossEncoder
 
     try:
         return CrossEncoder.load(path or CROSS_PATH)
@@ -442,39 +444,6 @@ class LocalVerifier:
         return tuple(str(c) for c in getattr(report, "conflicts", ()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Latency of judge(): one call per claim with all of its evidence, on a labelled data file."""
-    import argparse
-    import time
-
-    from newstalk.factcheck.datasets import FORMATS, load
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("path", type=Path)
-    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="climate-fever")
-    parser.add_argument("--claims", type=int, default=100)
-    args = parser.parse_args(argv)
-    by_claim: dict[str, list[Pair]] = {}
-    for p in load(args.path, args.fmt).pairs:
-        if p.claim in by_claim or len(by_claim) < args.claims:
-            by_claim.setdefault(p.claim, []).append(Pair(p.claim, p.evidence, p.lang, p.lang))
-    verifier = LocalVerifier()
-    verifier.judge([Pair("warm-up claim", "warm-up evidence")])
-    n_pairs = sum(len(v) for v in by_claim.values())
-    # First pass: every text is new (cold cache); second pass: all embeddings are cached.
-    for cache in ("cold", "warm"):
-        times = []
-        for pairs in by_claim.values():
-            started = time.perf_counter()
-            verifier.judge(pairs)
-            times.append((time.perf_counter() - started) * 1000)
-        ms = np.array(times)
-        print(
-            f"{len(ms)} claims, {n_pairs / len(ms):.1f} evidence texts each, {cache} embedding cache: "
-            f"p50 {np.percentile(ms, 50):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms per judge() call"
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def build(settings: Settings, embeddings: Encoder | None = None) -> Verifier:
+    """The local verifier, sharing the caller's embedding provider when given one."""
+    return LocalVerifier(embeddings)

