@@ -1,9 +1,9 @@
 """The one English number-word table.
 
 The speech normalizer (``speech.normalize_en``) spells numbers with it, story scripts count
-outlets with it, and fact-checking (``factcheck/facts/quantities.py``) reads it back into numbers. It
-lives in kit because those packages sit at different layers and must not import each other
-for a table of words.
+outlets with it, and fact-checking (``factcheck/facts/quantities.py``) reads it back into
+numbers. It lives in kit because those packages sit at different layers and must not import
+each other for a table of words.
 """
 
 from __future__ import annotations
