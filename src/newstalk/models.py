@@ -10,7 +10,6 @@ def import_all_models() -> None:
     import newstalk.ask.models
     import newstalk.briefings.models
     import newstalk.delivery.live_models
-    import newstalk.delivery.models
     import newstalk.factcheck.models
     import newstalk.feed.models
     import newstalk.kit.bus.dbqueue

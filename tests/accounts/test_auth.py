@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from newstalk.accounts import security
 from newstalk.accounts.models import ApiKey, AuthSession, RefreshToken, Role, User
+from newstalk.briefings.models import PodcastSubscription
 from newstalk.config import Settings
-from newstalk.delivery.models import PodcastSubscription
 from newstalk.kit.db import Database, utcnow
 from newstalk.listeners.models import FeedbackEvent, Preferences
 from tests.support.accounts import PASSWORD, make_account

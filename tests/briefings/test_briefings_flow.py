@@ -172,7 +172,7 @@ async def test_a_burst_of_updates_is_one_request_and_verdicts_reach_the_script(
 async def test_daily_briefing_for_subscribed_configurations(
     services: Services, newsroom: dict[str, int]
 ) -> None:
-    from newstalk.delivery.models import PodcastSubscription
+    from newstalk.briefings.models import PodcastSubscription
 
     async with services.db.unit() as uow:
         uow.session.add(

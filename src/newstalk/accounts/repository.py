@@ -32,7 +32,7 @@ async def delete_user(session: AsyncSession, user_id: int) -> bool:
     Personal podcast feeds carry the listener's id without a foreign key (shared feeds have
     none), so they go explicitly: their token must stop working with the account.
     """
-    from newstalk.delivery.models import PodcastSubscription
+    from newstalk.briefings.models import PodcastSubscription
 
     await session.execute(delete(PodcastSubscription).where(PodcastSubscription.listener_id == user_id))
     result = await session.execute(delete(User).where(User.id == user_id))

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles import repository
 from newstalk.articles.models import Article, Tombstone
+from newstalk.articles.types import NormalizedArticle
 from newstalk.errors import NotFound
-from newstalk.ingestion.types import NormalizedArticle
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.pipeline import topics

@@ -3,7 +3,7 @@
 The offline default is extractive: a story's own summary and its outlets' lead sentences,
 framed by templates per language and by the characters' template lines
 (``speech.voices.Style``). Scripts keep the text as written; numbers, units and acronyms
-are turned into words by ``briefings.normalize`` right before synthesis, and durations are
+are turned into words by ``speech.normalize`` right before synthesis, and durations are
 estimated on that normalized text at the measured speaking rate of each engine.
 
 A story script aims at 75 seconds and stays under 90: headline, what happened (the
@@ -16,15 +16,14 @@ script (one short article: 15-30 s); nothing is invented to fill time.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from newstalk.briefings.normalize import normalize_for_speech
-from newstalk.briefings.normalize_en import cardinal
 from newstalk.speech.engines import split_sentences
+from newstalk.speech.normalize import normalize_for_speech
+from newstalk.speech.normalize_en import cardinal
+from newstalk.speech.script import Line, Script
 from newstalk.speech.voices import get_voice
 
 # Speaking rates at rate 1.0, measured by tests/briefings/test_scripts.py with real synthesis:
@@ -48,60 +47,6 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _WIRE_PREFIX = re.compile(
     r"^[A-Z][A-Za-z .,'/-]{0,40}\((?:Reuters|AP|AFP|Bloomberg|UPI|CNN)\)\s*[-\u2013\u2014]+\s*"
 )
-
-
-@dataclass(frozen=True)
-class Line:
-    """One thing one character says; ``chapter`` is the story (or Intro/Outro) it belongs to."""
-
-    speaker: str
-    text: str
-    chapter: str
-
-
-@dataclass(frozen=True)
-class Script:
-    """What will be spoken, as written (normalized only at synthesis)."""
-
-    kind: str  # "story", "briefing" or "text"
-    lang: str
-    form: str  # "solo" or "conversation"
-    title: str
-    lines: tuple[Line, ...]
-    story_ids: tuple[int, ...] = ()
-
-    @property
-    def speakers(self) -> list[str]:
-        """The characters in order of first appearance."""
-        return list(dict.fromkeys(line.speaker for line in self.lines))
-
-    @property
-    def text(self) -> str:
-        """The whole script as plain text, one line per paragraph."""
-        return "\n".join(line.text for line in self.lines)
-
-    def content_hash(self) -> str:
-        """sha256 over everything that changes the audio: language, lines, speakers, chapters."""
-        doc = json.dumps(
-            [self.lang, [[x.speaker, x.text, x.chapter] for x in self.lines]],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(doc.encode("utf-8")).hexdigest()
-
-    def lines_json(self) -> list[dict[str, str]]:
-        """The lines as stored in the database."""
-        return [asdict(x) for x in self.lines]
-
-    def chapters(self) -> list[tuple[str, list[Line]]]:
-        """Consecutive lines grouped by chapter, in order."""
-        out: list[tuple[str, list[Line]]] = []
-        for line in self.lines:
-            if out and out[-1][0] == line.chapter:
-                out[-1][1].append(line)
-            else:
-                out.append((line.chapter, [line]))
-        return out
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.briefings import repository, selection
-from newstalk.briefings.models import STORY, ScriptRecord
+from newstalk.briefings.models import STORY, PodcastSubscription, ScriptRecord
 from newstalk.briefings.rewrite import ScriptRewriter
 from newstalk.briefings.scripts import (
-    Script,
     StoryInput,
     conversation_briefing,
     count_words,
@@ -25,7 +24,6 @@ from newstalk.briefings.scripts import (
     story_script,
 )
 from newstalk.config import Settings
-from newstalk.delivery.models import PodcastSubscription
 from newstalk.errors import InvalidInput
 from newstalk.kit.bus import Event, Job
 from newstalk.kit.db import UnitOfWork, utcnow
@@ -35,6 +33,7 @@ from newstalk.pipeline import topics
 from newstalk.providers.llm import build_chat_client
 from newstalk.speech import service as speech
 from newstalk.speech.models import Audio
+from newstalk.speech.script import Script
 from newstalk.speech.voices import get_voice
 
 if TYPE_CHECKING:
@@ -101,6 +100,25 @@ async def store_script(
     return record, True
 
 
+def script_of(record: ScriptRecord) -> Script:
+    """The script a stored row holds."""
+    return speech.script_from_payload(
+        {
+            "kind": record.kind,
+            "lang": record.lang,
+            "form": record.form,
+            "title": record.title,
+            "lines": record.lines,
+            "story_ids": record.story_ids,
+        }
+    )
+
+
+async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: datetime) -> Audio:
+    """The audio of a stored script: speech's row for it, queued for synthesis when new or failed."""
+    return await speech.request_audio(uow, script_of(record), record.id, first_seen_at)
+
+
 def rewriter_for(services: StageServices) -> ScriptRewriter | None:
     """This process's script rewriter, or None when no chat model is configured (``NEWSTALK_LLM_URL``)."""
     return services.resources.get_or_build(REWRITER, lambda: _build_rewriter(services))
@@ -137,9 +155,7 @@ async def write_story_scripts(
     out: list[tuple[ScriptRecord, Audio | None]] = []
     for template, version in await story_templates(uow.session, settings, story_id):
         record, _new = await store_script(uow, _for_the_ear(template, rewriter), story_version=version)
-        audio = (
-            await speech.request_audio(uow, record, first_seen_at) if settings.briefings_story_audio else None
-        )
+        audio = await request_audio(uow, record, first_seen_at) if settings.briefings_story_audio else None
         out.append((record, audio))
     return out
 
@@ -220,7 +236,7 @@ async def write_daily(
         return None
     script = _for_the_ear(plan.script, rewriter)
     record, _new = await store_script(uow, script, briefing_key=plan.key, briefing_date=plan.date)
-    audio = await speech.request_audio(uow, record, first_seen_at)
+    audio = await request_audio(uow, record, first_seen_at)
     return record, audio
 
 

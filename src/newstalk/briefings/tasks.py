@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from newstalk.briefings import service
-from newstalk.briefings.models import BRIEFING, ScriptRecord
-from newstalk.delivery.models import PodcastSubscription
+from newstalk.briefings.models import BRIEFING, PodcastSubscription, ScriptRecord
 from newstalk.kit.bus import Event, Job
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.pipeline import topics

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 
 from newstalk.accounts.models import Role
+from newstalk.briefings.models import PodcastSubscription
 from newstalk.delivery import service
-from newstalk.delivery.models import PodcastSubscription
 from newstalk.delivery.schemas import (
     AudioFormat,
     AudioStatus,

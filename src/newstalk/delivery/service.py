@@ -18,10 +18,9 @@ from newstalk.accounts.models import Role
 from newstalk.accounts.service import Principal
 from newstalk.briefings import repository as briefings_repository
 from newstalk.briefings import service as briefings
-from newstalk.briefings.models import BRIEFING, ScriptRecord
+from newstalk.briefings.models import BRIEFING, PodcastSubscription, ScriptRecord
 from newstalk.briefings.scripts import lang_of, story_script, text_script
 from newstalk.config import Settings
-from newstalk.delivery.models import PodcastSubscription
 from newstalk.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.kit.ratelimit import Limiter
@@ -175,9 +174,9 @@ async def request_voice(
         lang = lang or lang_of(text)
         voice.rendition(lang)
         record, _ = await briefings.store_script(uow, text_script(text, voice=character, lang=lang))
-    before = await uow.session.get(Audio, speech.audio_id_for(speech.script_of(record)))
+    before = await uow.session.get(Audio, speech.audio_id_for(briefings.script_of(record)))
     queued = before is None or before.status == FAILED
-    audio = await speech.request_audio(uow, record, utcnow())
+    audio = await briefings.request_audio(uow, record, utcnow())
     return VoiceResult(audio, record, queued)
 
 
@@ -217,7 +216,7 @@ async def episodes(session: AsyncSession, sub: PodcastSubscription) -> list[tupl
             .limit(FEED_EPISODES)
         )
     ).all()
-    ids = {s.id: speech.audio_id_for(speech.script_of(s)) for s in scripts}
+    ids = {s.id: speech.audio_id_for(briefings.script_of(s)) for s in scripts}
     ready = {
         a.id: a
         for a in (

@@ -6,10 +6,11 @@ import hashlib
 import unicodedata
 from datetime import UTC, datetime, timedelta
 
+from newstalk.articles.types import NormalizedArticle
 from newstalk.errors import InvalidInput
 from newstalk.ingestion.language import detect_language
 from newstalk.ingestion.sanitize import html_to_text, resolve_url, sanitize_html
-from newstalk.ingestion.types import NormalizedArticle, ParsedEntry, ParsedFeed
+from newstalk.ingestion.types import ParsedEntry, ParsedFeed
 from newstalk.ingestion.urls import canonicalize_url, is_http_url
 
 __all__ = ["content_hash", "normalize_entry", "summarize"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from newstalk.articles.types import NormalizedArticle
 from newstalk.ingestion.normalize import normalize_entry
 from newstalk.ingestion.parse import parse_feed
-from newstalk.ingestion.types import NormalizedArticle, ParsedFeed
+from newstalk.ingestion.types import ParsedFeed
 
 PR_SET_PDEATHSIG = 1
 WATCHDOG_INTERVAL_S = 1.0

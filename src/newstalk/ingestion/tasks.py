@@ -13,10 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newstalk.articles import service as articles
 from newstalk.articles.models import Article
+from newstalk.articles.types import NormalizedArticle
 from newstalk.errors import FeedParseError, FetchError
 from newstalk.ingestion.extract import extract_full_text
 from newstalk.ingestion.process import parse_and_normalize
-from newstalk.ingestion.types import NormalizedArticle, ParsedFeed
+from newstalk.ingestion.types import ParsedFeed
 from newstalk.kit import metrics
 from newstalk.kit.db import utcnow
 from newstalk.kit.http import FetchResult

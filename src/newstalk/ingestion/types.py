@@ -32,20 +32,3 @@ class ParsedFeed:
     hub_url: str | None
     language: str | None
     entries: tuple[ParsedEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class NormalizedArticle:
-    """An entry ready to store: canonical URL, sanitized HTML, plain text, UTC date, hash."""
-
-    url: str
-    guid: str | None
-    title: str
-    author: str | None
-    content_html: str
-    content_text: str
-    summary: str
-    language: str
-    published_at: datetime
-    content_hash: str
-    image_url: str | None

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.exc import DBAPIError
 
-import newstalk.migrations
 from newstalk.kit.db import ensure_sqlite_dir
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Connection
 
-MIGRATIONS_DIR = Path(newstalk.migrations.__file__).parent
+# Alembic's script folder, found by path: kit runs the migrations but must not import them
+# (their env.py imports every domain's models, a layer above kit).
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _REVISION = re.compile(r"""^revision(?:\s*:[^=\n]+)?\s*=\s*["']([^"'\n]+)["']\s*$""", re.M)
 _DOWN_REVISION = re.compile(r"""^down_revision(?:\s*:[^=\n]+)?\s*=\s*(?:None|["']([^"'\n]+)["'])\s*$""", re.M)
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from newstalk.kit.bus import Job
 from newstalk.kit.db import UnitOfWork
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
-    from newstalk.delivery.live_fanout import Broadcaster
     from newstalk.kit.bus.dbqueue import DbQueueTransport
     from newstalk.kit.db import Database
     from newstalk.kit.http import Fetcher
+    from newstalk.kit.pubsub import Broadcaster
     from newstalk.kit.ratelimit import Limiter
     from newstalk.kit.resources import Resources
 
@@ -35,7 +35,7 @@ class StageServices(Protocol):
     transport: DbQueueTransport
     fetcher: Fetcher
     limiter: Limiter
-    broadcaster: Broadcaster
+    broadcaster: Broadcaster[Any]
     parse_pool: Executor | None
     # Models, engines and stores built on first use and shared in this process.
     resources: Resources

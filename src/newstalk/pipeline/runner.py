@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from newstalk.pipeline.periodic import periodic_jobs
 from newstalk.pipeline.stages import all_stages
 from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
@@ -24,5 +25,5 @@ def start_pipeline(
         asyncio.create_task(StageWorker(services, s, stop=stop).run(), name=f"stage-{s.name}") for s in chosen
     ]
     if scheduler:
-        tasks.append(asyncio.create_task(run_scheduler(services, stop), name="scheduler"))
+        tasks.append(asyncio.create_task(run_scheduler(services, stop, periodic_jobs()), name="scheduler"))
     return tasks

@@ -11,7 +11,7 @@ must stay optional for jobs already queued.
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypedDict
+from typing import Any, Final, Literal, TypedDict
 
 # sources → collect / websub
 SOURCE_POLL: Final = "source.poll"
@@ -103,9 +103,11 @@ class StoryChecked(TypedDict):
 
 
 class ScriptReady(TypedDict):
-    """``script.ready``: an audio row waits for synthesis."""
+    """``script.ready``: an audio row waits for synthesis; ``script`` is what to say
+    (``speech.service.script_payload``)."""
 
     audio_id: str
+    script: dict[str, Any]
 
 
 class AudioReady(TypedDict):

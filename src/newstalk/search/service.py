@@ -34,8 +34,8 @@ from newstalk.search.repository import Filters
 from newstalk.search.schemas import SearchHit, SearchPage
 from newstalk.search.terms import clean, document_terms, query_terms, snippet
 from newstalk.search.vectors import Entry, VectorFilter, VectorIndex
-from newstalk.stories.endpoints import summary_of
 from newstalk.stories.models import OPEN, Story
+from newstalk.stories.schemas import summary_of
 
 if TYPE_CHECKING:
     from newstalk.pipeline.context import StageServices

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from newstalk.kit import metrics
 from newstalk.kit.db import utcnow
+from newstalk.kit.periodic import PeriodicJob
 from newstalk.sources import repository
 from newstalk.sources.service import poll_event
 
@@ -44,14 +46,18 @@ async def refresh_queue_depth(services: StageServices) -> None:
         metrics.QUEUE_DEPTH.labels(row.stage, row.status).set(row.count)
 
 
-async def run_scheduler(services: StageServices, stop: asyncio.Event) -> None:
-    """Tick until ``stop``: enqueue due polls, refresh gauges."""
-    from newstalk.briefings.tasks import schedule_daily_briefings
+async def run_scheduler(
+    services: StageServices, stop: asyncio.Event, periodic: Sequence[PeriodicJob[StageServices]] = ()
+) -> None:
+    """Tick until ``stop``: enqueue due polls, refresh gauges, and about once a minute run ``periodic``.
+
+    The periodic jobs come from the caller (``pipeline.periodic.periodic_jobs``), so the
+    scheduler does not import the domains that own them.
+    """
     from newstalk.sources.websub import renew_expiring
-    from newstalk.stories.tasks import refresh_trending
 
     tick = services.settings.scheduler_tick_s
-    last_renewal = 0.0
+    last_renewal = time.monotonic() - PERIODIC_EVERY_S  # the first tick runs them
     while not stop.is_set():
         try:
             count = await enqueue_due(services)
@@ -60,8 +66,8 @@ async def run_scheduler(services: StageServices, stop: asyncio.Event) -> None:
             await refresh_queue_depth(services)
             if time.monotonic() - last_renewal >= PERIODIC_EVERY_S:
                 await renew_expiring(services)
-                await refresh_trending(services)
-                await schedule_daily_briefings(services)
+                for job in periodic:
+                    await job.run(services)
                 last_renewal = time.monotonic()
         except Exception:
             log.exception("scheduler: tick failed; trying again in %.0fs", tick)

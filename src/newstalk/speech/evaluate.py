@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from newstalk.briefings.normalize import normalize_for_speech
-from newstalk.briefings.normalize_en import cardinal
-from newstalk.briefings.scripts import Line, Script
 from newstalk.errors import InvalidInput, NotFound, Unavailable
 from newstalk.speech.audio import encode
 from newstalk.speech.engines import PCM, TTSEngine, resample
+from newstalk.speech.normalize import normalize_for_speech
+from newstalk.speech.normalize_en import cardinal
 from newstalk.speech.recognize import ASR_RATE, Recognizer, load_recognizer, recognizers_for
 from newstalk.speech.render import render_script
+from newstalk.speech.script import Line, Script
 from newstalk.speech.voices import get_voice
 
 UNITS = {"en": "words", "ko": "chars"}

@@ -1,6 +1,6 @@
 """Speak a script: each line in its character's voice, sentence by sentence, into one episode.
 
-Sentences are normalized for speech (``briefings.normalize``) right before synthesis;
+Sentences are normalized for speech (``speech.normalize``) right before synthesis;
 cues keep the sentence as written, so the transcript reads like the script. Chapters are
 the script's chapters (one per story, plus intro and outro in briefings).
 """
@@ -11,11 +11,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from newstalk.briefings.normalize import normalize_for_speech
-from newstalk.briefings.scripts import Script
 from newstalk.errors import Unavailable
 from newstalk.speech.audio import Cue, Rendered, concat_with_chapters, loudness_normalize
 from newstalk.speech.engines import PCM, TTSEngine, resample, split_sentences
+from newstalk.speech.normalize import normalize_for_speech
+from newstalk.speech.script import Script
 from newstalk.speech.voices import get_voice
 
 SENTENCE_GAP_S = 0.25

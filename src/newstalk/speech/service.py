@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newstalk.briefings.models import ScriptRecord
-from newstalk.briefings.scripts import Line, Script
 from newstalk.errors import NotFound
 from newstalk.kit.bus import Event
 from newstalk.kit.db import UnitOfWork, utcnow
@@ -22,6 +21,7 @@ from newstalk.speech.audio import CONTENT_TYPES, Chapter, chapters_json, encode,
 from newstalk.speech.engines import TTSEngine, available_engines
 from newstalk.speech.models import FAILED, PENDING, READY, Audio
 from newstalk.speech.render import engine_version, render_script
+from newstalk.speech.script import Line, Script
 from newstalk.speech.storage import AudioStore, audio_key, build_audio_store
 
 if TYPE_CHECKING:
@@ -32,15 +32,27 @@ ENGINES: ResourceKey[dict[str, TTSEngine]] = ResourceKey("speech.engines")
 STORE: ResourceKey[AudioStore] = ResourceKey("speech.store")
 
 
-def script_of(record: ScriptRecord) -> Script:
-    """The script a stored row holds."""
+def script_payload(script: Script) -> dict[str, Any]:
+    """A script as the ``script.ready`` job carries it (speech never reads the scripts table)."""
+    return {
+        "kind": script.kind,
+        "lang": script.lang,
+        "form": script.form,
+        "title": script.title,
+        "lines": script.lines_json(),
+        "story_ids": list(script.story_ids),
+    }
+
+
+def script_from_payload(payload: Mapping[str, Any]) -> Script:
+    """The script a ``script.ready`` job carries, or a stored script row's fields."""
     return Script(
-        kind=record.kind,
-        lang=record.lang,
-        form=record.form,
-        title=record.title,
-        lines=tuple(Line(x["speaker"], x["text"], x["chapter"]) for x in record.lines),
-        story_ids=tuple(record.story_ids or ()),
+        kind=str(payload["kind"]),
+        lang=str(payload["lang"]),
+        form=str(payload["form"]),
+        title=str(payload["title"]),
+        lines=tuple(Line(x["speaker"], x["text"], x["chapter"]) for x in payload["lines"]),
+        story_ids=tuple(int(x) for x in payload.get("story_ids") or ()),
     )
 
 
@@ -62,9 +74,12 @@ async def engines_for(services: StageServices) -> dict[str, TTSEngine]:
     )
 
 
-async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: datetime) -> Audio:
-    """The audio row for a script: existing (never synthesized twice) or new and queued for speech."""
-    script = script_of(record)
+async def request_audio(uow: UnitOfWork, script: Script, script_id: int, first_seen_at: datetime) -> Audio:
+    """The audio row for a stored script: existing (never synthesized twice) or new and queued for speech.
+
+    ``script_id`` is the owner's row (``briefings.models.ScriptRecord``); the job carries the
+    script itself, so synthesis needs nothing but speech's own rows.
+    """
     audio_id = audio_id_for(script)
     audio = await uow.session.get(Audio, audio_id)
     if audio is not None and audio.status != FAILED:
@@ -72,10 +87,10 @@ async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: da
     if audio is None:
         audio = Audio(
             id=audio_id,
-            script_id=record.id,
+            script_id=script_id,
             status=PENDING,
-            lang=record.lang,
-            speakers=list(record.speakers),
+            lang=script.lang,
+            speakers=list(script.speakers),
             engine_version=engine_version(script),
             chapters=[],
             created_at=utcnow(),
@@ -84,9 +99,8 @@ async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: da
     else:
         audio.status, audio.error = PENDING, None
     await uow.session.flush()
-    uow.emit(
-        Event(topics.SCRIPT_READY, f"audio:{audio_id}", topics.ScriptReady(audio_id=audio_id), first_seen_at)
-    )
+    payload = topics.ScriptReady(audio_id=audio_id, script=script_payload(script))
+    uow.emit(Event(topics.SCRIPT_READY, f"audio:{audio_id}", payload, first_seen_at))
     return audio
 
 

@@ -2,35 +2,40 @@
 
 The key hashes everything that changes the bytes (text, voice, language, format,
 engine version), so callers check ``exists(key)`` before synthesizing and a
-stored file never changes under its key. The local folder is the default;
-``S3AudioStore`` speaks to S3-compatible object storage with Signature V4 over httpx.
+stored file never changes under its key. The stores are ``kit.objectstore``'s (a local
+folder, the default, or an S3-compatible bucket) narrowed to audio keys;
 ``build_audio_store`` picks one from the settings (``NEWSTALK_AUDIO_STORE=local|s3``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import os
 import re
-import tempfile
 import unicodedata
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import TYPE_CHECKING
 
-import httpx
-
-from newstalk.errors import ConfigError, InvalidInput, NotFound, Unavailable
+from newstalk.errors import ConfigError, InvalidInput
+from newstalk.kit.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore, sigv4_headers
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
 
+__all__ = [
+    "AudioStore",
+    "LocalAudioStore",
+    "S3AudioStore",
+    "audio_key",
+    "build_audio_store",
+    "public_file_url",
+    "sigv4_headers",
+]
+
 _KEY = re.compile(r"^[0-9a-f]{64}\.(opus|mp3|vtt|json)$")
 EXTENSIONS = {"opus": "opus", "mp3": "mp3", "vtt": "vtt", "chapters": "json"}
+
+# Where rendered audio lives; keys come from ``audio_key``. Speech depends on this interface only.
+AudioStore = ObjectStore
 
 
 def audio_key(text: str, voice_key: str, lang: str, fmt: str, engine_version: str) -> str:
@@ -47,128 +52,25 @@ def audio_key(text: str, voice_key: str, lang: str, fmt: str, engine_version: st
     return f"{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}.{ext}"
 
 
-@runtime_checkable
-class AudioStore(Protocol):
-    """Where rendered audio lives; keys come from ``audio_key``."""
-
-    def exists(self, key: str) -> bool:
-        """Whether ``key`` is stored."""
-        ...
-
-    def put(self, key: str, data: bytes, content_type: str) -> None:
-        """Store ``data`` under ``key`` atomically; readers never see a partial file."""
-        ...
-
-    def size(self, key: str) -> int:
-        """Length of the stored bytes."""
-        ...
-
-    def open_range(self, key: str, start: int = 0, end: int | None = None) -> bytes:
-        """Bytes ``start`` to ``end`` inclusive (HTTP Range semantics); ``end=None`` reads to the end."""
-        ...
+def _check_audio_key(key: str) -> None:
+    if not _KEY.match(key):
+        raise InvalidInput(f"speech: {key!r} is not an audio key; build keys with audio_key()")
 
 
-class LocalAudioStore:
-    """Files in a local folder, sharded by the first two hex digits of the key."""
+class LocalAudioStore(LocalObjectStore):
+    """Audio files in a local folder, sharded by the first two hex digits of the key."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    place = "speech"
 
-    def path(self, key: str) -> Path:
-        """Where ``key`` lives on disk; refuses anything that is not a content key."""
-        if not _KEY.match(key):
-            raise InvalidInput(f"speech: {key!r} is not an audio key; build keys with audio_key()")
-        return self.root / key[:2] / key
-
-    def exists(self, key: str) -> bool:
-        """Whether ``key`` is stored."""
-        return self.path(key).is_file()
-
-    def put(self, key: str, data: bytes, content_type: str) -> None:
-        """Write to a temporary file in the same folder, fsync, then rename over the key."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # content_type is implied by the extension on disk; object stores keep it as metadata.
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def size(self, key: str) -> int:
-        """Length of the stored bytes."""
-        try:
-            return self.path(key).stat().st_size
-        except FileNotFoundError:
-            raise NotFound(f"speech: audio {key} is not stored") from None
-
-    def open_range(self, key: str, start: int = 0, end: int | None = None) -> bytes:
-        """Bytes ``start`` to ``end`` inclusive, clamped to the file."""
-        size = self.size(key)
-        last = size - 1 if end is None else min(end, size - 1)
-        if start < 0 or start > last:
-            raise InvalidInput(f"speech: range {start}-{end} is outside audio {key} of {size} bytes")
-        with self.path(key).open("rb") as fh:
-            fh.seek(start)
-            return fh.read(last - start + 1)
+    def check_key(self, key: str) -> None:
+        """Only content keys from ``audio_key``."""
+        _check_audio_key(key)
 
 
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+class S3AudioStore(S3ObjectStore):
+    """Audio in an S3-compatible bucket, under ``prefix`` (``audio/`` by default)."""
 
-
-def sigv4_headers(
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    payload_sha256: str,
-    *,
-    access_key: str,
-    secret_key: str,
-    region: str,
-    now: datetime | None = None,
-    service: str = "s3",
-) -> dict[str, str]:
-    """``headers`` plus host, x-amz-date, x-amz-content-sha256 and an AWS Signature V4 Authorization."""
-    parts = urlsplit(url)
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    out = {**headers, "x-amz-date": stamp, "x-amz-content-sha256": payload_sha256}
-    out.setdefault("host", parts.netloc)
-    canon = {k.lower(): " ".join(v.split()) for k, v in out.items()}
-    signed = ";".join(sorted(canon))
-    query = "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
-        for k, v in sorted(parse_qsl(parts.query, keep_blank_values=True))
-    )
-    request = "\n".join(
-        [
-            method.upper(),
-            quote(parts.path or "/", safe="/-_.~"),
-            query,
-            "".join(f"{k}:{canon[k]}\n" for k in sorted(canon)),
-            signed,
-            payload_sha256,
-        ]
-    )
-    scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
-    key = _hmac(("AWS4" + secret_key).encode(), stamp[:8])
-    for part in (region, service, "aws4_request"):
-        key = _hmac(key, part)
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    out["Authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
-    )
-    return out
-
-
-class S3AudioStore:
-    """An S3-compatible bucket (AWS, MinIO, R2, ...) over plain HTTP with path-style URLs."""
+    place = "speech"
 
     def __init__(
         self,
@@ -186,72 +88,19 @@ class S3AudioStore:
                 "speech: the S3 audio store needs NEWSTALK_AUDIO_S3_ACCESS_KEY_ID and "
                 "NEWSTALK_AUDIO_S3_SECRET_ACCESS_KEY (or their *_FILE variants)"
             )
-        self.base = f"{endpoint_url.rstrip('/')}/{bucket}/{prefix}"
-        self._access_key, self._secret_key, self._region = access_key, secret_key, region
-        self._client = httpx.Client(timeout=timeout_s)
-
-    def close(self) -> None:
-        """Release the connection pool."""
-        self._client.close()
-
-    def _request(
-        self, method: str, key: str, body: bytes = b"", headers: Mapping[str, str] | None = None
-    ) -> httpx.Response:
-        if not _KEY.match(key):
-            raise InvalidInput(f"speech: {key!r} is not an audio key; build keys with audio_key()")
-        url = self.base + key
-        signed = sigv4_headers(
-            method,
-            url,
-            headers or {},
-            hashlib.sha256(body).hexdigest(),
-            access_key=self._access_key,
-            secret_key=self._secret_key,
-            region=self._region,
+        super().__init__(
+            endpoint_url,
+            bucket,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
+            prefix=prefix,
+            timeout_s=timeout_s,
         )
-        try:
-            response = self._client.request(method, url, content=body or None, headers=signed)
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"speech: object storage at {url} unreachable ({type(exc).__name__})") from exc
-        if response.status_code in (401, 403):
-            raise Unavailable(
-                f"speech: object storage refused {method} {url} (HTTP {response.status_code}); "
-                "check the access key, secret and region"
-            )
-        if response.status_code >= 500:
-            raise Unavailable(
-                f"speech: object storage {method} {url} failed with HTTP {response.status_code}"
-            )
-        return response
 
-    def exists(self, key: str) -> bool:
-        """Whether ``key`` is stored (HEAD)."""
-        return self._request("HEAD", key).status_code == 200
-
-    def put(self, key: str, data: bytes, content_type: str) -> None:
-        """PUT the object; S3 makes a PUT visible all at once."""
-        response = self._request("PUT", key, data, {"content-type": content_type})
-        if response.status_code not in (200, 201, 204):
-            raise Unavailable(f"speech: object storage PUT {key} returned HTTP {response.status_code}")
-
-    def size(self, key: str) -> int:
-        """Content-Length from HEAD."""
-        response = self._request("HEAD", key)
-        if response.status_code == 404:
-            raise NotFound(f"speech: audio {key} is not stored")
-        return int(response.headers["content-length"])
-
-    def open_range(self, key: str, start: int = 0, end: int | None = None) -> bytes:
-        """A ranged GET, ``end`` inclusive."""
-        spec = f"bytes={start}-" + ("" if end is None else str(end))
-        response = self._request("GET", key, headers={"range": spec})
-        if response.status_code == 404:
-            raise NotFound(f"speech: audio {key} is not stored")
-        if response.status_code == 416:
-            raise InvalidInput(f"speech: range {start}-{end} is outside audio {key}")
-        if response.status_code not in (200, 206):
-            raise Unavailable(f"speech: object storage GET {key} returned HTTP {response.status_code}")
-        return response.content
+    def check_key(self, key: str) -> None:
+        """Only content keys from ``audio_key``."""
+        _check_audio_key(key)
 
 
 def build_audio_store(settings: Settings) -> AudioStore:

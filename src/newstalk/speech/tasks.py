@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from newstalk.briefings.models import ScriptRecord
 from newstalk.kit import metrics
 from newstalk.pipeline.worker import JobContext
 from newstalk.speech import service
@@ -20,13 +19,20 @@ async def handle_speech(ctx: JobContext) -> None:
     audio_id = str(job.payload["audio_id"])
     async with services.db.read() as session:
         audio = await session.get(Audio, audio_id)
-        record = await session.get(ScriptRecord, audio.script_id) if audio is not None else None
-    if audio is None or record is None or audio.status == READY:
+    if audio is None or audio.status == READY:
         return
+    if "script" not in job.payload:
+        # A job queued before jobs carried their script: fail the row so the next request queues it again.
+        async with services.db.unit() as uow:
+            row = await uow.session.get(Audio, audio_id)
+            if row is not None and row.status != READY:
+                row.status, row.error = FAILED, "speech: job without its script; request the audio again"
+        return
+    script = service.script_from_payload(job.payload["script"])
     engines = await service.engines_for(services)
     store = service.audio_store(services)
     try:
-        result = await asyncio.to_thread(service.synthesize, engines, store, service.script_of(record))
+        result = await asyncio.to_thread(service.synthesize, engines, store, script)
     except Exception as exc:
         if job.attempts >= services.settings.queue_max_attempts:
             async with services.db.unit() as uow:
@@ -46,5 +52,5 @@ async def handle_speech(ctx: JobContext) -> None:
         audio_id[:12],
         result.duration_s,
         result.seconds,
-        ",".join(record.speakers),
+        ",".join(script.speakers),
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
@@ -25,7 +25,7 @@ from newstalk.stories.schemas import (
     StoryPage,
     StorySummary,
     TimelineEntry,
-    Trend,
+    summary_of,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["stories"])
@@ -34,30 +34,6 @@ Category = Literal["politics", "economy", "society", "world", "tech", "culture",
 # Pages list stories and trending show; an editor's split or merge clears them at once.
 LIST_PATHS = ("/api/v1/stories", "/api/v1/trending")
 _SUMMARIES = TypeAdapter(list[StorySummary])
-
-
-def summary_of(story: Story | Row[Any]) -> StorySummary:
-    """The list shape of a story, from the ORM object or a row of repository.SUMMARY_COLUMNS."""
-    detail = story.trending_detail or {}
-    return StorySummary(
-        id=story.id,
-        title=story.title,
-        summary=story.summary,
-        category=story.category,
-        languages=story.languages,
-        keywords=story.keywords,
-        sentiment=story.sentiment,
-        article_count=story.article_count,
-        outlet_count=story.outlet_count,
-        first_seen_at=story.first_seen_at,
-        last_seen_at=story.last_seen_at,
-        trending=Trend(
-            score=story.trending_score,
-            reason=story.trending_reason,
-            velocity_per_hour=detail.get("velocity_per_hour"),
-            baseline_per_hour=detail.get("baseline_per_hour"),
-        ),
-    )
 
 
 @router.get("/stories", response_model=StoryPage)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
+
+    from newstalk.stories.models import Story
 
 
 class Trend(BaseModel):
@@ -75,3 +81,27 @@ class MergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     story_id: int = Field(ge=1, description="The story to fold into this one")
+
+
+def summary_of(story: Story | Row[Any]) -> StorySummary:
+    """The list shape of a story, from the ORM object or a row of repository.SUMMARY_COLUMNS."""
+    detail = story.trending_detail or {}
+    return StorySummary(
+        id=story.id,
+        title=story.title,
+        summary=story.summary,
+        category=story.category,
+        languages=story.languages,
+        keywords=story.keywords,
+        sentiment=story.sentiment,
+        article_count=story.article_count,
+        outlet_count=story.outlet_count,
+        first_seen_at=story.first_seen_at,
+        last_seen_at=story.last_seen_at,
+        trending=Trend(
+            score=story.trending_score,
+            reason=story.trending_reason,
+            velocity_per_hour=detail.get("velocity_per_hour"),
+            baseline_per_hour=detail.get("baseline_per_hour"),
+        ),
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from newstalk.briefings.normalize_en import EN_ONES, EN_TENS
 from newstalk.factcheck.facts.dates import _free
 from newstalk.factcheck.facts.types import DateRef, Quantity
+from newstalk.kit.numwords import EN_ONES, EN_TENS
 
 _NUM_TEXT = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _NUMBER = re.compile(

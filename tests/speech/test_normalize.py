@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newstalk.briefings.normalize import normalize_for_speech
-from newstalk.briefings.normalize_en import cardinal, is_pronounceable, ordinal, year
-from newstalk.briefings.normalize_ko import native, read_hanja, sino
+from newstalk.speech.normalize import normalize_for_speech
+from newstalk.speech.normalize_en import cardinal, is_pronounceable, ordinal, year
+from newstalk.speech.normalize_ko import native, read_hanja, sino
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/data/news/ko-en-news-parallel"
 

@@ -11,19 +11,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from newstalk.kit.numwords import EN_ONES, EN_TENS
+
 
 def _words(text: str) -> tuple[str, ...]:
     """Split a whitespace-separated word list written as one string."""
     return tuple(text.split())
 
 
-# The one English number-word table: the speech normalizer spells with it, story scripts
-# count outlets with it, and fact-checking (factcheck/facts.py) reads it back into numbers.
-EN_ONES = _words(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-)
-EN_TENS = _words("_ _ twenty thirty forty fifty sixty seventy eighty ninety")
 _ONES, _TENS = EN_ONES, EN_TENS
 _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _ORDINAL_ENDINGS = {

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 
-from newstalk.briefings.normalize_en import PAUSE_STEPS, apply_steps, is_pronounceable
+from newstalk.speech.normalize_en import PAUSE_STEPS, apply_steps, is_pronounceable
 
 
 def _words(text: str) -> tuple[str, ...]:

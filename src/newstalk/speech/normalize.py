@@ -13,8 +13,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from newstalk.briefings.normalize_en import normalize_en
-from newstalk.briefings.normalize_ko import normalize_ko
+from newstalk.speech.normalize_en import normalize_en
+from newstalk.speech.normalize_ko import normalize_ko
 
 __all__ = ["normalize_for_speech"]
 
