@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from newstalk.kit.periodic import PeriodicJob
 
 if TYPE_CHECKING:
-    from newstalk.runtime import Services
+    from newstalk.pipeline.context import StageServices
 
 
-def periodic_jobs() -> tuple[PeriodicJob[Services], ...]:
+def periodic_jobs() -> tuple[PeriodicJob[StageServices], ...]:
     """Every periodic job, in the order one scheduler tick runs them."""
     from newstalk.briefings.tasks import schedule_daily_briefings
     from newstalk.stories.tasks import refresh_trending
