@@ -101,6 +101,11 @@ def tree_cpu_s(root: int) -> float:
     return total / TICK
 
 
+def _own_cpu_s(pid: int) -> float:
+    fields = _stat(pid)
+    return sum(int(x) for x in fields[11:13]) / TICK if fields else 0.0
+
+
 def tree_rss(root: int) -> int:
     total = 0
     for pid in _tree(root):
@@ -157,6 +162,7 @@ class Phase:
     cpu_s: float
     pg_cpu_s: float | None
     rss_bytes: int = 0
+    root_cpu_s: float | None = None  # the root process alone (NewsTalk: the pipeline process)
 
 
 @dataclass
@@ -174,16 +180,16 @@ def _measure(root: int, go: Callable[[], None], wait: Callable[[], Any]) -> tupl
     """Time ``go()`` .. ``wait()`` and charge the CPU of ``root``'s process tree and PostgreSQL."""
     pm = _postmaster()
     pg0 = tree_cpu_s(pm) if pm else None
-    cpu0 = tree_cpu_s(root)
+    cpu0, own0 = tree_cpu_s(root), _own_cpu_s(root)
     t0 = time.perf_counter()
     with RssSampler(root) as rss:
         go()
         result = wait()
-        cpu1 = tree_cpu_s(root)
+        cpu1, own1 = tree_cpu_s(root), _own_cpu_s(root)
     wall = time.perf_counter() - t0
     pg1 = tree_cpu_s(pm) if pm else None
     pg = pg1 - pg0 if pg0 is not None and pg1 is not None else None
-    return Phase(wall, cpu1 - cpu0, pg, rss.peak), result
+    return Phase(wall, cpu1 - cpu0, pg, rss.peak, own1 - own0), result
 
 
 # --- NewsTalk --------------------------------------------------------------------------
@@ -212,7 +218,7 @@ async def _newstalk(cfg: NewsTalkConfig, conn: Connection) -> None:
     from newstalk.sources.models import Source
     from newstalk.sources.tasks import enqueue_due
 
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None)
     # The shipped defaults, except what a benchmark on 127.0.0.1 needs: private addresses
     # allowed, no WebSub, and (as in ingest.py) the per-host limit raised to the fetch
     # concurrency because every feed is on one host.
@@ -629,6 +635,12 @@ def main(argv: list[str] | None = None) -> int:
                         f"({run.articles / c.wall_s:.0f}/s), CPU {c.cpu_s:.2f}s, peak RSS "
                         f"{c.rss_bytes / 2**20:.0f} MiB, PostgreSQL CPU {_f(c.pg_cpu_s, '.2f')}s; "
                         f"re-poll {r.wall_s:.2f}s, CPU {r.cpu_s:.2f}s"
+                        + (
+                            f"; cold CPU of the pipeline process {c.root_cpu_s:.2f}s, "
+                            f"of its children (parse pool) {c.cpu_s - c.root_cpu_s:.2f}s"
+                            if c.root_cpu_s is not None
+                            else ""
+                        )
                     )
     finally:
         server.terminate()

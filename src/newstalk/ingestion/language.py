@@ -8,8 +8,10 @@ from typing import Any
 
 __all__ = ["detect_language", "normalize_language_tag"]
 
-# The model sees at most this many characters; more costs time and rarely changes the answer.
-MAX_CHARS = 1000
+# The model sees at most this many characters; its cost grows with the length. 500 gave the
+# same answer as 1000 on all 3,225 BBC and Korea-English-park English texts (mean 1,602
+# characters) at 0.55x the CPU (issue 20).
+MAX_CHARS = 500
 # Below this many letters detection is noise; the hint (or "und") is the better answer.
 MIN_LETTERS = 12
 # Below this score the model is unsure and a declared language, when given, wins.
