@@ -9,7 +9,8 @@ its own text (and content hash) and every run serves the same bytes.
 Versions: the server starts at version 1. Setting version ``v >= 2`` (``GET
 /_control?version=v``) adds ``NEW_PER_CHANGE`` items to each feed in
 ``changed_feeds(n, v, seed)`` for every version up to ``v``. Each feed's ETag names its
-own content version, so unchanged feeds answer ``If-None-Match`` with 304.
+own content version and its Last-Modified the date of its newest item, so unchanged feeds
+answer ``If-None-Match`` (or, without it, ``If-Modified-Since``) with 304.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import multiprocessing
 import random
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from multiprocessing.process import BaseProcess
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -267,13 +268,28 @@ class _State:
         self.epoch = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
         self.cache: dict[tuple[int, int], bytes] = {}
 
-    def body(self, feed: int) -> tuple[bytes, str]:
+    def body(self, feed: int) -> tuple[bytes, str, datetime]:
+        """The feed's bytes, ETag and Last-Modified (the date of its newest item)."""
         total = item_count(feed, self.n_items, self.n_feeds, self.version, self.seed)
         key = (feed, total)
         body = self.cache.get(key)
         if body is None:
             body = self.cache[key] = render_feed(feed, total, self.n_items, self.seed, self.epoch)
-        return body, f'"f{feed}-{total}"'
+        modified = self.epoch + ITEM_SPACING * (total - 1) + timedelta(seconds=feed)
+        return body, f'"f{feed}-{total}"', modified
+
+
+def _not_modified(headers: dict[str, str], etag: str, modified: datetime) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
+    if "if-none-match" in headers:
+        return headers["if-none-match"] == etag
+    since = headers.get("if-modified-since")
+    if not since:
+        return False
+    try:
+        return modified <= parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
 
 
 def _response(status: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -282,7 +298,7 @@ def _response(status: str, body: bytes, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
-async def _serve(state: _State, ready: multiprocessing.queues.Queue[int]) -> None:  # type: ignore[name-defined]
+async def _serve(state: _State, ready: multiprocessing.queues.Queue[int], host: str, port: int) -> None:  # type: ignore[name-defined]
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -303,13 +319,14 @@ async def _serve(state: _State, ready: multiprocessing.queues.Queue[int]) -> Non
                     out = _response("200 OK", b"ok", {"Content-Type": "text/plain"})
                 elif parts.path.startswith("/feeds/") and parts.path.endswith(".xml"):
                     feed = int(parts.path[len("/feeds/") : -len(".xml")])
-                    body, etag = state.body(feed)
-                    if headers.get("if-none-match") == etag:
-                        out = _response("304 Not Modified", b"", {"ETag": etag})
+                    body, etag, modified = state.body(feed)
+                    validators = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True)}
+                    if _not_modified(headers, etag, modified):
+                        out = _response("304 Not Modified", b"", validators)
                     else:
                         ctype = "application/atom+xml" if is_atom(feed) else "application/rss+xml"
                         out = _response(
-                            "200 OK", body, {"ETag": etag, "Content-Type": f"{ctype}; charset=utf-8"}
+                            "200 OK", body, {**validators, "Content-Type": f"{ctype}; charset=utf-8"}
                         )
                 else:
                     out = _response("404 Not Found", b"not found", {"Content-Type": "text/plain"})
@@ -320,24 +337,40 @@ async def _serve(state: _State, ready: multiprocessing.queues.Queue[int]) -> Non
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    server = await asyncio.start_server(handle, host, port, backlog=1024)
     ready.put(server.sockets[0].getsockname()[1])
     async with server:
         await server.serve_forever()
 
 
-def _server_main(n_feeds: int, n_items: int, seed: int, ready: multiprocessing.queues.Queue[int]) -> None:  # type: ignore[name-defined]
+def _server_main(
+    n_feeds: int,
+    n_items: int,
+    seed: int,
+    ready: multiprocessing.queues.Queue[int],  # type: ignore[name-defined]
+    host: str,
+    port: int,
+) -> None:
     state = _State(n_feeds, n_items, seed)
     for feed in range(n_feeds):
         state.body(feed)
-    asyncio.run(_serve(state, ready))
+    try:
+        asyncio.run(_serve(state, ready, host, port))
+    except OSError as exc:
+        ready.put(-1)
+        raise SystemExit(f"feed server: cannot listen on {host}:{port}: {exc}") from exc
 
 
-def start_server(n_feeds: int, n_items: int, seed: int) -> tuple[BaseProcess, int]:
-    """Start the feed server in a child process; returns the process and its port."""
+def start_server(
+    n_feeds: int, n_items: int, seed: int, host: str = "127.0.0.1", port: int = 0
+) -> tuple[BaseProcess, int]:
+    """Start the feed server in a child process; returns the process and its port (0: any free one)."""
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Queue()
-    proc = ctx.Process(target=_server_main, args=(n_feeds, n_items, seed, ready), daemon=True)
+    proc = ctx.Process(target=_server_main, args=(n_feeds, n_items, seed, ready, host, port), daemon=True)
     proc.start()
-    port = ready.get(timeout=60)
-    return proc, port
+    bound = ready.get(timeout=60)
+    if bound < 0:
+        proc.join(timeout=10)
+        raise OSError(f"feed server: cannot listen on {host}:{port}")
+    return proc, bound

@@ -80,3 +80,16 @@ def test_model_loads_offline_without_downloading(tmp_path: Path) -> None:
     )
     assert result.stdout.strip() == "en"
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Mostly Hangul: Korean without the model, whatever the Latin words and the hint say.
+        ("삼성전자는 오늘 AI 반도체 HBM4 양산 계획을 발표했습니다. 투자 규모는 12조 원이다.", "ko"),
+        # Mostly Latin with a Korean name: the model decides.
+        ("President 윤석열 met the delegation in Seoul on Tuesday to discuss trade and tariffs.", "en"),
+    ],
+)
+def test_hangul_share_decides_korean(text: str, expected: str) -> None:
+    assert detect_language(text, hint="en") == expected

@@ -8,17 +8,23 @@ from typing import Any
 
 __all__ = ["detect_language", "normalize_language_tag"]
 
-# The model sees at most this many characters; more costs time and rarely changes the answer.
-MAX_CHARS = 1000
+# The model sees at most this many characters; its cost grows with the length. 500 gave the
+# same answer as 1000 on all 3,225 BBC and Korea-English-park English texts (mean 1,602
+# characters) at 0.55x the CPU (issue 20).
+MAX_CHARS = 500
 # Below this many letters detection is noise; the hint (or "und") is the better answer.
 MIN_LETTERS = 12
 # Below this score the model is unsure and a declared language, when given, wins.
 MIN_SCORE = 0.5
 UNDETERMINED = "und"
+# Hangul is written for Korean alone: text that is mostly Hangul is Korean without asking the
+# model (about a tenth of the ingest CPU per article went to fastText; issue 20).
+HANGUL_SHARE = 0.5
 
 _TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL_RUN = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
 
 _lock = threading.Lock()
 _detector: Any = None
@@ -72,6 +78,10 @@ def detect_language(text: str, hint: str | None = None) -> str:
         if _KANA.search(sample):
             return "ja"
         return UNDETERMINED
+    if _HANGUL.search(sample):
+        hangul = sum(map(len, _HANGUL_RUN.findall(sample)))
+        if hangul >= HANGUL_SHARE * (len(sample) - sample.count(" ")):
+            return "ko"
     results = _get_detector().detect(sample, model="lite", k=1)
     if not results:
         return declared or UNDETERMINED
