@@ -164,3 +164,17 @@ async def test_health_shows_the_poll_interval_and_why(
     failing = await health("wire")
     assert failing["poll_reason"] == "error backoff: 1 failure in a row"
     assert failing["consecutive_failures"] == 1
+    assert failing["fetch_interval_s"] == services.settings.poll_min_s  # what it backs off from
+
+    # Back to health: the reason goes with the failures.
+    feed_server.routes["/wire.xml"] = Route(
+        rss("Wire", items("wire", 5, base_url=base, start=now - timedelta(minutes=6)))
+    )
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(Source).where(Source.id == ids["wire"]).values(next_fetch_at=now - timedelta(seconds=1))
+        )
+    await enqueue_due(services)
+    await drain(collect_worker(services))
+    healed = await health("wire")
+    assert (healed["consecutive_failures"], healed["poll_reason"]) == (0, "busy feed")

@@ -460,7 +460,7 @@ def test_signature_valid(method: str) -> None:
 
 
 def test_a_signed_push_turns_polling_into_a_safety_net(env: Env) -> None:
-    source_id = env.add_source(websub_state="active", websub_secret=SECRET, poll_reason="busy feed")
+    source_id = env.add_source(websub_state="active", websub_secret=SECRET, planned_reason="busy feed")
     before = env.source(source_id)
     assert before.last_push_at is None
 

@@ -121,7 +121,7 @@ async def add_source(
         full_text=full_text,
         status=ACTIVE,
         fetch_interval_s=plan.interval_s,
-        poll_reason=plan.reason,
+        planned_reason=plan.reason,
         poll_interval_s=poll_interval_s,
         next_fetch_at=now + timedelta(seconds=plan.interval_s),
         consecutive_failures=0,
@@ -203,7 +203,7 @@ def replan(source: Source, settings: Settings, *, now: datetime, busy_s: int | N
     ``busy_s`` is the busy-feed interval from the items just fetched; without it (a 304, a
     push, an admin's change) a busy source keeps the interval it last learned.
     """
-    if busy_s is None and source.poll_reason == schedule.BUSY:
+    if busy_s is None and source.planned_reason == schedule.BUSY:
         busy_s = source.fetch_interval_s
     pushed_at = source.last_push_at if source.websub_state == "active" else None
     plan = schedule.plan_poll(
@@ -216,7 +216,7 @@ def replan(source: Source, settings: Settings, *, now: datetime, busy_s: int | N
         last_item_at=source.last_item_at or source.last_new_item_at,
         busy_s=busy_s,
     )
-    source.fetch_interval_s, source.poll_reason = plan.interval_s, plan.reason
+    source.fetch_interval_s, source.planned_reason = plan.interval_s, plan.reason
 
 
 def record_failure(source: Source, settings: Settings, error: str, *, reason: str, now: datetime) -> None:
@@ -232,7 +232,6 @@ def record_failure(source: Source, settings: Settings, error: str, *, reason: st
         max_s=settings.poll_max_s,
     )
     source.next_fetch_at = schedule.next_fetch_at(now, interval)
-    source.poll_reason = schedule.backoff_reason(source.consecutive_failures)
     if source.consecutive_failures >= settings.pause_after_failures:
         source.status = PAUSED
         source.paused_reason = (
