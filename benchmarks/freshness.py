@@ -676,7 +676,11 @@ def main() -> int:
                 print(f"| {name} | 0/{len(published)} | – | – | – |")
         print()
         voices = ", ".join(sorted(seen.audio_voices)) or "none"
-        length = f"median length {statistics.median(seen.audio_seconds):.0f} s" if seen.audio_seconds else "no audio"
+        length = (
+            f"median length {statistics.median(seen.audio_seconds):.0f} s"
+            if seen.audio_seconds
+            else "no audio"
+        )
         print(f"- story audio: voice {voices}, {length}; {seen.events} live events")
         print(f"- backlog grew while publishing: {grew}; peak queued jobs: {peaks}")
         print("- poll reasons at the end: " + ", ".join(f"{r} {c}" for r, c in sorted(reasons_after.items())))
