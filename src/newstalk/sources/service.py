@@ -297,8 +297,10 @@ def record_success(
     if new_items:
         source.last_new_item_at = now
         source.article_count += new_items
-        if newest is None:
-            source.last_item_at = now  # new items without dates: the feed is alive
+        if newest is None or source.fetch_count > 1:
+            # Items we had not seen: the feed is alive now, whatever dates it gives them (the
+            # first poll finds every item new, so there the feed's own dates tell).
+            source.last_item_at = now
     replan(source, settings, now=now, busy_s=busy_s)
     source.next_fetch_at = next_poll_at(now, source.fetch_interval_s, settings)
     if held_back:
