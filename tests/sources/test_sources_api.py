@@ -178,3 +178,16 @@ async def test_health_shows_the_poll_interval_and_why(
     await drain(collect_worker(services))
     healed = await health("wire")
     assert (healed["consecutive_failures"], healed["poll_reason"]) == (0, "busy feed")
+
+    # The quiet feed shows an item not seen before (dated like its old ones): it is alive again.
+    feed_server.routes["/quiet.xml"] = Route(
+        rss("Quiet", items("quiet", 4, base_url=base, start=now - timedelta(days=5)))
+    )
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(Source).where(Source.id == ids["quiet"]).values(next_fetch_at=now - timedelta(seconds=1))
+        )
+    await enqueue_due(services)
+    await drain(collect_worker(services))
+    woken = await health("quiet")
+    assert (woken["fetch_interval_s"], woken["poll_reason"]) == (services.settings.poll_min_s, "busy feed")
