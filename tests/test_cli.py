@@ -242,3 +242,35 @@ def test_worker_with_an_unknown_stage(tmp_path: Path) -> None:
     assert "unknown stage 'nonsense'" in line
     assert "collect" in line
     assert "'all'" in line
+
+
+def test_sources_add_with_an_interval_and_list_shows_why(
+    database_url: str, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/slow.xml"] = Route(rss("Slow News", items("slow", 2, base_url=feed_server.url(""))))
+    env = {"NEWSTALK_ALLOW_PRIVATE_NETWORKS": "true"}
+    too_fast = run(
+        "sources",
+        "add",
+        feed_server.url("/slow.xml"),
+        "--interval",
+        "5",
+        cwd=tmp_path,
+        database_url=database_url,
+        **env,
+    )
+    assert too_fast.returncode == 1
+    assert "politeness floor" in one_line_error(too_fast)
+    added = run(
+        "sources",
+        "add",
+        feed_server.url("/slow.xml"),
+        "--interval",
+        "3600",
+        cwd=tmp_path,
+        database_url=database_url,
+        **env,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = run("sources", "list", cwd=tmp_path, database_url=database_url, **env)
+    assert listed.stdout.strip().split("\t")[4] == "polled every 3600 s: set by source"

@@ -294,9 +294,11 @@ async def _with_database(settings: Settings, fn: Callable[[Any], Awaitable[T]]) 
         await db.dispose()
 
 
-def _source_line(s: Any) -> str:
+def _source_line(s: Any, *, polling: bool = False) -> str:
     state = s.status if s.status == "active" else f"{s.status}: {s.paused_reason or ''}"
-    return f"{s.id}\t{s.feed_url}\t{s.title}\t{state}"
+    line = f"{s.id}\t{s.feed_url}\t{s.title}\t{state}"
+    # `sources list` adds the poll interval and why (source health has the same fields).
+    return f"{line}\tpolled every {s.fetch_interval_s} s: {s.poll_reason or 'adaptive'}" if polling else line
 
 
 @sources_app.command("add")
@@ -308,6 +310,14 @@ def sources_add(
     full_text: Annotated[
         bool, typer.Option(help="The feed has summaries only: fetch each article page.")
     ] = False,
+    interval: Annotated[
+        int | None,
+        typer.Option(
+            "--interval",
+            help="Poll every N seconds (at least NEWSTALK_POLL_MIN_S); default: adaptive, "
+            "at least every NEWSTALK_FRESHNESS_S.",
+        ),
+    ] = None,
 ) -> None:
     """Subscribe to a feed (fetched once now to check it and find its title)."""
     from newstalk.sources import service
@@ -326,6 +336,7 @@ def sources_add(
                 category=category,
                 language=language,
                 full_text=full_text,
+                poll_interval_s=interval,
             )
         return _source_line(source)
 
@@ -334,7 +345,7 @@ def sources_add(
 
 @sources_app.command("list")
 def sources_list() -> None:
-    """List sources: id, feed URL, title, status."""
+    """List sources: id, feed URL, title, status, poll interval and why."""
     from newstalk.sources import repository
 
     settings = settings_or_exit()
@@ -342,7 +353,7 @@ def sources_list() -> None:
 
     async def go(db: Any) -> list[str]:
         async with db.read() as session:
-            return [_source_line(s) for s in await repository.list_all(session)]
+            return [_source_line(s, polling=True) for s in await repository.list_all(session)]
 
     for line in run_async(lambda: _with_database(settings, go)):
         typer.echo(line)

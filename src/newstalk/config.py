@@ -78,9 +78,14 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(8, ge=1, le=512)
     parse_processes: int = Field(2, ge=0, le=64)
 
-    # schedule
+    # schedule (sources/schedule.py): every live source is polled at least every
+    # freshness_s; busy feeds more often, never under poll_min_s (the politeness floor);
+    # dormant ones (no item for days) less often, up to poll_max_s
+    freshness_s: int = Field(
+        300, ge=10, description="the longest a live source goes unpolled (busy feeds are polled more often)"
+    )
     poll_default_s: int = Field(15 * 60, ge=60)
-    poll_min_s: int = Field(2 * 60, ge=10)
+    poll_min_s: int = Field(60, ge=10)
     poll_max_s: int = Field(6 * 60 * 60, ge=60)
     pause_after_failures: int = Field(10, ge=1)
     scheduler_tick_s: float = Field(5.0, gt=0)

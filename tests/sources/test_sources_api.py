@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import httpx
 import pytest
+from sqlalchemy import update
 
 from newstalk.runtime import Services
+from newstalk.sources.models import Source
+from newstalk.sources.tasks import enqueue_due
 from tests.pipeline.test_ingest_flow import collect_worker, drain
 from tests.support.feedserver import FeedServer, Route, items, rss
 
@@ -83,3 +89,105 @@ async def test_opml_round_trip(client: httpx.AsyncClient, admin: dict[str, str])
     assert "https://world.example.com/feed" in exported.text
     garbage = await client.post("/api/v1/sources/opml", content=b"<not opml", headers=headers)
     assert garbage.status_code == 422
+
+
+async def test_health_shows_the_poll_interval_and_why(
+    client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+    base = feed_server.url("")
+    # A wire that publishes every minute, a blog silent for four days, and one set by hand.
+    feed_server.routes["/wire.xml"] = Route(
+        rss("Wire", items("wire", 5, base_url=base, start=now - timedelta(minutes=6)))
+    )
+    feed_server.routes["/quiet.xml"] = Route(
+        rss("Quiet", items("quiet", 3, base_url=base, start=now - timedelta(days=5)))
+    )
+    feed_server.routes["/mine.xml"] = Route(
+        rss("Mine", items("mine", 3, base_url=base, start=now - timedelta(minutes=40)))
+    )
+    ids = {}
+    for name in ("wire", "quiet"):
+        resp = await client.post(
+            "/api/v1/sources", json={"url": feed_server.url(f"/{name}.xml")}, headers=admin
+        )
+        assert resp.status_code == 201, resp.text
+        ids[name] = resp.json()["id"]
+    refused = await client.post(
+        "/api/v1/sources", json={"url": feed_server.url("/mine.xml"), "poll_interval_s": 5}, headers=admin
+    )
+    assert refused.status_code == 422
+    assert "politeness floor" in refused.json()["detail"]
+    mine = await client.post(
+        "/api/v1/sources", json={"url": feed_server.url("/mine.xml"), "poll_interval_s": 3600}, headers=admin
+    )
+    assert mine.status_code == 201, mine.text
+    ids["mine"] = mine.json()["id"]
+    assert (mine.json()["fetch_interval_s"], mine.json()["poll_reason"]) == (3600, "set by source")
+    await drain(collect_worker(services))
+
+    async def health(name: str) -> dict[str, Any]:
+        resp = await client.get(f"/api/v1/sources/{ids[name]}/health")
+        assert resp.status_code == 200
+        body: dict[str, Any] = resp.json()
+        return body
+
+    wire = await health("wire")
+    assert (wire["fetch_interval_s"], wire["poll_reason"]) == (services.settings.poll_min_s, "busy feed")
+    quiet = await health("quiet")
+    assert quiet["poll_reason"] == "dormant: last item 4 days ago"
+    # (5 days − 20 min) / 24, give or take the seconds the test takes
+    assert 17950 <= quiet["fetch_interval_s"] <= 17960
+    assert quiet["last_item_at"] is not None
+    assert (await health("mine"))["fetch_interval_s"] == 3600
+
+    # Back to adaptive: a feed that publishes every ten minutes is polled on the freshness target.
+    patched = await client.patch(
+        f"/api/v1/sources/{ids['mine']}", json={"poll_interval_s": None}, headers=admin
+    )
+    assert patched.status_code == 200, patched.text
+    mine_health = await health("mine")
+    assert (mine_health["fetch_interval_s"], mine_health["poll_reason"]) == (
+        services.settings.freshness_s,
+        "freshness target",
+    )
+    assert mine_health["poll_interval_s"] is None
+
+    # A feed that starts failing backs off from its interval and says so.
+    feed_server.routes["/wire.xml"] = Route(b"gone", "text/plain", status=500)
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(Source).where(Source.id == ids["wire"]).values(next_fetch_at=now - timedelta(seconds=1))
+        )
+    await enqueue_due(services)
+    await drain(collect_worker(services))
+    failing = await health("wire")
+    assert failing["poll_reason"] == "error backoff: 1 failure in a row"
+    assert failing["consecutive_failures"] == 1
+    assert failing["fetch_interval_s"] == services.settings.poll_min_s  # what it backs off from
+
+    # Back to health: the reason goes with the failures.
+    feed_server.routes["/wire.xml"] = Route(
+        rss("Wire", items("wire", 5, base_url=base, start=now - timedelta(minutes=6)))
+    )
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(Source).where(Source.id == ids["wire"]).values(next_fetch_at=now - timedelta(seconds=1))
+        )
+    await enqueue_due(services)
+    await drain(collect_worker(services))
+    healed = await health("wire")
+    assert (healed["consecutive_failures"], healed["poll_reason"]) == (0, "busy feed")
+
+    # The quiet feed shows an item not seen before (dated like its old ones): it is alive again.
+    feed_server.routes["/quiet.xml"] = Route(
+        rss("Quiet", items("quiet", 4, base_url=base, start=now - timedelta(days=5)))
+    )
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(Source).where(Source.id == ids["quiet"]).values(next_fetch_at=now - timedelta(seconds=1))
+        )
+    await enqueue_due(services)
+    await drain(collect_worker(services))
+    woken = await health("quiet")
+    assert (woken["fetch_interval_s"], woken["poll_reason"]) == (services.settings.poll_min_s, "busy feed")

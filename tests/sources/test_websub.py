@@ -457,3 +457,28 @@ def test_signature_valid(method: str) -> None:
     assert not signature_valid(SECRET, FEED[:-1], good)
     assert not signature_valid(SECRET, FEED, None)
     assert not signature_valid(SECRET, FEED, f"md5={hashlib.md5(FEED).hexdigest()}")
+
+
+def test_a_signed_push_turns_polling_into_a_safety_net(env: Env) -> None:
+    source_id = env.add_source(websub_state="active", websub_secret=SECRET, planned_reason="busy feed")
+    before = env.source(source_id)
+    assert before.last_push_at is None
+
+    assert env.push(source_id, FEED, sign(FEED)).status_code == 202
+
+    after = env.source(source_id)
+    assert after.last_push_at is not None
+    assert after.poll_reason == "websub push + safety poll"
+    assert after.fetch_interval_s == 4 * env.settings.freshness_s
+    # The next poll moves out to the safety interval (jittered, never under the floor).
+    assert after.next_fetch_at - utcnow() > timedelta(seconds=0.9 * 4 * env.settings.freshness_s - 60)
+
+    # A badly signed push changes nothing.
+    other = env.add_source(
+        feed_url="https://other.example/feed",
+        websub_topic="https://other.example/feed",
+        websub_state="active",
+        websub_secret="other-secret",
+    )
+    assert env.push(other, FEED, sign(FEED, SECRET)).status_code == 202
+    assert env.source(other).last_push_at is None

@@ -50,6 +50,7 @@ async def create_source(body: SourceCreate, services: ServicesDep, _: AdminDep) 
             category=body.category,
             language=body.language,
             full_text=body.full_text,
+            poll_interval_s=body.poll_interval_s,
         )
     return SourceOut.model_validate(source)
 
@@ -83,7 +84,9 @@ async def get_source(source_id: int, services: ServicesDep) -> SourceOut:
 
 @router.get("/{source_id}/health", response_model=SourceHealth)
 async def source_health(source_id: int, services: ServicesDep) -> SourceHealth:
-    """Fetch state: last outcome and error, failures in a row, pause reason, next poll, WebSub."""
+    """Fetch state: last outcome and error, failures in a row, pause reason, WebSub, and the poll
+    interval with its reason ("freshness target", "busy feed", "dormant: last item 4 days ago",
+    "error backoff: 3 failures in a row", "set by source", "websub push + safety poll")."""
     async with services.db.read() as session:
         return SourceHealth.model_validate(await service.get_source(session, source_id))
 
@@ -92,7 +95,9 @@ async def source_health(source_id: int, services: ServicesDep) -> SourceHealth:
 async def update_source(source_id: int, body: SourceUpdate, services: ServicesDep, _: AdminDep) -> SourceOut:
     """Change a source; status 'active' resumes a paused one and polls it now."""
     async with services.db.unit() as uow:
-        source = await service.update_source(uow, source_id, body.model_dump(exclude_unset=True))
+        source = await service.update_source(
+            uow, services.settings, source_id, body.model_dump(exclude_unset=True)
+        )
     return SourceOut.model_validate(source)
 
 

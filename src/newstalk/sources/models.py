@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newstalk.kit.db import Base, BigId, UTCDateTime
+from newstalk.sources.schedule import backoff_reason
 
 ACTIVE = "active"
 PAUSED = "paused"
@@ -30,10 +31,16 @@ class Source(Base):
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(128))
     fetch_interval_s: Mapped[int] = mapped_column(Integer)
+    # Why fetch_interval_s is what it is (schedule.plan_poll); ``poll_reason`` adds error backoff.
+    planned_reason: Mapped[str | None] = mapped_column("poll_reason", String(128))
+    # An interval an admin set for this source (never under NEWSTALK_POLL_MIN_S); None: adaptive.
+    poll_interval_s: Mapped[int | None] = mapped_column(Integer)
     next_fetch_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_new_item_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The newest item date the feed showed (not in the future): how long it has been silent.
+    last_item_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_status: Mapped[str | None] = mapped_column(String(32))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -46,6 +53,19 @@ class Source(Base):
     websub_secret: Mapped[str | None] = mapped_column(String(128))
     websub_state: Mapped[str | None] = mapped_column(String(16))
     websub_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last signed push the hub delivered; recent pushes turn polling into a safety net.
+    last_push_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def poll_reason(self) -> str | None:
+        """Why the source is polled when it is, for source health: error backoff while polls fail.
+
+        Derived from ``consecutive_failures``, so any successful poll (however it is recorded)
+        ends the backoff reason.
+        """
+        if self.consecutive_failures:
+            return backoff_reason(self.consecutive_failures)
+        return self.planned_reason

@@ -6,6 +6,7 @@ import itertools
 import random
 import statistics
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 RECENT_ITEMS = 20
@@ -13,9 +14,14 @@ JITTER = 0.1
 
 
 def publishing_interval(
-    item_times: Iterable[datetime | None], *, default_s: int, min_s: int, max_s: int
+    item_times: Iterable[datetime | None],
+    *,
+    default_s: int,
+    min_s: int,
+    max_s: int,
+    polls_per_gap: float = 2,
 ) -> int:
-    """Poll about twice per typical gap between recent items, clamped to [min_s, max_s].
+    """Poll ``polls_per_gap`` times per typical gap between recent items, clamped to [min_s, max_s].
 
     Feeds with fewer than three dated items get ``default_s``.
     """
@@ -26,7 +32,7 @@ def publishing_interval(
     gaps = [g for g in gaps if g > 0]
     if not gaps:
         return default_s
-    return int(min(max(statistics.median(gaps) / 2, min_s), max_s))
+    return int(min(max(statistics.median(gaps) / polls_per_gap, min_s), max_s))
 
 
 def backoff_interval(failures: int, *, base_s: int, max_s: int) -> int:
@@ -35,7 +41,119 @@ def backoff_interval(failures: int, *, base_s: int, max_s: int) -> int:
     return int(min(base_s * (2**exponent), max_s))
 
 
-def next_fetch_at(now: datetime, interval_s: int, *, rng: random.Random | None = None) -> datetime:
-    """``now + interval`` with ±10% jitter, so sources added together don't poll together."""
+def next_fetch_at(
+    now: datetime,
+    interval_s: int,
+    *,
+    rng: random.Random | None = None,
+    floor_s: int | None = None,
+    ceiling_s: int | None = None,
+) -> datetime:
+    """``now + interval`` with ±10% jitter, so sources added together don't poll together.
+
+    The jitter stays within ``[floor_s, ceiling_s]`` where given (the politeness floor, the
+    freshness target), unless the interval itself is outside them.
+    """
     r = rng or random
-    return now + timedelta(seconds=interval_s * r.uniform(1 - JITTER, 1 + JITTER))
+    low, high = interval_s * (1 - JITTER), interval_s * (1 + JITTER)
+    if floor_s is not None:
+        low = max(low, min(floor_s, interval_s))
+    if ceiling_s is not None:
+        high = min(high, max(ceiling_s, interval_s))
+    return now + timedelta(seconds=r.uniform(low, max(low, high)))
+
+
+# --- The freshness target (NEWSTALK_FRESHNESS_S) ------------------------------------------------
+#
+# Every live source is polled at least once per freshness target. A busy feed is polled
+# more often (about BUSY_POLLS_PER_GAP times per typical gap between its items, never under
+# the politeness floor NEWSTALK_POLL_MIN_S); only a dormant one (no item for DORMANT_AFTER)
+# is polled less often, and then about once per hour per day of silence, up to
+# NEWSTALK_POLL_MAX_S. A source whose hub pushes is polled as a safety net every
+# PUSH_SAFETY_FACTOR freshness targets. An interval set on the source wins over all of
+# these (bounded by the floor). Errors back off from the interval (``backoff_interval``).
+
+BUSY_POLLS_PER_GAP = 10
+DORMANT_AFTER = timedelta(days=2)
+DORMANT_POLLS_PER_SILENCE = 24
+PUSH_SAFETY_FACTOR = 4
+PUSH_RECENT = timedelta(days=1)
+
+FRESHNESS = "freshness target"
+BUSY = "busy feed"
+DORMANT = "dormant"
+PUSHED = "websub push + safety poll"
+SET_BY_SOURCE = "set by source"
+ERROR_BACKOFF = "error backoff"
+
+
+@dataclass(frozen=True, slots=True)
+class PollPlan:
+    """How often to poll a source, and why (shown in source health)."""
+
+    interval_s: int
+    reason: str
+
+
+def busy_interval(item_times: Iterable[datetime | None], *, floor_s: int, freshness_s: int) -> int | None:
+    """The interval for a feed that publishes faster than the freshness target, else None.
+
+    About ``BUSY_POLLS_PER_GAP`` polls per median gap between recent items, never under ``floor_s``.
+    """
+    interval = publishing_interval(
+        item_times, default_s=freshness_s, min_s=floor_s, max_s=freshness_s, polls_per_gap=BUSY_POLLS_PER_GAP
+    )
+    return interval if interval < freshness_s else None
+
+
+def _age(seconds: float) -> str:
+    if seconds >= 86400:
+        days = int(seconds // 86400)
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = int(seconds // 3600)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def plan_poll(
+    *,
+    now: datetime,
+    freshness_s: int,
+    floor_s: int,
+    max_s: int,
+    source_interval_s: int | None = None,
+    pushed_at: datetime | None = None,
+    last_item_at: datetime | None = None,
+    busy_s: int | None = None,
+) -> PollPlan:
+    """The interval for a healthy source, first rule that applies:
+
+    1. an interval set on the source (never under ``floor_s``): "set by source";
+    2. a WebSub push within ``PUSH_RECENT``: a safety poll every ``PUSH_SAFETY_FACTOR``
+       freshness targets;
+    3. no item for ``DORMANT_AFTER``: one poll per ``1/DORMANT_POLLS_PER_SILENCE`` of the
+       silence (a feed quiet for 4 days: every 4 h), between the freshness target and ``max_s``;
+    4. ``busy_s`` (from ``busy_interval``), when the feed publishes faster than the target;
+    5. the freshness target.
+    """
+    floor_s = max(1, min(floor_s, freshness_s))
+    if source_interval_s is not None:
+        return PollPlan(max(source_interval_s, floor_s), SET_BY_SOURCE)
+    if pushed_at is not None and now - pushed_at <= PUSH_RECENT:
+        return PollPlan(max(freshness_s * PUSH_SAFETY_FACTOR, floor_s), PUSHED)
+    if last_item_at is not None and now - last_item_at >= DORMANT_AFTER:
+        silence = (now - last_item_at).total_seconds()
+        interval = int(min(max(silence / DORMANT_POLLS_PER_SILENCE, freshness_s), max(max_s, freshness_s)))
+        return PollPlan(interval, f"{DORMANT}: last item {_age(silence)} ago")
+    if busy_s is not None and busy_s < freshness_s:
+        return PollPlan(max(busy_s, floor_s), BUSY)
+    return PollPlan(freshness_s, FRESHNESS)
+
+
+def backoff_reason(failures: int) -> str:
+    return f"{ERROR_BACKOFF}: {failures} failure{'s' if failures != 1 else ''} in a row"
+
+
+def newest_item_at(item_times: Iterable[datetime | None], now: datetime) -> datetime | None:
+    """The newest item date that is not in the future (feeds' clocks and typos vary)."""
+    dated = [t for t in item_times if t is not None and t <= now + timedelta(minutes=5)]
+    return min(max(dated), now) if dated else None

@@ -87,11 +87,14 @@ async def add_source(
     category: str | None = None,
     language: str | None = None,
     full_text: bool = False,
+    poll_interval_s: int | None = None,
 ) -> Source:
     """Subscribe to a feed (discovering it from a page when needed) and schedule its first poll now.
 
     With ``fetcher`` None the URL is stored as given without contacting it (OPML import).
+    ``poll_interval_s`` fixes the source's poll interval (at least ``NEWSTALK_POLL_MIN_S``).
     """
+    check_poll_interval(settings, poll_interval_s)
     feed_url = canonicalize_url(url)
     feed: ParsedFeed | None = None
     if fetcher is not None:
@@ -100,6 +103,13 @@ async def add_source(
     if await repository.get_by_url(uow.session, feed_url) is not None:
         raise Conflict(f"sources: {feed_url} is already subscribed")
     now = utcnow()
+    plan = schedule.plan_poll(
+        now=now,
+        freshness_s=settings.freshness_s,
+        floor_s=settings.poll_min_s,
+        max_s=settings.poll_max_s,
+        source_interval_s=poll_interval_s,
+    )
     source = Source(
         feed_url=feed_url,
         site_url=feed.site_url if feed else None,
@@ -108,8 +118,10 @@ async def add_source(
         category=category,
         full_text=full_text,
         status=ACTIVE,
-        fetch_interval_s=settings.poll_default_s,
-        next_fetch_at=now + timedelta(seconds=settings.poll_default_s),
+        fetch_interval_s=plan.interval_s,
+        planned_reason=plan.reason,
+        poll_interval_s=poll_interval_s,
+        next_fetch_at=now + timedelta(seconds=plan.interval_s),
         consecutive_failures=0,
         fetch_count=0,
         not_modified_count=0,
@@ -131,13 +143,25 @@ async def get_source(session: AsyncSession, source_id: int) -> Source:
     return source
 
 
-async def update_source(uow: UnitOfWork, source_id: int, changes: dict[str, object]) -> Source:
-    """Apply an admin's changes; resuming a paused source resets its failures and polls it now."""
+async def update_source(
+    uow: UnitOfWork, settings: Settings, source_id: int, changes: dict[str, object]
+) -> Source:
+    """Apply an admin's changes; resuming a paused source resets its failures and polls it now.
+
+    Setting ``poll_interval_s`` (null: adaptive again) replans the source's polling at once.
+    """
     source = await get_source(uow.session, source_id)
     now = utcnow()
     status = changes.pop("status", None)
+    interval_changed = "poll_interval_s" in changes
+    if interval_changed:
+        value = changes["poll_interval_s"]
+        check_poll_interval(settings, value if isinstance(value, int) else None)
     for name, value in changes.items():
         setattr(source, name, value)
+    if interval_changed:
+        replan(source, settings, now=now)
+        source.next_fetch_at = min(source.next_fetch_at, next_poll_at(now, source.fetch_interval_s, settings))
     if status == PAUSED and source.status != PAUSED:
         source.status, source.paused_reason = PAUSED, "paused by an admin"
     elif status == ACTIVE and source.status != ACTIVE:
@@ -153,6 +177,44 @@ async def delete_source(uow: UnitOfWork, source_id: int) -> None:
     """Unsubscribe; the source's articles go with it."""
     source = await get_source(uow.session, source_id)
     await uow.session.delete(source)
+
+
+def check_poll_interval(settings: Settings, interval_s: int | None) -> None:
+    """A source's own interval may be long, never shorter than the politeness floor."""
+    if interval_s is not None and interval_s < settings.poll_min_s:
+        raise InvalidInput(
+            f"sources: poll_interval_s {interval_s} is under the politeness floor "
+            f"NEWSTALK_POLL_MIN_S ({settings.poll_min_s} s)"
+        )
+
+
+def next_poll_at(now: datetime, interval_s: int, settings: Settings) -> datetime:
+    """The next poll, jittered but never under the politeness floor nor past the freshness target."""
+    return schedule.next_fetch_at(
+        now, interval_s, floor_s=settings.poll_min_s, ceiling_s=settings.freshness_s
+    )
+
+
+def replan(source: Source, settings: Settings, *, now: datetime, busy_s: int | None = None) -> None:
+    """Set the source's interval and its reason from the freshness target (``schedule.plan_poll``).
+
+    ``busy_s`` is the busy-feed interval from the items just fetched; without it (a 304, a
+    push, an admin's change) a busy source keeps the interval it last learned.
+    """
+    if busy_s is None and source.planned_reason == schedule.BUSY:
+        busy_s = source.fetch_interval_s
+    pushed_at = source.last_push_at if source.websub_state == "active" else None
+    plan = schedule.plan_poll(
+        now=now,
+        freshness_s=settings.freshness_s,
+        floor_s=settings.poll_min_s,
+        max_s=settings.poll_max_s,
+        source_interval_s=source.poll_interval_s,
+        pushed_at=pushed_at,
+        last_item_at=source.last_item_at or source.last_new_item_at,
+        busy_s=busy_s,
+    )
+    source.fetch_interval_s, source.planned_reason = plan.interval_s, plan.reason
 
 
 def record_failure(source: Source, settings: Settings, error: str, *, reason: str, now: datetime) -> None:
@@ -214,13 +276,17 @@ def record_success(
     if permanent_url and permanent_url != source.feed_url:
         log.info("sources: %s moved permanently to %s", source.feed_url, permanent_url)
         source.feed_url = permanent_url
+    busy_s: int | None = None
+    newest: datetime | None = None
+    if new_items and source.last_push_at is not None:
+        # The poll found items the hub did not push: poll on the freshness target until it pushes again.
+        source.last_push_at = None
     if feed is not None:
-        source.fetch_interval_s = schedule.publishing_interval(
-            (e.published_at or e.updated_at for e in feed.entries),
-            default_s=settings.poll_default_s,
-            min_s=settings.poll_min_s,
-            max_s=settings.poll_max_s,
-        )
+        times = [e.published_at or e.updated_at for e in feed.entries]
+        busy_s = schedule.busy_interval(times, floor_s=settings.poll_min_s, freshness_s=settings.freshness_s)
+        newest = schedule.newest_item_at(times, now)
+        if newest is not None:
+            source.last_item_at = newest
         if not source.site_url and feed.site_url:
             source.site_url = feed.site_url[:2048]
         if source.title == source.feed_url and feed.title:
@@ -229,7 +295,12 @@ def record_success(
     if new_items:
         source.last_new_item_at = now
         source.article_count += new_items
-    source.next_fetch_at = schedule.next_fetch_at(now, source.fetch_interval_s)
+        if newest is None or source.fetch_count > 1:
+            # Items we had not seen: the feed is alive now, whatever dates it gives them (the
+            # first poll finds every item new, so there the feed's own dates tell).
+            source.last_item_at = now
+    replan(source, settings, now=now, busy_s=busy_s)
+    source.next_fetch_at = next_poll_at(now, source.fetch_interval_s, settings)
     if held_back:
         note_held_back(source, held_back, now=now)
     source.updated_at = now

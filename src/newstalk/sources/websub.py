@@ -12,7 +12,10 @@ Contracts:
   that source's secret; anything else is answered 2xx and dropped (WebSub 7), so the
   callbacks cannot inject items into any source. A source with no pending or active
   subscription answers 410 before the body is read (a hub then drops the subscription). They take no admin token: hubs call them.
-* Polling continues whatever happens here, so a failed or silent hub never loses items.
+* Polling continues whatever happens here, so a failed or silent hub never loses items. A
+  source whose hub pushed within a day is polled as a safety net every
+  ``schedule.PUSH_SAFETY_FACTOR`` freshness targets ("websub push + safety poll" in source
+  health); a poll that finds items the hub did not push puts it back on the freshness target.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from newstalk.kit.db import utcnow
 from newstalk.pipeline import topics
 from newstalk.pipeline.context import StageServices
 from newstalk.pipeline.worker import JobContext
-from newstalk.sources import repository
+from newstalk.sources import repository, schedule
 from newstalk.sources.models import ACTIVE, Source
-from newstalk.sources.service import new_websub_secret, websub_event
+from newstalk.sources.service import new_websub_secret, replan, websub_event
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +218,16 @@ async def receive_push(source_id: int, request: Request, services: ServicesDep) 
     key = f"push:{source_id}:{hashlib.sha256(body).hexdigest()}"
     async with services.db.unit() as uow:
         uow.emit(Event(topics.SOURCE_PUSH, key, payload, now))
+        pushed = await repository.get(uow.session, source_id)
+        if pushed is not None and pushed.websub_state == SUBSCRIBED:
+            # The hub delivers: polling becomes a safety net (schedule.PUSH_SAFETY_FACTOR).
+            pushed.last_push_at = now
+            replan(pushed, services.settings, now=now)
+            pushed.next_fetch_at = max(
+                pushed.next_fetch_at,
+                schedule.next_fetch_at(now, pushed.fetch_interval_s, floor_s=services.settings.poll_min_s),
+            )
+            pushed.updated_at = now
     metrics.WEBSUB_EVENTS.labels("push").inc()
     return accepted
 
