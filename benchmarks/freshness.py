@@ -43,14 +43,10 @@ import hashlib
 import hmac
 import json
 import math
-import os
 import random
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -68,10 +64,19 @@ from xml.sax.saxutils import escape
 
 import httpx
 
+from newstalk.replay import run as replay
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._feeds import _item_text, is_korean
 
+# What differs from the shipped defaults: a fresh database (Service adds it), 127.0.0.1 feeds
+# and hub, and no rate limit on the benchmark's own API polling.
+SHIPPED_ENV = {
+    "NEWSTALK_ALLOW_PRIVATE_NETWORKS": "true",
+    "NEWSTALK_RATE_LIMIT_PER_MINUTE": "0",
+    "NEWSTALK_LOG_LEVEL": "WARNING",
+}
 SHOWN = 20  # items a feed document shows, newest first
 HISTORY_TEXTS = 1  # distinct texts (per language) behind every feed's history items
 
@@ -80,10 +85,7 @@ def log(msg: str) -> None:
     print(f"[freshness {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_free_port = replay._free_port
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -292,77 +294,14 @@ def _history_text(k: int, korean: bool) -> tuple[str, str]:
 # --- The service under test ------------------------------------------------------------------
 
 
-class Service:
+class Service(replay.Service):
     """``newstalk up`` on a fresh SQLite file, otherwise with its shipped settings."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.token = secrets.token_urlsafe(32)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
-        env.update(
-            {
-                "NEWSTALK_DATABASE_URL": f"sqlite:///{workdir / 'newstalk.db'}",
-                "NEWSTALK_AUDIO_DIR": str(workdir / "audio"),
-                "NEWSTALK_PUBLIC_URL": self.base,
-                "NEWSTALK_ADMIN_TOKEN": self.token,
-                "NEWSTALK_ALLOW_PRIVATE_NETWORKS": "true",
-                "NEWSTALK_RATE_LIMIT_PER_MINUTE": "0",
-                "NEWSTALK_LOG_LEVEL": "WARNING",
-            }
-        )
-        self.log_path = workdir / "service.log"
-        self._log = self.log_path.open("w")
-        exe = Path(sys.executable).with_name("newstalk")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "newstalk.cli"]
-        self.proc = subprocess.Popen(
-            [*cmd, "up", "--port", str(self.port)],
-            cwd=workdir,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.client = httpx.Client(
-            base_url=self.base, timeout=60, headers={"Authorization": f"Bearer {self.token}"}
-        )
-
-    def wait_ready(self, timeout_s: float = 300) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"newstalk up exited ({self.proc.returncode}): {self.tail()}")
-            try:
-                if self.client.get("/ready").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"newstalk up not ready within {timeout_s:.0f} s: {self.tail()}")
-
-    def tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-2000:]
-
-    def get(self, path: str, **params: Any) -> Any:
-        for attempt in range(3):
-            try:
-                resp = self.client.get(path, params=params)
-                resp.raise_for_status()
-                return resp.json()
-            except httpx.TransportError:
-                if attempt == 2:
-                    raise
-                time.sleep(0.5)
-        raise AssertionError("unreachable")
+        super().__init__(workdir, env=SHIPPED_ENV)
 
     def sources(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            page = self.get("/api/v1/sources", limit=500, **({"cursor": cursor} if cursor else {}))
-            out += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return out
+        return list(self.pages("/api/v1/sources", limit=500))
 
     def depth(self) -> dict[str, int]:
         by_stage: dict[str, int] = defaultdict(int)
@@ -370,17 +309,6 @@ class Service:
             if row["status"] in ("ready", "running"):
                 by_stage[row["stage"]] += row["count"]
         return dict(by_stage)
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 # --- Observing the API -----------------------------------------------------------------------
