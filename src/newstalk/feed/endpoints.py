@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from newstalk.deps import CurrentAccount, ServicesDep
+from newstalk.deps import CurrentAccount, ServicesDep, SessionDep
 from newstalk.feed import service
 from newstalk.feed.schemas import FeedItemOut, FeedPageOut
 from newstalk.providers.embeddings import EmbeddingProvider, build_embeddings
@@ -28,14 +28,14 @@ def _embeddings(services: Services) -> EmbeddingProvider:
 @router.get("/feed", response_model=FeedPageOut)
 async def get_feed(
     services: ServicesDep,
+    session: SessionDep,
     principal: CurrentAccount,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> FeedPageOut:
     """Your stories, ranked for you, each with why it is there; pages stay put while news arrives."""
-    async with services.db.read() as session:
-        engine = service.engine_for(session, _embeddings(services))
-        page = await engine.page(session, principal.account_id, limit=limit, cursor=cursor)
+    engine = service.engine_for(session, _embeddings(services))
+    page = await engine.page(session, principal.account_id, limit=limit, cursor=cursor)
     return FeedPageOut(
         items=[
             FeedItemOut(
