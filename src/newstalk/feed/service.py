@@ -14,6 +14,11 @@ Everything the ranking reads at request time is in memory:
   feedback and preference changes count from the next request, in every API process.
 - pages: the ordered list of a listener's feed is kept for ``PAGE_TTL_S`` keyed by the
   instant it was ranked, which the cursor carries; later pages slice the same list.
+- first pages: a first page (no cursor) asked again within ``FIRST_PAGE_REUSE_S``, while
+  the index (``StoryIndex.version``) and the listener's profile (preferences and feedback
+  folded in) are unchanged, reuses the list ranked for the previous one and its instant
+  instead of ranking again: the ranking is most of a feed request's cost, and its inputs
+  did not change. Any new or changed story, preference change or feedback ranks afresh.
 
 Nothing here is persisted: a profile is rebuilt from the listener's last ``MAX_EVENTS``
 events in one query when a process first sees them.
@@ -60,6 +65,7 @@ MAX_LISTENERS = 50_000
 MAX_PAGES = 20_000
 EXPLORATION_RATE = 1 / ranking.EXPLORE_EVERY
 FIRST_DEPTH = 40  # items ranked for a first page; deeper pages extend the list
+FIRST_PAGE_REUSE_S = 10.0  # a first page reuses the last ranking this long while its inputs hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +133,7 @@ class StoryIndex:
         self.applied: dict[int, datetime] = {}  # story id -> the updated_at its row reflects
         self._checked = self._trended = self._built = 0.0
         self._lock = asyncio.Lock()
+        self.version = 0  # bumped whenever the snapshot's stories or scores change
 
     async def current(self, session: AsyncSession) -> Snapshot:
         """The index, refreshed first when it is due; a request never waits for another's refresh."""
@@ -151,6 +158,7 @@ class StoryIndex:
         """Rebuild from the database on the next request (tests, or after bulk changes)."""
         self._built = self._checked = self._trended = -1e9
         self.snapshot = None
+        self.version += 1
 
     async def _rebuild(self, session: AsyncSession) -> None:
         started = time.monotonic()
@@ -159,6 +167,7 @@ class StoryIndex:
         outlets = await repository.story_outlets(session, seen_since=since, updated_after=None)
         self.outlet_names = await repository.outlet_names(session)
         self.snapshot = await asyncio.to_thread(_build, rows, outlets, None)
+        self.version += 1
         self.applied = {r.id: r.updated_at for r in rows}
         self.watermark = max((r.updated_at for r in rows), default=None)
         self._built = self._checked = self._trended = time.monotonic()
@@ -184,6 +193,7 @@ class StoryIndex:
         if any(r.source_id not in self.outlet_names for r in outlets):
             self.outlet_names = await repository.outlet_names(session)
         self.snapshot = _build(rows, outlets, self.snapshot)
+        self.version += 1
         self.applied.update((r.id, r.updated_at) for r in rows)
         self.watermark = max([r.updated_at for r in rows] + ([self.watermark] if self.watermark else []))
 
@@ -198,6 +208,7 @@ class StoryIndex:
             row = snap.rows.get(r.id)
             if row is not None:
                 trending[row] = r.trending_score
+        self.version += 1
 
 
 def _outlets_by_story(outlets: Sequence[Any]) -> dict[int, tuple[int, ...]]:
@@ -337,6 +348,17 @@ class _Page:
     complete: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _FirstPage:
+    """What the last first page of a listener was ranked from, and at which instant."""
+
+    as_ms: int
+    created: float
+    index_version: int
+    interests: Interests
+    through_id: int
+
+
 @dataclass
 class FeedEngine:
     """This process's feed state: the story index, listener profiles, ranked lists, keyword vectors."""
@@ -345,6 +367,7 @@ class FeedEngine:
     index: StoryIndex = field(default_factory=StoryIndex)
     listeners: OrderedDict[int, ListenerState] = field(default_factory=OrderedDict)
     pages: OrderedDict[tuple[int, int], _Page] = field(default_factory=OrderedDict)
+    first_pages: OrderedDict[int, _FirstPage] = field(default_factory=OrderedDict)
     keyword_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     _pending: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -456,6 +479,8 @@ class FeedEngine:
             as_ms, offset = int(utcnow().timestamp() * 1000), 0
         snap = await self.index.current(session)
         st = await self.state(session, user_id)
+        if not cursor:
+            as_ms = self._first_page_instant(user_id, st, as_ms)
         as_of = datetime.fromtimestamp(as_ms / 1000, UTC)
         key = (user_id, as_ms)
         cached = self.pages.get(key)
@@ -504,6 +529,27 @@ class FeedEngine:
             encode_cursor(as_ms, position, cached.through_id) if position < len(cached.story_ids) else None
         )
         return FeedPage(items, next_cursor, as_of)
+
+    def _first_page_instant(self, user_id: int, st: ListenerState, now_ms: int) -> int:
+        """The instant of the listener's last first page while nothing it was ranked from changed, else now."""
+        last = self.first_pages.get(user_id)
+        now = time.monotonic()
+        if (
+            last is not None
+            and now - last.created < FIRST_PAGE_REUSE_S
+            and last.index_version == self.index.version
+            and last.interests is st.interests
+            and last.through_id == st.engagement.through_id
+            and (user_id, last.as_ms) in self.pages
+        ):
+            return last.as_ms
+        self.first_pages[user_id] = _FirstPage(
+            now_ms, now, self.index.version, st.interests, st.engagement.through_id
+        )
+        self.first_pages.move_to_end(user_id)
+        while len(self.first_pages) > MAX_LISTENERS:
+            self.first_pages.popitem(last=False)
+        return now_ms
 
     def _item(
         self, snap: Snapshot, st: ListenerState, pick: Pick, story_id: int, rank: int
