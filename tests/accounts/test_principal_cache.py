@@ -81,7 +81,7 @@ async def test_logout_ends_a_cached_login_at_once(database_url: str) -> None:
 async def test_a_reused_refresh_token_ends_the_cached_login(database_url: str) -> None:
     settings = make_settings(database_url, refresh_grace_s=0)
     me = await make_account(settings, Role.listener)
-    async with replica(settings) as (app, http):
+    async with replica(settings) as (_, http):
         assert (await http.get("/api/v1/me", headers=me.headers)).status_code == 200
         first = await http.post("/api/v1/auth/refresh", json={"refresh_token": me.refresh_token})
         assert first.status_code == 200
