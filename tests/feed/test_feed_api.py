@@ -263,3 +263,32 @@ async def test_the_index_follows_merges_and_new_titles(
     after = {i["story_id"]: i["title"] for i in (await feed(client, me.headers, limit=20))["items"]}
     assert ids[1] not in after  # merged away
     assert after[ids[2]] == "Central bank raises rates again"
+
+
+async def test_a_repeated_first_page_reuses_its_ranking_until_an_input_changes(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    ids, outlets = await seed(settings, NEWS_DAY)
+    me = await make_account(settings, Role.listener)
+    first = await feed(client, me.headers, limit=5)
+    again = await feed(client, me.headers, limit=5)
+    assert again == first  # same instant, same list, same cursor: nothing it was ranked from moved
+    # Feedback (folded into the profile) ranks afresh on the next request.
+    liked = {"story_id": ids[5], "event": "liked"}
+    assert (await client.post("/api/v1/me/feedback", json=liked, headers=me.headers)).status_code == 201
+    after_feedback = await feed(client, me.headers, limit=5)
+    assert after_feedback["as_of"] != first["as_of"]
+    # So does a preference change...
+    put = await client.put("/api/v1/me/preferences", json={"categories": ["sports"]}, headers=me.headers)
+    assert put.status_code == 200
+    after_prefs = await feed(client, me.headers, limit=5)
+    assert after_prefs["as_of"] != after_feedback["as_of"]
+    # ...and a new story in the index.
+    late, _ = await seed(
+        settings,
+        [Spec("Breaking: volcano erupts", "world", ("reuters",), "en", ("volcano",), 0.99, 0)],
+        sources=outlets,
+    )
+    fresh = await feed(client, me.headers, limit=5)
+    assert fresh["as_of"] != after_prefs["as_of"]
+    assert late[0] in {i["story_id"] for i in fresh["items"]}

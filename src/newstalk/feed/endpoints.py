@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from newstalk.deps import CurrentAccount, ServicesDep, SessionDep
 from newstalk.feed import service
@@ -32,11 +32,15 @@ async def get_feed(
     principal: CurrentAccount,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> FeedPageOut:
+) -> Response:
     """Your stories, ranked for you, each with why it is there; pages stay put while news arrives."""
     engine = service.engine_for(session, _embeddings(services))
-    page = await engine.page(session, principal.account_id, limit=limit, cursor=cursor)
-    return FeedPageOut(
+    body = await engine.page_json(session, principal.account_id, limit=limit, cursor=cursor, render=_render)
+    return Response(body, media_type="application/json")
+
+
+def _render(page: service.FeedPage) -> bytes:
+    out = FeedPageOut(
         items=[
             FeedItemOut(
                 story_id=i.story_id,
@@ -61,3 +65,4 @@ async def get_feed(
         as_of=page.as_of,
         exploration_rate=service.EXPLORATION_RATE,
     )
+    return out.model_dump_json().encode()

@@ -32,7 +32,7 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -349,6 +349,29 @@ class _Page:
 
 
 @dataclass(frozen=True, slots=True)
+class _Listed:
+    """A listener's ranked list and where a page starts in it (before slicing the items)."""
+
+    snap: Snapshot
+    st: ListenerState
+    ranked: _Page
+    as_ms: int
+    offset: int
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    """A page's JSON and what it was built from (compared by identity where objects)."""
+
+    index_version: int
+    interests: Interests
+    through_id: int
+    ranked: _Page
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class _FirstPage:
     """What the last first page of a listener was ranked from, and at which instant."""
 
@@ -368,6 +391,7 @@ class FeedEngine:
     listeners: OrderedDict[int, ListenerState] = field(default_factory=OrderedDict)
     pages: OrderedDict[tuple[int, int], _Page] = field(default_factory=OrderedDict)
     first_pages: OrderedDict[int, _FirstPage] = field(default_factory=OrderedDict)
+    rendered: OrderedDict[tuple[int, int, int, int], _Rendered] = field(default_factory=OrderedDict)
     keyword_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     _pending: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -472,6 +496,46 @@ class FeedEngine:
         self, session: AsyncSession, user_id: int, *, limit: int, cursor: str | None = None
     ) -> FeedPage:
         """One page of a listener's feed; the cursor pins the instant and profile the list was ranked at."""
+        listed = await self._list(session, user_id, limit=limit, cursor=cursor)
+        return self._slice(listed, limit)
+
+    async def page_json(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        *,
+        limit: int,
+        cursor: str | None,
+        render: Callable[[FeedPage], bytes],
+    ) -> bytes:
+        """``render(page(...))``, reusing the last rendering of this page while nothing it was built from changed.
+
+        The bytes are kept per listener, instant, offset and limit, and used again only while
+        the story index version, the listener's interests, the newest feedback folded in and
+        the ranked list itself are the same objects they were built from.
+        """
+        listed = await self._list(session, user_id, limit=limit, cursor=cursor)
+        key = (user_id, listed.as_ms, listed.offset, limit)
+        kept = self.rendered.get(key)
+        if (
+            kept is not None
+            and kept.index_version == self.index.version
+            and kept.interests is listed.st.interests
+            and kept.through_id == listed.st.engagement.through_id
+            and kept.ranked is listed.ranked
+        ):
+            self.rendered.move_to_end(key)
+            return kept.body
+        body = render(self._slice(listed, limit))
+        self.rendered[key] = _Rendered(
+            self.index.version, listed.st.interests, listed.st.engagement.through_id, listed.ranked, body
+        )
+        self.rendered.move_to_end(key)
+        while len(self.rendered) > MAX_PAGES:
+            self.rendered.popitem(last=False)
+        return body
+
+    async def _list(self, session: AsyncSession, user_id: int, *, limit: int, cursor: str | None) -> _Listed:
         through: int | None = None
         if cursor:
             as_ms, offset, through = _parse_cursor(cursor)
@@ -518,17 +582,23 @@ class FeedEngine:
             self.pages.move_to_end(key)
             while len(self.pages) > MAX_PAGES:
                 self.pages.popitem(last=False)
+        return _Listed(snap, st, cached, as_ms, offset, as_of)
+
+    def _slice(self, listed: _Listed, limit: int) -> FeedPage:
+        snap, st, cached = listed.snap, listed.st, listed.ranked
         items: list[FeedItem] = []
-        position = offset
+        position = listed.offset
         while position < len(cached.story_ids) and len(items) < limit:
             item = self._item(snap, st, cached.picks[position], cached.story_ids[position], position + 1)
             position += 1
             if item is not None:
                 items.append(item)
         next_cursor = (
-            encode_cursor(as_ms, position, cached.through_id) if position < len(cached.story_ids) else None
+            encode_cursor(listed.as_ms, position, cached.through_id)
+            if position < len(cached.story_ids)
+            else None
         )
-        return FeedPage(items, next_cursor, as_of)
+        return FeedPage(items, next_cursor, listed.as_of)
 
     def _first_page_instant(self, user_id: int, st: ListenerState, now_ms: int) -> int:
         """The instant of the listener's last first page while nothing it was ranked from changed, else now."""
