@@ -103,6 +103,9 @@ async def stream(
     refused = hub.refusal(owner)
     if refused is not None:
         raise RateLimited(refused)
+    # The stream never ends: give the request's session (authentication, preferences) back now,
+    # not when the stream closes, so open streams hold no database connections.
+    await db.close()
     return StreamingResponse(
         live.stream(hub, flt, resume, owner), media_type="text/event-stream", headers=_SSE_HEADERS
     )
