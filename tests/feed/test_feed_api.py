@@ -292,3 +292,24 @@ async def test_a_repeated_first_page_reuses_its_ranking_until_an_input_changes(
     fresh = await feed(client, me.headers, limit=5)
     assert fresh["as_of"] != after_prefs["as_of"]
     assert late[0] in {i["story_id"] for i in fresh["items"]}
+
+
+async def test_own_writes_apply_at_once_when_the_profile_check_is_skipped(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in production: the profile's freshness query runs at most every REFRESH_S per
+    # listener, but a write through this process (feedback, preferences) applies at once.
+    monkeypatch.setattr(service, "REFRESH_S", 60.0)
+    ids, _ = await seed(settings, NEWS_DAY)
+    me = await make_account(settings, Role.listener)
+    before = await feed(client, me.headers, limit=20)
+    assert ids[5] in {i["story_id"] for i in before["items"]}
+    heard = {"story_id": ids[5], "event": "listened", "percent": 100}
+    assert (await client.post("/api/v1/me/feedback", json=heard, headers=me.headers)).status_code == 201
+    after = await feed(client, me.headers, limit=20)
+    assert ids[5] not in {i["story_id"] for i in after["items"]}  # what you heard is not offered again
+    put = await client.put("/api/v1/me/preferences", json={"muted_topics": ["bank"]}, headers=me.headers)
+    assert put.status_code == 200
+    muted = await feed(client, me.headers, limit=20)
+    assert muted["as_of"] != after["as_of"]
+    assert all("bank" not in i["title"].casefold() for i in muted["items"])

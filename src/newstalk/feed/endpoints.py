@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from newstalk.deps import CurrentAccount, ServicesDep, SessionDep
 from newstalk.feed import service
 from newstalk.feed.schemas import FeedItemOut, FeedPageOut
+from newstalk.kit.api import page_cache
 from newstalk.providers.embeddings import EmbeddingProvider, build_embeddings
 from newstalk.runtime import Services
 
@@ -27,6 +28,7 @@ def _embeddings(services: Services) -> EmbeddingProvider:
 
 @router.get("/feed", response_model=FeedPageOut)
 async def get_feed(
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
     principal: CurrentAccount,
@@ -35,7 +37,10 @@ async def get_feed(
 ) -> Response:
     """Your stories, ranked for you, each with why it is there; pages stay put while news arrives."""
     engine = service.engine_for(session, _embeddings(services))
-    body = await engine.page_json(session, principal.account_id, limit=limit, cursor=cursor, render=_render)
+    owner = principal.account_id
+    # Moves when this listener writes through this process: their profile is re-read at once.
+    writes = page_cache(request).owner_version(owner)
+    body = await engine.page_json(session, owner, limit=limit, cursor=cursor, render=_render, writes=writes)
     return Response(body, media_type="application/json")
 
 

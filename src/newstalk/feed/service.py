@@ -337,6 +337,8 @@ class ListenerState:
     interests: Interests
     language: str
     keywords_missing: bool = False
+    checked: float = -1e9  # monotonic time of the last freshness query that found it current
+    writes: int | None = None  # the caller's owner_version at that query (None: not known)
 
 
 @dataclass
@@ -446,13 +448,29 @@ class FeedEngine:
         return interests, language, embedded != keywords and self.embeddings is not None
 
     async def state(
-        self, session: AsyncSession, user_id: int, *, up_to_id: int | None = None
+        self,
+        session: AsyncSession,
+        user_id: int,
+        *,
+        up_to_id: int | None = None,
+        writes: int | None = None,
     ) -> ListenerState:
-        """A listener's current profile, catching up with feedback and preference changes."""
+        """A listener's current profile, catching up with feedback and preference changes.
+
+        ``writes`` is the listener's ``PageCache.owner_version`` in this process: while it is
+        unchanged and the last freshness query is under ``REFRESH_S`` old, the query is skipped
+        (their own writes through this process move it at once; other processes' within
+        ``REFRESH_S``, as for stories).
+        """
         st = self.listeners.get(user_id)
+        started = time.monotonic()
         if up_to_id is None and st is not None and not st.keywords_missing:
+            if writes is not None and st.writes == writes and started - st.checked < REFRESH_S:
+                self.listeners.move_to_end(user_id)
+                return st  # checked a moment ago and nothing was written through this process since
             stamp, newest = await repository.listener_stamp(session, user_id)
             if stamp == st.prefs_stamp and newest <= st.engagement.through_id:
+                st.checked, st.writes = started, writes
                 self.listeners.move_to_end(user_id)
                 return st  # the common case: one small query
         prefs = await listeners_repository.get_preferences(session, user_id)
@@ -486,6 +504,7 @@ class FeedEngine:
                 title=r.title,
             )
         if cache:
+            st.checked, st.writes = started, writes
             self.listeners[user_id] = st
             self.listeners.move_to_end(user_id)
             while len(self.listeners) > MAX_LISTENERS:
@@ -496,7 +515,7 @@ class FeedEngine:
         self, session: AsyncSession, user_id: int, *, limit: int, cursor: str | None = None
     ) -> FeedPage:
         """One page of a listener's feed; the cursor pins the instant and profile the list was ranked at."""
-        listed = await self._list(session, user_id, limit=limit, cursor=cursor)
+        listed = await self._list(session, user_id, limit=limit, cursor=cursor, writes=None)
         return self._slice(listed, limit)
 
     async def page_json(
@@ -507,6 +526,7 @@ class FeedEngine:
         limit: int,
         cursor: str | None,
         render: Callable[[FeedPage], bytes],
+        writes: int | None = None,
     ) -> bytes:
         """``render(page(...))``, reusing the last rendering of this page while nothing it was built from changed.
 
@@ -514,7 +534,7 @@ class FeedEngine:
         the story index version, the listener's interests, the newest feedback folded in and
         the ranked list itself are the same objects they were built from.
         """
-        listed = await self._list(session, user_id, limit=limit, cursor=cursor)
+        listed = await self._list(session, user_id, limit=limit, cursor=cursor, writes=writes)
         key = (user_id, listed.as_ms, listed.offset, limit)
         kept = self.rendered.get(key)
         if (
@@ -535,14 +555,16 @@ class FeedEngine:
             self.rendered.popitem(last=False)
         return body
 
-    async def _list(self, session: AsyncSession, user_id: int, *, limit: int, cursor: str | None) -> _Listed:
+    async def _list(
+        self, session: AsyncSession, user_id: int, *, limit: int, cursor: str | None, writes: int | None
+    ) -> _Listed:
         through: int | None = None
         if cursor:
             as_ms, offset, through = _parse_cursor(cursor)
         else:
             as_ms, offset = int(utcnow().timestamp() * 1000), 0
         snap = await self.index.current(session)
-        st = await self.state(session, user_id)
+        st = await self.state(session, user_id, writes=writes)
         if not cursor:
             as_ms = self._first_page_instant(user_id, st, as_ms)
         as_of = datetime.fromtimestamp(as_ms / 1000, UTC)

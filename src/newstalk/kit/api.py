@@ -267,6 +267,10 @@ class PageCache:
         self._bytes = 0
         self._paths: dict[str, bool] = {}  # path -> whether its pages are private
         self._owners: dict[str, int] = {}  # key of a private page -> its owner
+        # owner -> serial of their last write through this process (see owner_version)
+        self._owner_writes: OrderedDict[int, int] = OrderedDict()
+        self._write_serial = 0
+        self._forgotten_serial = 0  # the newest serial dropped from _owner_writes
         self._inflight: dict[str, asyncio.Future[Page | None]] = {}
         max_age = math.ceil(ttl_s)
         self.cache_control = f"public, max-age={max_age}".encode() if max_age > 0 else b"no-cache"
@@ -348,11 +352,27 @@ class PageCache:
             self._drop(key)
 
     def invalidate_owner(self, owner: int) -> None:
-        """Forget every private page of this owner (after they wrote through this process)."""
+        """Forget every private page of this owner and move their ``owner_version`` (after they wrote)."""
+        self._write_serial += 1
+        self._owner_writes[owner] = self._write_serial
+        self._owner_writes.move_to_end(owner)
+        while len(self._owner_writes) > 100_000:
+            _, serial = self._owner_writes.popitem(last=False)
+            self._forgotten_serial = max(self._forgotten_serial, serial)
         if not self._owners:
             return
         for key in [k for k, o in self._owners.items() if o == owner]:
             self._drop(key)
+
+    def owner_version(self, owner: int) -> int:
+        """A number that changes whenever this owner writes through this process.
+
+        Other per-listener caches (the feed's listener profiles) compare it to skip a
+        freshness query while it holds; an owner forgotten to bound memory reads as the
+        newest forgotten serial, which only ever moves forward (a spurious change, never a
+        missed one).
+        """
+        return self._owner_writes.get(owner, self._forgotten_serial)
 
     def _drop(self, key: str) -> None:
         page = self._pages.pop(key, None)
@@ -463,7 +483,8 @@ class PageCacheMiddleware:
     unknown credential always goes through the endpoint and its authentication. It then
     counts against the listener's rate-limit bucket, gets public pages as anyone would,
     and gets private pages of its own account only. A write (not a GET) by a signed-in
-    caller drops that caller's private pages when its answer starts.
+    caller drops that caller's private pages and moves their ``owner_version`` when its
+    answer starts (after the endpoint committed).
     """
 
     def __init__(self, app: ASGIApp, *, cache: PageCache) -> None:
@@ -475,7 +496,7 @@ class PageCacheMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["method"] != "GET":
-            if scope["method"] in ("HEAD", "OPTIONS") or not self.cache.has_private_pages:
+            if scope["method"] in ("HEAD", "OPTIONS"):
                 await self.app(scope, receive, send)
             else:
                 await self.app(scope, receive, self._dropping_owner_pages(scope, send))
