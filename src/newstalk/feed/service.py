@@ -9,9 +9,12 @@ Everything the ranking reads at request time is in memory:
   touching ``updated_at``, are re-read every ``TRENDING_S``; a full rebuild every ``REBUILD_S``
   drops deleted stories and re-centres the vectors.
 - listener state: the engagement profile (``ranking.Engagement``) and declared interests.
-  Each request reads the preferences row (one primary-key lookup) and the listener's
-  feedback events newer than the last one folded in (one indexed query, usually empty), so
-  feedback and preference changes count from the next request, in every API process.
+  A request checks the preferences' ``updated_at`` and the newest feedback id (one small
+  query) and folds in what changed, at most every ``REFRESH_S`` per listener: in between,
+  a request whose listener wrote nothing through this process (``PageCache.owner_version``
+  unchanged) skips the query. So a listener's own feedback and preference changes count
+  from their next request in the process that took them, and in every other API process
+  within ``REFRESH_S``, as new stories do.
 - pages: the ordered list of a listener's feed is kept for ``PAGE_TTL_S`` keyed by the
   instant it was ranked, which the cursor carries; later pages slice the same list.
 - first pages: a first page (no cursor) asked again within ``FIRST_PAGE_REUSE_S``, while
