@@ -229,7 +229,12 @@ def server(cmd: list[str], port: int, env: dict[str, str], ready_path: str) -> I
         yield proc.pid
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            log(f"{cmd[0]} did not stop within 30 s of SIGTERM; killed")
+            proc.kill()
+            proc.wait()
 
 
 def wrk(

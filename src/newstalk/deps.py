@@ -35,7 +35,7 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 
 async def request_db(request: Request) -> AsyncIterator[RequestSession]:
-    """The request's database access: one read session, opened on first use, closed at the end.
+    """The request's database access: one read session, opened on first use, closed after the endpoint.
 
     FastAPI caches a dependency per request, so authentication, the rate limiter and the
     endpoint all get this one object (the shape of the FastAPI template's ``SessionDep``).
@@ -47,7 +47,9 @@ async def request_db(request: Request) -> AsyncIterator[RequestSession]:
         await db.close()
 
 
-DbDep = Annotated[RequestSession, Depends(request_db)]
+# scope="function": closed when the endpoint returns, before the response is sent, so a
+# connection is never held while the answer goes out (or while a stream runs).
+DbDep = Annotated[RequestSession, Depends(request_db, scope="function")]
 
 
 async def read_session(db: DbDep) -> AsyncSession:
