@@ -313,3 +313,28 @@ async def test_own_writes_apply_at_once_when_the_profile_check_is_skipped(
     muted = await feed(client, me.headers, limit=20)
     assert muted["as_of"] != after["as_of"]
     assert all("bank" not in i["title"].casefold() for i in muted["items"])
+
+
+async def test_a_cached_feed_page_is_only_ever_answered_to_its_listener(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "REFRESH_S", 60.0)  # as in production: pages may be answered from the cache
+    ids, _ = await seed(settings, NEWS_DAY)
+    me = await make_account(settings, Role.listener)
+    other = await make_account(settings, Role.listener)
+    liked = {"story_id": ids[5], "event": "liked"}
+    assert (await client.post("/api/v1/me/feedback", json=liked, headers=other.headers)).status_code == 201
+    mine = await client.get("/api/v1/feed", params={"limit": 20}, headers=me.headers)
+    again = await client.get("/api/v1/feed", params={"limit": 20}, headers=me.headers)
+    assert again.content == mine.content
+    assert again.headers["cache-control"] == "private, no-cache"
+    revalidated = await client.get(
+        "/api/v1/feed", params={"limit": 20}, headers={"If-None-Match": mine.headers["etag"], **me.headers}
+    )
+    assert revalidated.status_code == 304
+    theirs = await client.get("/api/v1/feed", params={"limit": 20}, headers=other.headers)
+    assert theirs.content != mine.content
+    assert any(i["reason"] == "similar" for i in theirs.json()["items"])
+    assert all(i["reason"] != "similar" for i in mine.json()["items"])
+    assert (await client.post("/api/v1/auth/logout", headers=me.headers)).status_code == 204
+    assert (await client.get("/api/v1/feed", params={"limit": 20}, headers=me.headers)).status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from newstalk.deps import CurrentAccount, ServicesDep, SessionDep
 from newstalk.feed import service
 from newstalk.feed.schemas import FeedItemOut, FeedPageOut
-from newstalk.kit.api import page_cache
+from newstalk.kit.api import cached_json, page_cache
 from newstalk.providers.embeddings import EmbeddingProvider, build_embeddings
 from newstalk.runtime import Services
 
@@ -38,10 +39,24 @@ async def get_feed(
     """Your stories, ranked for you, each with why it is there; pages stay put while news arrives."""
     engine = service.engine_for(session, _embeddings(services))
     owner = principal.account_id
-    # Moves when this listener writes through this process: their profile is re-read at once.
-    writes = page_cache(request).owner_version(owner)
-    body = await engine.page_json(session, owner, limit=limit, cursor=cursor, render=_render, writes=writes)
-    return Response(body, media_type="application/json")
+    cache = page_cache(request)
+
+    def writes() -> int:
+        # Moves when this listener writes through this process: their profile is re-read at once.
+        return cache.owner_version(owner)
+
+    current: list[Callable[[], bool]] = []
+
+    async def make() -> bytes:
+        body = await engine.page_json(
+            session, owner, limit=limit, cursor=cursor, render=_render, writes=writes()
+        )
+        current.append(engine.still_current(owner, first_page=not cursor, writes=writes))
+        return body
+
+    # Cached for this listener alone, and answered again only while the feed engine says a
+    # fresh request would give the same page (docs/feed.md, "Caching and invalidation").
+    return await cached_json(request, make, owner=owner, valid=lambda: bool(current) and current[0]())
 
 
 def _render(page: service.FeedPage) -> bytes:

@@ -157,6 +157,10 @@ class StoryIndex:
         assert self.snapshot is not None
         return self.snapshot
 
+    def fresh(self, now: float) -> bool:
+        """Whether ``current`` would answer without asking the database (not due for a refresh)."""
+        return self.snapshot is not None and now - self._checked < REFRESH_S
+
     def invalidate(self) -> None:
         """Rebuild from the database on the next request (tests, or after bulk changes)."""
         self._built = self._checked = self._trended = -1e9
@@ -624,6 +628,43 @@ class FeedEngine:
             else None
         )
         return FeedPage(items, next_cursor, listed.as_of)
+
+    def still_current(
+        self, user_id: int, *, first_page: bool, writes: Callable[[], int]
+    ) -> Callable[[], bool]:
+        """A check that a page just built for this listener would come out the same right now.
+
+        True while the story index is not due for a refresh and has the same version, the
+        listener's profile is the same object, checked under ``REFRESH_S`` ago with nothing
+        written through this process since (``writes``: their owner_version now), and a
+        first page would still reuse the same ranking. The page cache asks it on every hit
+        of the listener's cached feed page, so such a hit is the answer the endpoint would give.
+        """
+        version = self.index.version
+        st = self.listeners.get(user_id)
+        if st is None:
+            return lambda: False
+        interests, through = st.interests, st.engagement.through_id
+        first = self.first_pages.get(user_id) if first_page else None
+
+        def check() -> bool:
+            now = time.monotonic()
+            if self.index.version != version or not self.index.fresh(now):
+                return False
+            if self.listeners.get(user_id) is not st or st.interests is not interests:
+                return False
+            if st.engagement.through_id != through or st.keywords_missing:
+                return False
+            if st.writes is None or st.writes != writes() or now - st.checked >= REFRESH_S:
+                return False
+            if first_page:
+                if first is None or self.first_pages.get(user_id) is not first:
+                    return False
+                if now - first.created >= FIRST_PAGE_REUSE_S:
+                    return False
+            return True
+
+        return check
 
     def _first_page_instant(self, user_id: int, st: ListenerState, now_ms: int) -> int:
         """The instant of the listener's last first page while nothing it was ranked from changed, else now."""

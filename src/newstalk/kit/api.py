@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -237,6 +238,8 @@ class Page:
     route: Any
     expires_at: float
     headers: tuple[tuple[bytes, bytes], ...]
+    # Asked on every hit (private pages only): False drops the page and the endpoint answers.
+    valid: Callable[[], bool] | None = None
 
 
 class PageCache:
@@ -296,14 +299,25 @@ class PageCache:
         page = self._pages.get(key)
         if page is None:
             return None
-        if page.expires_at <= self._clock():
+        if page.expires_at <= self._clock() or (page.valid is not None and not page.valid()):
             self._drop(key)
             return None
         return page
 
-    def put(self, key: str, path: str, body: bytes, route: Any, *, owner: int | None = None) -> Page:
+    def put(
+        self,
+        key: str,
+        path: str,
+        body: bytes,
+        route: Any,
+        *,
+        owner: int | None = None,
+        valid: Callable[[], bool] | None = None,
+    ) -> Page:
         control = self.cache_control if owner is None else self.private_cache_control
         page = make_page(body, route, control, self._clock() + self.ttl_s)
+        if valid is not None:
+            page = dataclasses.replace(page, valid=valid)
         if not self.enabled or len(body) > self.max_bytes // 8:
             return page
         self._drop(key)
@@ -324,6 +338,7 @@ class PageCache:
         make: Callable[[], Awaitable[bytes]],
         *,
         owner: int | None = None,
+        valid: Callable[[], bool] | None = None,
     ) -> Page:
         """The cached page, or render it once while concurrent requests for it wait (no stampede)."""
         page = self.get(key)
@@ -338,7 +353,7 @@ class PageCache:
         self._inflight[key] = done
         rendered: Page | None = None
         try:
-            rendered = self.put(key, path, await make(), route, owner=owner)
+            rendered = self.put(key, path, await make(), route, owner=owner, valid=valid)
         finally:
             # Waiters of a failed render (bad input, a cancelled request) render for themselves.
             done.set_result(rendered)
@@ -436,7 +451,11 @@ def page_cache(request: Request) -> PageCache:
 
 
 async def cached_json(
-    request: Request, make: Callable[[], Awaitable[bytes]], *, owner: int | None = None
+    request: Request,
+    make: Callable[[], Awaitable[bytes]],
+    *,
+    owner: int | None = None,
+    valid: Callable[[], bool] | None = None,
 ) -> Response:
     """Answer a GET with the cached rendering of this path and query, or render it with ``make``.
 
@@ -445,13 +464,17 @@ async def cached_json(
     ``owner``) is the same for every caller, signed in or not, and its Cache-Control lets a
     CDN or browser keep it as long as this process does. A page that depends on who asks
     passes ``owner`` (the listener's user id, after the endpoint checked the credential):
-    it is keyed by owner too and only ever answered to that owner.
+    it is keyed by owner too and only ever answered to that owner. ``valid`` (private
+    pages) is asked on every later hit, after ``make`` ran: a page whose inputs may have
+    changed answers False and is rendered again.
     """
     cache = page_cache(request)
     key = page_key(request.scope)
     if owner is not None:
         key = private_key(key, owner)
-    page = await cache.render(key, request.scope["path"], request.scope.get("route"), make, owner=owner)
+    page = await cache.render(
+        key, request.scope["path"], request.scope.get("route"), make, owner=owner, valid=valid
+    )
     return page_response(page, request.headers.get("if-none-match"))
 
 
