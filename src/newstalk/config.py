@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     # public list pages (news, stories, trending) rendered once per this many seconds per API
     # process (kit/api.py PageCache); also their Cache-Control max-age. 0 turns it off.
     api_cache_ttl_s: float = Field(2.0, ge=0, le=300)
+    # a resolved bearer credential is reused for this many seconds per API process
+    # (accounts/principals.py); changes through this process apply at once, through another
+    # process (replica, CLI) within this bound. 0 resolves every request against the database.
+    auth_cache_ttl_s: float = Field(10.0, ge=0, le=60)
 
     # websub
     websub_enabled: bool = True

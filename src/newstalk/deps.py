@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.accounts.models import Role
+from newstalk.accounts.principals import PrincipalCache
 from newstalk.accounts.service import Principal, authenticate, note_api_key_use
 from newstalk.errors import Forbidden, RateLimited, Unauthorized
 from newstalk.kit import ratelimit
+from newstalk.kit.api import PRINCIPAL_SCOPE_KEY
+from newstalk.kit.db import RequestSession
 from newstalk.runtime import Services
 
 
@@ -28,17 +33,56 @@ async def _services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(_services)]
 
-_STATE_KEY = "newstalk_principal"
+
+async def request_db(request: Request) -> AsyncIterator[RequestSession]:
+    """The request's database access: one read session, opened on first use, closed after the endpoint.
+
+    FastAPI caches a dependency per request, so authentication, the rate limiter and the
+    endpoint all get this one object (the shape of the FastAPI template's ``SessionDep``).
+    """
+    db = RequestSession(get_services(request).db)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+# scope="function": closed when the endpoint returns, before the response is sent, so a
+# connection is never held while the answer goes out (or while a stream runs).
+DbDep = Annotated[RequestSession, Depends(request_db, scope="function")]
+
+
+async def read_session(db: DbDep) -> AsyncSession:
+    """The request's read-only session (shared with authentication)."""
+    return await db.read()
+
+
+SessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+def principal_cache(request: Request) -> PrincipalCache:
+    """This app's principal cache (built on first use with ``auth_cache_ttl_s``)."""
+    state = request.app.state
+    cache: PrincipalCache | None = getattr(state, "principal_cache", None)
+    if cache is None:
+        cache = PrincipalCache(get_services(request).settings.auth_cache_ttl_s)
+        state.principal_cache = cache
+    return cache
+
+
+_STATE_KEY = PRINCIPAL_SCOPE_KEY
 NEEDS_AUTH = (
     "auth: this endpoint needs 'Authorization: Bearer <access token or API key>'; "
     "log in at POST /api/v1/auth/login"
 )
 
 
-async def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request, db: DbDep) -> Principal | None:
     """The caller, or None when no credential was sent; a bad credential is Unauthorized.
 
-    Resolved once per request (the rate limiter and the endpoint share it).
+    Resolved once per request (the rate limiter and the endpoint share it), from the
+    principal cache when this credential was resolved in the last few seconds, else with
+    the request's session.
     """
     if _STATE_KEY in request.scope:
         cached: Principal | Unauthorized | None = request.scope[_STATE_KEY]
@@ -53,22 +97,28 @@ async def optional_principal(request: Request) -> Principal | None:
             error = Unauthorized(NEEDS_AUTH)
             request.scope[_STATE_KEY] = error
             raise error
-        services = get_services(request)
-        try:
-            async with services.db.read() as session:
-                principal = await authenticate(session, services.settings, credential.strip())
-        except Unauthorized as exc:
-            request.scope[_STATE_KEY] = exc
-            raise
-        if principal.api_key_stale:
-            async with services.db.unit() as uow:
-                await note_api_key_use(uow, principal)
+        credential = credential.strip()
+        cache = principal_cache(request)
+        principal = cache.get(credential)
+        if principal is None:
+            generation = cache.generation
+            try:
+                session = await db.read()
+                principal = await authenticate(session, get_services(request).settings, credential)
+            except Unauthorized as exc:
+                request.scope[_STATE_KEY] = exc
+                raise
+            if principal.api_key_stale:
+                async with db.unit() as uow:
+                    await note_api_key_use(uow, principal)
+                principal = replace(principal, api_key_stale=False)
+            cache.put(credential, principal, generation=generation)
     request.scope[_STATE_KEY] = principal
     return principal
 
 
-async def require_principal(request: Request) -> Principal:
-    principal = await optional_principal(request)
+async def require_principal(request: Request, db: DbDep) -> Principal:
+    principal = await optional_principal(request, db)
     if principal is None:
         raise Unauthorized(NEEDS_AUTH)
     return principal
@@ -84,9 +134,11 @@ _bearer = HTTPBearer(
 BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 
 
-def _require(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
-    async def check(request: Request, _: BearerDoc) -> Principal:
-        principal = await require_principal(request)
+def _require(
+    role: Role,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None, RequestSession], Awaitable[Principal]]:
+    async def check(request: Request, _: BearerDoc, db: DbDep) -> Principal:
+        principal = await require_principal(request, db)
         if not principal.has_role(role):
             raise Forbidden(
                 f"auth: this endpoint needs the {role.value} role; you are a {principal.role.value}"
@@ -96,14 +148,14 @@ def _require(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | No
     return check
 
 
-async def require_account(request: Request, _: BearerDoc) -> Principal:
+async def require_account(request: Request, _: BearerDoc, db: DbDep) -> Principal:
     """An account (token or API key); the development admin token has no personal data."""
-    principal = await require_principal(request)
+    principal = await require_principal(request, db)
     principal.account_id  # noqa: B018 - raises Forbidden for the development admin token
     return principal
 
 
-async def enforce_rate_limit(request: Request) -> None:
+async def enforce_rate_limit(request: Request, db: DbDep) -> None:
     """Count the request against its listener (or its address when anonymous); 429 over the limit.
 
     Runs on every route, before the endpoint's own dependencies. A request with a bad
@@ -115,7 +167,7 @@ async def enforce_rate_limit(request: Request) -> None:
     if policy is None or template is None:
         return
     try:
-        principal = await optional_principal(request)
+        principal = await optional_principal(request, db)
     except Unauthorized:
         principal = None
     if principal is not None and principal.user_id is not None and template not in ratelimit.ADDRESS_ROUTES:

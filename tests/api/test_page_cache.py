@@ -306,3 +306,74 @@ def test_if_none_match_parsing() -> None:
     assert not_modified(b"*", etag)
     assert not not_modified(b'"abcd"', etag)
     assert not not_modified(None, etag)
+
+
+async def test_signed_in_callers_get_public_pages_from_the_cache_after_one_check(database_url: str) -> None:
+    settings = make_settings(database_url, api_cache_ttl_s=300, rate_limit_per_minute=3)
+    me = await make_account(settings, Role.listener)
+    await add_articles(settings, ["Rates rise"])
+    async with api(settings) as client:
+        first = await client.get("/api/v1/news", headers=me.headers)  # renders; resolves the token
+        assert first.status_code == 200
+        await add_articles(settings, ["Storm warning"])
+        # Answered by the page cache before routing, counted against the listener, not the address.
+        hit = await client.get("/api/v1/news", headers=me.headers)
+        assert hit.content == first.content
+        assert hit.headers["ratelimit-remaining"] == "1"
+        anonymous = await client.get("/api/v1/news")
+        assert anonymous.content == first.content
+        assert anonymous.headers["ratelimit-remaining"] == "2"  # the address bucket is separate
+        assert (await client.get("/api/v1/news", headers=me.headers)).headers["ratelimit-remaining"] == "0"
+        assert (await client.get("/api/v1/news", headers=me.headers)).status_code == 429
+
+
+async def test_a_revoked_or_unknown_credential_is_never_answered_from_the_cache(database_url: str) -> None:
+    settings = make_settings(database_url, api_cache_ttl_s=300)
+    me = await make_account(settings, Role.listener)
+    await add_articles(settings, ["Rates rise"])
+    async with api(settings) as client:
+        assert (await client.get("/api/v1/news", headers=me.headers)).status_code == 200
+        assert (await client.get("/api/v1/me/preferences", headers=me.headers)).status_code == 200
+        assert (await client.post("/api/v1/auth/logout", headers=me.headers)).status_code == 204
+        # The listener's own page is cached, but the ended login gets 401, not the page.
+        ended = await client.get("/api/v1/me/preferences", headers=me.headers)
+        assert ended.status_code == 401
+        forged = await client.get("/api/v1/me/preferences", headers={"Authorization": "Bearer nope"})
+        assert forged.status_code == 401
+        assert (await client.get("/api/v1/me/preferences")).status_code == 401
+        # A public page with a bad credential is answered by the endpoint, exactly as without the cache.
+        uncached = make_settings(database_url, api_cache_ttl_s=0)
+        async with api(uncached) as fresh:
+            expected = (await fresh.get("/api/v1/news", headers=me.headers)).status_code
+        assert (await client.get("/api/v1/news", headers=me.headers)).status_code == expected
+
+
+async def test_a_listeners_own_page_is_cached_for_them_alone_and_dropped_when_they_write(
+    database_url: str,
+) -> None:
+    settings = make_settings(database_url, api_cache_ttl_s=300)
+    me = await make_account(settings, Role.listener)
+    other = await make_account(settings, Role.listener)
+    async with api(settings) as client:
+        put = await client.put("/api/v1/me/preferences", json={"keywords": ["volcano"]}, headers=me.headers)
+        assert put.status_code == 200
+        mine = await client.get("/api/v1/me/preferences", headers=me.headers)
+        assert mine.json()["keywords"] == ["volcano"]
+        assert mine.headers["cache-control"] == "private, no-cache"
+        theirs = await client.get("/api/v1/me/preferences", headers=other.headers)
+        assert theirs.json()["keywords"] == []
+        # Served from the cache to each owner (same ETag), never across listeners.
+        again = await client.get("/api/v1/me/preferences", headers=me.headers)
+        assert again.content == mine.content
+        assert again.headers["etag"] == mine.headers["etag"]
+        assert (await client.get("/api/v1/me/preferences", headers=other.headers)).content == theirs.content
+        cond = await client.get(
+            "/api/v1/me/preferences", headers={"If-None-Match": mine.headers["etag"], **other.headers}
+        )
+        assert cond.status_code == 200
+        assert cond.json()["keywords"] == []
+        # A write by the owner drops their page at once; the other listener's stays.
+        patch = await client.patch("/api/v1/me/preferences", json={"keywords": ["tide"]}, headers=me.headers)
+        assert patch.status_code == 200
+        assert (await client.get("/api/v1/me/preferences", headers=me.headers)).json()["keywords"] == ["tide"]
+        assert (await client.get("/api/v1/me/preferences", headers=other.headers)).json()["keywords"] == []

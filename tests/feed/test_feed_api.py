@@ -263,3 +263,78 @@ async def test_the_index_follows_merges_and_new_titles(
     after = {i["story_id"]: i["title"] for i in (await feed(client, me.headers, limit=20))["items"]}
     assert ids[1] not in after  # merged away
     assert after[ids[2]] == "Central bank raises rates again"
+
+
+async def test_a_repeated_first_page_reuses_its_ranking_until_an_input_changes(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    ids, outlets = await seed(settings, NEWS_DAY)
+    me = await make_account(settings, Role.listener)
+    first = await feed(client, me.headers, limit=5)
+    again = await feed(client, me.headers, limit=5)
+    assert again == first  # same instant, same list, same cursor: nothing it was ranked from moved
+    # Feedback (folded into the profile) ranks afresh on the next request.
+    liked = {"story_id": ids[5], "event": "liked"}
+    assert (await client.post("/api/v1/me/feedback", json=liked, headers=me.headers)).status_code == 201
+    after_feedback = await feed(client, me.headers, limit=5)
+    assert after_feedback["as_of"] != first["as_of"]
+    # So does a preference change...
+    put = await client.put("/api/v1/me/preferences", json={"categories": ["sports"]}, headers=me.headers)
+    assert put.status_code == 200
+    after_prefs = await feed(client, me.headers, limit=5)
+    assert after_prefs["as_of"] != after_feedback["as_of"]
+    # ...and a new story in the index.
+    late, _ = await seed(
+        settings,
+        [Spec("Breaking: volcano erupts", "world", ("reuters",), "en", ("volcano",), 0.99, 0)],
+        sources=outlets,
+    )
+    fresh = await feed(client, me.headers, limit=5)
+    assert fresh["as_of"] != after_prefs["as_of"]
+    assert late[0] in {i["story_id"] for i in fresh["items"]}
+
+
+async def test_own_writes_apply_at_once_when_the_profile_check_is_skipped(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in production: the profile's freshness query runs at most every REFRESH_S per
+    # listener, but a write through this process (feedback, preferences) applies at once.
+    monkeypatch.setattr(service, "REFRESH_S", 60.0)
+    ids, _ = await seed(settings, NEWS_DAY)
+    me = await make_account(settings, Role.listener)
+    before = await feed(client, me.headers, limit=20)
+    assert ids[5] in {i["story_id"] for i in before["items"]}
+    heard = {"story_id": ids[5], "event": "listened", "percent": 100}
+    assert (await client.post("/api/v1/me/feedback", json=heard, headers=me.headers)).status_code == 201
+    after = await feed(client, me.headers, limit=20)
+    assert ids[5] not in {i["story_id"] for i in after["items"]}  # what you heard is not offered again
+    put = await client.put("/api/v1/me/preferences", json={"muted_topics": ["bank"]}, headers=me.headers)
+    assert put.status_code == 200
+    muted = await feed(client, me.headers, limit=20)
+    assert muted["as_of"] != after["as_of"]
+    assert all("bank" not in i["title"].casefold() for i in muted["items"])
+
+
+async def test_a_cached_feed_page_is_only_ever_answered_to_its_listener(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "REFRESH_S", 60.0)  # as in production: pages may be answered from the cache
+    ids, _ = await seed(settings, NEWS_DAY)
+    me = await make_account(settings, Role.listener)
+    other = await make_account(settings, Role.listener)
+    liked = {"story_id": ids[5], "event": "liked"}
+    assert (await client.post("/api/v1/me/feedback", json=liked, headers=other.headers)).status_code == 201
+    mine = await client.get("/api/v1/feed", params={"limit": 20}, headers=me.headers)
+    again = await client.get("/api/v1/feed", params={"limit": 20}, headers=me.headers)
+    assert again.content == mine.content
+    assert again.headers["cache-control"] == "private, no-cache"
+    revalidated = await client.get(
+        "/api/v1/feed", params={"limit": 20}, headers={"If-None-Match": mine.headers["etag"], **me.headers}
+    )
+    assert revalidated.status_code == 304
+    theirs = await client.get("/api/v1/feed", params={"limit": 20}, headers=other.headers)
+    assert theirs.content != mine.content
+    assert any(i["reason"] == "similar" for i in theirs.json()["items"])
+    assert all(i["reason"] != "similar" for i in mine.json()["items"])
+    assert (await client.post("/api/v1/auth/logout", headers=me.headers)).status_code == 204
+    assert (await client.get("/api/v1/feed", params={"limit": 20}, headers=me.headers)).status_code == 401

@@ -39,6 +39,7 @@ class Principal:
     session_id: int | None = None
     api_key_id: int | None = None
     api_key_stale: bool = False  # its last_used_at is over an hour old
+    expires_at: datetime | None = None  # when the access token expires (None: API key, admin token)
 
     def has_role(self, role: Role) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -64,6 +65,7 @@ class RefreshRefused:
     """Why a refresh failed; returned (not raised) so a reuse revocation still commits."""
 
     detail: str
+    revoked_session_id: int | None = None  # the login this refusal ended (reuse detected)
 
 
 def normalize_email(email: str) -> str:
@@ -247,7 +249,8 @@ async def refresh(uow: UnitOfWork, settings: Settings, refresh_token: str) -> To
             return retried
         await repository.revoke_session(uow.session, used.session_id, REVOKED_REUSE, now)
         return RefreshRefused(
-            "auth: refresh token was already used; every token of this login is revoked, log in again"
+            "auth: refresh token was already used; every token of this login is revoked, log in again",
+            revoked_session_id=used.session_id,
         )
     found = await _live_session(uow.session, session_id, now)
     if isinstance(found, RefreshRefused):
@@ -321,7 +324,13 @@ async def authenticate(session: AsyncSession, settings: Settings, credential: st
     if owner is None:
         raise Unauthorized("auth: this login was ended or the account deleted; log in again")
     # The role comes from the database, so a demotion takes effect on the next request.
-    return Principal(user_id=owner.id, role=Role(owner.role), via="token", session_id=claims.session_id)
+    return Principal(
+        user_id=owner.id,
+        role=Role(owner.role),
+        via="token",
+        session_id=claims.session_id,
+        expires_at=claims.expires_at,
+    )
 
 
 async def note_api_key_use(uow: UnitOfWork, principal: Principal) -> None:

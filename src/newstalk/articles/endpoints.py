@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from newstalk.articles import repository, service
 from newstalk.articles.schemas import ArticleOut, ArticlePage
-from newstalk.deps import AdminDep, ServicesDep
+from newstalk.deps import AdminDep, DbDep
 from newstalk.errors import InvalidInput
 from newstalk.kit.api import cached_json, decode_cursor, encode_cursor, invalidate_pages
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/news", tags=["news"])
 @router.get("", response_model=ArticlePage)
 async def list_news(
     request: Request,
-    services: ServicesDep,
+    db: DbDep,
     source_id: Annotated[int | None, Query(ge=1)] = None,
     language: Annotated[str | None, Query(min_length=2, max_length=16, pattern="^[a-zA-Z-]+$")] = None,
     since: Annotated[datetime | None, Query(description="Published at or after (ISO 8601)")] = None,
@@ -41,7 +41,7 @@ async def list_news(
             raise InvalidInput("news: cursor is not valid; pass the next_cursor of a previous page") from None
 
     async def render() -> bytes:
-        async with services.db.read() as session:
+        async with db.reading() as session:
             rows = await repository.list_page(
                 session,
                 source_id=source_id,
@@ -60,8 +60,8 @@ async def list_news(
 
 
 @router.get("/{article_id}", response_model=ArticleOut)
-async def get_news(article_id: int, services: ServicesDep) -> ArticleOut:
-    async with services.db.read() as session:
+async def get_news(article_id: int, db: DbDep) -> ArticleOut:
+    async with db.reading() as session:
         return ArticleOut.model_validate(await service.get_article(session, article_id))
 
 
@@ -69,12 +69,12 @@ async def get_news(article_id: int, services: ServicesDep) -> ArticleOut:
 async def delete_news(
     request: Request,
     article_id: int,
-    services: ServicesDep,
+    db: DbDep,
     _: AdminDep,
     reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """Delete an article; a tombstone keeps it from being ingested again."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         await service.delete_article(uow, article_id, reason=reason)
     invalidate_pages(request, router.prefix)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

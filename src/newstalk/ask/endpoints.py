@@ -19,7 +19,7 @@ from newstalk.ask.schemas import (
     ThreadSummary,
     TurnOut,
 )
-from newstalk.deps import CurrentAccount, ServicesDep
+from newstalk.deps import CurrentAccount, DbDep, ServicesDep
 from newstalk.errors import InvalidInput
 from newstalk.kit.api import decode_cursor, encode_cursor
 
@@ -68,7 +68,7 @@ async def ask(story_id: StoryId, body: AskIn, services: ServicesDep, principal: 
 
 @router.get("/ask/threads", response_model=ThreadPage)
 async def list_threads(
-    services: ServicesDep,
+    db: DbDep,
     principal: CurrentAccount,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -84,7 +84,7 @@ async def list_threads(
             before = (when, int(thread_id))
         except (TypeError, ValueError, OverflowError):
             raise InvalidInput("api: cursor is not valid; pass the next_cursor of a previous page") from None
-    async with services.db.read() as session:
+    async with db.reading() as session:
         rows = await repository.list_threads(session, principal.account_id, before=before, limit=limit + 1)
     items = [_summary(t) for t in rows[:limit]]
     next_cursor = (
@@ -96,16 +96,16 @@ async def list_threads(
 
 
 @router.get("/ask/threads/{thread_id}", response_model=ThreadDetail)
-async def get_thread(thread_id: ThreadId, services: ServicesDep, principal: CurrentAccount) -> ThreadDetail:
+async def get_thread(thread_id: ThreadId, db: DbDep, principal: CurrentAccount) -> ThreadDetail:
     """One of your threads with every turn and its citations."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         thread, turns = await service.thread_detail(session, thread_id, principal.account_id)
     return ThreadDetail(**_summary(thread).model_dump(), turns=[_turn_out(t) for t in turns])
 
 
 @router.delete("/ask/threads/{thread_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_thread(thread_id: ThreadId, services: ServicesDep, principal: CurrentAccount) -> Response:
+async def delete_thread(thread_id: ThreadId, db: DbDep, principal: CurrentAccount) -> Response:
     """Delete one of your threads and all its turns."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         await service.delete_thread(uow, thread_id, principal.account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

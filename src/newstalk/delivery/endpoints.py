@@ -22,7 +22,7 @@ from newstalk.delivery.schemas import (
     PodcastCreated,
     VoiceRequest,
 )
-from newstalk.deps import ListenerDep, ServicesDep
+from newstalk.deps import DbDep, ListenerDep, ServicesDep
 from newstalk.errors import Forbidden, NotFound
 from newstalk.kit.db import utcnow
 from newstalk.runtime import Services
@@ -60,7 +60,7 @@ def _status(audio: Audio, fmt: AudioFormat = "opus") -> AudioStatus:
     )
 
 
-async def _ready_audio(services: ServicesDep, audio_id: str) -> Audio:
+async def _ready_audio(services: Services, audio_id: str) -> Audio:
     async with services.db.read() as session:
         audio = await speech.get_audio(session, audio_id)
     if audio.status != READY:
@@ -163,17 +163,15 @@ async def get_chapters(services: ServicesDep, audio_id: AudioId) -> Response:
 
 
 @router.get("/audio/{audio_id}", response_model=AudioStatus)
-async def get_audio_status(
-    services: ServicesDep, audio_id: AudioId, fmt: FormatQuery = "opus"
-) -> AudioStatus:
+async def get_audio_status(db: DbDep, audio_id: AudioId, fmt: FormatQuery = "opus") -> AudioStatus:
     """What an audio id is: status, length, the file URL in the format asked for (opus by default)."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         return _status(await speech.get_audio(session, audio_id), fmt)
 
 
 @router.post("/voice", response_model=AudioStatus, responses={202: {"model": AudioStatus}})
 async def post_voice(
-    body: VoiceRequest, services: ServicesDep, response: Response, principal: ListenerDep
+    body: VoiceRequest, services: ServicesDep, db: DbDep, response: Response, principal: ListenerDep
 ) -> AudioStatus:
     """Speak a story or a text in a character's voice: 200 with the URL if it exists, else 202 to poll.
 
@@ -184,7 +182,7 @@ async def post_voice(
     quota (``NEWSTALK_VOICE_DAILY_QUOTA``), audio that already exists is free, admins are
     not counted.
     """
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         voice = await service.choose_voice(
             uow.session, principal, body.character, services.settings.briefings_voice
         )
@@ -205,11 +203,9 @@ async def post_voice(
 
 
 @router.get("/voice/{audio_id}", response_model=AudioStatus)
-async def get_voice_status(
-    services: ServicesDep, audio_id: AudioId, fmt: FormatQuery = "opus"
-) -> AudioStatus:
+async def get_voice_status(db: DbDep, audio_id: AudioId, fmt: FormatQuery = "opus") -> AudioStatus:
     """Poll a voice request: pending, ready (with the URL in ``format``) or failed (with the reason)."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         return _status(await speech.get_audio(session, audio_id), fmt)
 
 
@@ -229,7 +225,7 @@ def _podcast(sub: PodcastSubscription) -> Podcast:
 
 @router.post("/podcasts", response_model=PodcastCreated, status_code=201)
 async def create_podcast(
-    body: PodcastCreate, services: ServicesDep, principal: ListenerDep
+    body: PodcastCreate, services: ServicesDep, db: DbDep, principal: ListenerDep
 ) -> PodcastCreated:
     """A private podcast feed of daily briefings; the token in its URL is shown only here.
 
@@ -245,7 +241,7 @@ async def create_podcast(
         raise Forbidden("podcasts: only admins create shared feeds; leave 'personal' out or true")
     speakers = check_speakers(body.form, body.characters, body.lang)
     token, digest = service.new_token()
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         sub = PodcastSubscription(
             token_sha256=digest,
             title=body.title,
@@ -265,20 +261,20 @@ async def create_podcast(
 
 
 @router.get("/podcasts", response_model=list[Podcast])
-async def list_podcasts(services: ServicesDep, principal: ListenerDep) -> list[Podcast]:
+async def list_podcasts(db: DbDep, principal: ListenerDep) -> list[Podcast]:
     """Your podcast feeds (an admin sees every feed); tokens are not stored, so not shown."""
     query = select(PodcastSubscription).order_by(PodcastSubscription.id)
     if not principal.has_role(Role.admin):
         query = query.where(PodcastSubscription.listener_id == principal.account_id)
-    async with services.db.read() as session:
+    async with db.reading() as session:
         subs = (await session.scalars(query)).all()
     return [_podcast(s) for s in subs]
 
 
 @router.delete("/podcasts/{podcast_id}", status_code=204)
-async def revoke_podcast(podcast_id: PodcastId, services: ServicesDep, principal: ListenerDep) -> Response:
+async def revoke_podcast(podcast_id: PodcastId, db: DbDep, principal: ListenerDep) -> Response:
     """Revoke a feed: its URL answers 404 from now on. Listeners revoke their own; admins any."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         sub = await uow.session.get(PodcastSubscription, podcast_id)
         mine = sub is not None and (principal.has_role(Role.admin) or sub.listener_id == principal.account_id)
         if sub is None or not mine:
@@ -310,9 +306,11 @@ async def podcast_artwork() -> Response:
 
 
 @feed_router.get("/podcasts/{token}/feed.xml", response_class=Response)
-async def podcast_feed(token: Annotated[str, Path(max_length=100)], services: ServicesDep) -> Response:
+async def podcast_feed(
+    token: Annotated[str, Path(max_length=100)], services: ServicesDep, db: DbDep
+) -> Response:
     """The private feed; a wrong or revoked token is a plain 404 that says nothing about other feeds."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         sub = await service.subscription_by_token(session, token)
         items = await service.episodes(session, sub)
     settings = services.settings

@@ -21,7 +21,7 @@ from newstalk.delivery.live_schemas import (
     WebhookPatch,
     WebhookRotated,
 )
-from newstalk.deps import CurrentAccount, OptionalPrincipal, ServicesDep
+from newstalk.deps import CurrentAccount, DbDep, OptionalPrincipal, ServicesDep
 from newstalk.errors import InvalidInput, NewsTalkError, RateLimited, Unavailable
 from newstalk.kit.api import decode_cursor, encode_cursor
 from newstalk.listeners import service as listeners
@@ -62,6 +62,7 @@ def _event_id(header: str | None, query: int | None) -> int | None:
 async def stream(
     request: Request,
     services: ServicesDep,
+    db: DbDep,
     principal: OptionalPrincipal,
     type: Annotated[list[EventType], Query(max_length=3, description="Event types; default all")] = [],  # noqa: B006
     category: Annotated[list[str], Query(max_length=20, description="Story categories")] = [],  # noqa: B006
@@ -86,7 +87,7 @@ async def stream(
             raise InvalidInput("live: filter values must be 1-64 characters")
     preferences = None
     if principal is not None and principal.user_id is not None:
-        async with services.db.read() as session:
+        async with db.reading() as session:
             preferences = await listeners.get_preferences(session, principal.user_id)
     flt = live.StreamFilter.build(
         types=type, categories=category, languages=lang, keywords=keyword, preferences=preferences
@@ -102,6 +103,9 @@ async def stream(
     refused = hub.refusal(owner)
     if refused is not None:
         raise RateLimited(refused)
+    # The stream never ends: give the request's session (authentication, preferences) back now,
+    # not when the stream closes, so open streams hold no database connections.
+    await db.close()
     return StreamingResponse(
         live.stream(hub, flt, resume, owner), media_type="text/event-stream", headers=_SSE_HEADERS
     )
@@ -124,9 +128,9 @@ def _delivery_out(d: WebhookDelivery, attempts: list[AttemptOut]) -> DeliveryOut
 
 
 @router.get("/webhooks", response_model=list[WebhookOut], tags=["webhooks"])
-async def list_webhooks(services: ServicesDep, principal: CurrentAccount) -> list[WebhookOut]:
+async def list_webhooks(db: DbDep, principal: CurrentAccount) -> list[WebhookOut]:
     """Your webhooks (never their secrets)."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         rows = await repo.list_webhooks(session, principal.account_id)
     return [WebhookOut.model_validate(r) for r in rows]
 
@@ -134,26 +138,28 @@ async def list_webhooks(services: ServicesDep, principal: CurrentAccount) -> lis
 @router.post(
     "/webhooks", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED, tags=["webhooks"]
 )
-async def create_webhook(body: WebhookIn, services: ServicesDep, principal: CurrentAccount) -> WebhookCreated:
+async def create_webhook(
+    body: WebhookIn, services: ServicesDep, db: DbDep, principal: CurrentAccount
+) -> WebhookCreated:
     """Register a URL for signed event POSTs; the signing secret is in this answer only."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         hook, secret = await webhooks.create_webhook(uow, services.settings, principal.account_id, body)
     return WebhookCreated(**WebhookOut.model_validate(hook).model_dump(), secret=secret)
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, tags=["webhooks"])
-async def get_webhook(webhook_id: WebhookId, services: ServicesDep, principal: CurrentAccount) -> WebhookOut:
-    async with services.db.read() as session:
+async def get_webhook(webhook_id: WebhookId, db: DbDep, principal: CurrentAccount) -> WebhookOut:
+    async with db.reading() as session:
         hook = await webhooks.get_webhook(session, principal.account_id, webhook_id)
     return WebhookOut.model_validate(hook)
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookOut, tags=["webhooks"])
 async def update_webhook(
-    webhook_id: WebhookId, body: WebhookPatch, services: ServicesDep, principal: CurrentAccount
+    webhook_id: WebhookId, body: WebhookPatch, services: ServicesDep, db: DbDep, principal: CurrentAccount
 ) -> WebhookOut:
     """Change the URL, filter or description; ``{"active": true}`` re-enables a disabled webhook."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         hook = await webhooks.update_webhook(
             uow, services.settings, principal.account_id, webhook_id, body.model_dump(exclude_unset=True)
         )
@@ -161,9 +167,9 @@ async def update_webhook(
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["webhooks"])
-async def delete_webhook(webhook_id: WebhookId, services: ServicesDep, principal: CurrentAccount) -> Response:
+async def delete_webhook(webhook_id: WebhookId, db: DbDep, principal: CurrentAccount) -> Response:
     """Delete a webhook and its delivery log; queued deliveries are dropped."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         await webhooks.delete_webhook(uow, principal.account_id, webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -174,22 +180,18 @@ async def delete_webhook(webhook_id: WebhookId, services: ServicesDep, principal
     status_code=status.HTTP_202_ACCEPTED,
     tags=["webhooks"],
 )
-async def test_webhook(
-    webhook_id: WebhookId, services: ServicesDep, principal: CurrentAccount
-) -> DeliveryOut:
+async def test_webhook(webhook_id: WebhookId, db: DbDep, principal: CurrentAccount) -> DeliveryOut:
     """Queue a signed ``ping``; watch it at GET /api/v1/webhooks/{id}/deliveries."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         delivery = await webhooks.send_ping(uow, principal.account_id, webhook_id)
     return _delivery_out(delivery, [])
 
 
 @router.post("/webhooks/{webhook_id}/rotate-secret", response_model=WebhookRotated, tags=["webhooks"])
-async def rotate_secret(
-    webhook_id: WebhookId, services: ServicesDep, principal: CurrentAccount
-) -> WebhookRotated:
+async def rotate_secret(webhook_id: WebhookId, db: DbDep, principal: CurrentAccount) -> WebhookRotated:
     """Replace the signing secret; the new one is in this answer only. For 24 hours deliveries
     carry a signature with each secret (``v1=<new>,v1=<old>``), then only the new one."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         hook, secret = await webhooks.rotate_secret(uow, principal.account_id, webhook_id)
     return WebhookRotated(**WebhookOut.model_validate(hook).model_dump(), secret=secret)
 
@@ -197,7 +199,7 @@ async def rotate_secret(
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage, tags=["webhooks"])
 async def list_deliveries(
     webhook_id: WebhookId,
-    services: ServicesDep,
+    db: DbDep,
     principal: CurrentAccount,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -206,7 +208,7 @@ async def list_deliveries(
     before = decode_cursor(cursor, 1)[0] if cursor else None
     if before is not None and not isinstance(before, int):
         raise InvalidInput("api: cursor is not valid; pass the next_cursor of a previous page")
-    async with services.db.read() as session:
+    async with db.reading() as session:
         await webhooks.get_webhook(session, principal.account_id, webhook_id)
         rows = await repo.list_deliveries(session, webhook_id, before_id=before, limit=limit + 1)
         attempts = await repo.attempts_of(session, [r.id for r in rows[:limit]])

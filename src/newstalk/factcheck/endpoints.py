@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
 from newstalk.config import Settings
-from newstalk.deps import EditorDep, ServicesDep
+from newstalk.deps import DbDep, EditorDep, ServicesDep
 from newstalk.errors import InvalidInput, NotFound
 from newstalk.factcheck import repository, service
 from newstalk.factcheck.checker import CheckedClaim
@@ -190,10 +190,10 @@ def adhoc_out(settings: Settings, checked: CheckedClaim) -> ClaimOut:
 
 @router.get("/stories/{story_id}/factcheck", response_model=StoryFactcheck)
 async def story_factcheck(
-    story_id: int, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    story_id: int, services: ServicesDep, db: DbDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> StoryFactcheck:
     """The checked claims of a story, most check-worthy first, each with its evidence."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         if await session.get(Story, story_id) is None:
             raise NotFound(f"story {story_id} not found")
         check = await session.get(StoryCheck, story_id)
@@ -218,9 +218,9 @@ async def story_factcheck(
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
-async def get_claim(claim_id: int, services: ServicesDep) -> ClaimOut:
+async def get_claim(claim_id: int, services: ServicesDep, db: DbDep) -> ClaimOut:
     """One claim: verdict, confidence, the evidence behind it and its ClaimReview JSON-LD."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         claim = await session.get(Claim, claim_id)
         if claim is None:
             raise NotFound(f"claim {claim_id} not found")
@@ -237,6 +237,7 @@ async def fact_check(body: AdhocRequest, services: ServicesDep) -> AdhocResult:
 @router.get("/factcheck/review", response_model=ReviewPage)
 async def review_queue(
     services: ServicesDep,
+    db: DbDep,
     _: EditorDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -251,7 +252,7 @@ async def review_queue(
             raise InvalidInput("api: cursor is not valid; pass the next_cursor of a previous page") from None
         stmt = stmt.where((Claim.checked_at > at) | ((Claim.checked_at == at) & (Claim.id > after)))
     stmt = stmt.order_by(Claim.checked_at, Claim.id).limit(limit + 1)
-    async with services.db.read() as session:
+    async with db.reading() as session:
         claims = list((await session.execute(stmt)).scalars())
         more = len(claims) > limit
         claims = claims[:limit]
@@ -261,18 +262,20 @@ async def review_queue(
 
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimOut)
-async def review_claim(claim_id: int, body: ReviewRequest, services: ServicesDep, _: EditorDep) -> ClaimOut:
+async def review_claim(
+    claim_id: int, body: ReviewRequest, services: ServicesDep, db: DbDep, _: EditorDep
+) -> ClaimOut:
     """An editor confirms or overturns a verdict, with a note; readers see the editor's verdict."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         claim = await service.review(uow.session, claim_id, body.decision, body.verdict, body.note)
         return (await claims_out(uow.session, services.settings, [claim]))[0]
 
 
 @router.get("/factcheck/outlets", response_model=list[OutletCredibility])
-async def outlets(services: ServicesDep) -> list[OutletCredibility]:
+async def outlets(services: ServicesDep, db: DbDep) -> list[OutletCredibility]:
     """Every outlet's credibility: its prior and how its checked claims fared."""
     settings = services.settings
-    async with services.db.read() as session:
+    async with db.reading() as session:
         sources = (
             await session.execute(select(Source.id, Source.title, Source.feed_url).order_by(Source.id))
         ).all()
@@ -298,10 +301,10 @@ async def outlets(services: ServicesDep) -> list[OutletCredibility]:
 
 @router.put("/factcheck/outlets/{source_id}", response_model=OutletCredibility)
 async def set_outlet_prior(
-    source_id: int, body: PriorRequest, services: ServicesDep, _: EditorDep
+    source_id: int, body: PriorRequest, services: ServicesDep, db: DbDep, _: EditorDep
 ) -> OutletCredibility:
     """Set an outlet's credibility prior (0-1); its history moves it from there."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         await service.set_prior(uow.session, source_id, body.prior, body.note)
-    rows = await outlets(services)
+    rows = await outlets(services, db)
     return next(r for r in rows if r.source_id == source_id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
-from newstalk.deps import CurrentAccount, ServicesDep
+from newstalk.deps import CurrentAccount, ServicesDep, SessionDep
 from newstalk.feed import service
 from newstalk.feed.schemas import FeedItemOut, FeedPageOut
+from newstalk.kit.api import cached_json, page_cache
 from newstalk.pipeline.context import StageServices
 from newstalk.providers.embeddings import EmbeddingProvider, shared_embeddings
 
@@ -22,16 +24,38 @@ def _embeddings(services: StageServices) -> EmbeddingProvider:
 
 @router.get("/feed", response_model=FeedPageOut)
 async def get_feed(
+    request: Request,
     services: ServicesDep,
+    session: SessionDep,
     principal: CurrentAccount,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> FeedPageOut:
+) -> Response:
     """Your stories, ranked for you, each with why it is there; pages stay put while news arrives."""
-    async with services.db.read() as session:
-        engine = service.engine_for(session, _embeddings(services))
-        page = await engine.page(session, principal.account_id, limit=limit, cursor=cursor)
-    return FeedPageOut(
+    engine = service.engine_for(session, _embeddings(services))
+    owner = principal.account_id
+    cache = page_cache(request)
+
+    def writes() -> int:
+        # Moves when this listener writes through this process: their profile is re-read at once.
+        return cache.owner_version(owner)
+
+    current: list[Callable[[], bool]] = []
+
+    async def make() -> bytes:
+        body = await engine.page_json(
+            session, owner, limit=limit, cursor=cursor, render=_render, writes=writes()
+        )
+        current.append(engine.still_current(owner, first_page=not cursor, writes=writes))
+        return body
+
+    # Cached for this listener alone, and answered again only while the feed engine says a
+    # fresh request would give the same page (docs/feed.md, "Caching and invalidation").
+    return await cached_json(request, make, owner=owner, valid=lambda: bool(current) and current[0]())
+
+
+def _render(page: service.FeedPage) -> bytes:
+    out = FeedPageOut(
         items=[
             FeedItemOut(
                 story_id=i.story_id,
@@ -56,3 +80,4 @@ async def get_feed(
         as_of=page.as_of,
         exploration_rate=service.EXPLORATION_RATE,
     )
+    return out.model_dump_json().encode()

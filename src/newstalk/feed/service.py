@@ -9,11 +9,19 @@ Everything the ranking reads at request time is in memory:
   touching ``updated_at``, are re-read every ``TRENDING_S``; a full rebuild every ``REBUILD_S``
   drops deleted stories and re-centres the vectors.
 - listener state: the engagement profile (``ranking.Engagement``) and declared interests.
-  Each request reads the preferences row (one primary-key lookup) and the listener's
-  feedback events newer than the last one folded in (one indexed query, usually empty), so
-  feedback and preference changes count from the next request, in every API process.
+  A request checks the preferences' ``updated_at`` and the newest feedback id (one small
+  query) and folds in what changed, at most every ``REFRESH_S`` per listener: in between,
+  a request whose listener wrote nothing through this process (``PageCache.owner_version``
+  unchanged) skips the query. So a listener's own feedback and preference changes count
+  from their next request in the process that took them, and in every other API process
+  within ``REFRESH_S``, as new stories do.
 - pages: the ordered list of a listener's feed is kept for ``PAGE_TTL_S`` keyed by the
   instant it was ranked, which the cursor carries; later pages slice the same list.
+- first pages: a first page (no cursor) asked again within ``FIRST_PAGE_REUSE_S``, while
+  the index (``StoryIndex.version``) and the listener's profile (preferences and feedback
+  folded in) are unchanged, reuses the list ranked for the previous one and its instant
+  instead of ranking again: the ranking is most of a feed request's cost, and its inputs
+  did not change. Any new or changed story, preference change or feedback ranks afresh.
 
 Nothing here is persisted: a profile is rebuilt from the listener's last ``MAX_EVENTS``
 events in one query when a process first sees them.
@@ -27,7 +35,7 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +68,7 @@ MAX_LISTENERS = 50_000
 MAX_PAGES = 20_000
 EXPLORATION_RATE = 1 / ranking.EXPLORE_EVERY
 FIRST_DEPTH = 40  # items ranked for a first page; deeper pages extend the list
+FIRST_PAGE_REUSE_S = 10.0  # a first page reuses the last ranking this long while its inputs hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +136,7 @@ class StoryIndex:
         self.applied: dict[int, datetime] = {}  # story id -> the updated_at its row reflects
         self._checked = self._trended = self._built = 0.0
         self._lock = asyncio.Lock()
+        self.version = 0  # bumped whenever the snapshot's stories or scores change
 
     async def current(self, session: AsyncSession) -> Snapshot:
         """The index, refreshed first when it is due; a request never waits for another's refresh."""
@@ -147,10 +157,15 @@ class StoryIndex:
         assert self.snapshot is not None
         return self.snapshot
 
+    def fresh(self, now: float) -> bool:
+        """Whether ``current`` would answer without asking the database (not due for a refresh)."""
+        return self.snapshot is not None and now - self._checked < REFRESH_S
+
     def invalidate(self) -> None:
         """Rebuild from the database on the next request (tests, or after bulk changes)."""
         self._built = self._checked = self._trended = -1e9
         self.snapshot = None
+        self.version += 1
 
     async def _rebuild(self, session: AsyncSession) -> None:
         started = time.monotonic()
@@ -159,6 +174,7 @@ class StoryIndex:
         outlets = await repository.story_outlets(session, seen_since=since, updated_after=None)
         self.outlet_names = await repository.outlet_names(session)
         self.snapshot = await asyncio.to_thread(_build, rows, outlets, None)
+        self.version += 1
         self.applied = {r.id: r.updated_at for r in rows}
         self.watermark = max((r.updated_at for r in rows), default=None)
         self._built = self._checked = self._trended = time.monotonic()
@@ -184,6 +200,7 @@ class StoryIndex:
         if any(r.source_id not in self.outlet_names for r in outlets):
             self.outlet_names = await repository.outlet_names(session)
         self.snapshot = _build(rows, outlets, self.snapshot)
+        self.version += 1
         self.applied.update((r.id, r.updated_at) for r in rows)
         self.watermark = max([r.updated_at for r in rows] + ([self.watermark] if self.watermark else []))
 
@@ -198,6 +215,7 @@ class StoryIndex:
             row = snap.rows.get(r.id)
             if row is not None:
                 trending[row] = r.trending_score
+        self.version += 1
 
 
 def _outlets_by_story(outlets: Sequence[Any]) -> dict[int, tuple[int, ...]]:
@@ -326,6 +344,8 @@ class ListenerState:
     interests: Interests
     language: str
     keywords_missing: bool = False
+    checked: float = -1e9  # monotonic time of the last freshness query that found it current
+    writes: int | None = None  # the caller's owner_version at that query (None: not known)
 
 
 @dataclass
@@ -337,6 +357,40 @@ class _Page:
     complete: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A listener's ranked list and where a page starts in it (before slicing the items)."""
+
+    snap: Snapshot
+    st: ListenerState
+    ranked: _Page
+    as_ms: int
+    offset: int
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    """A page's JSON and what it was built from (compared by identity where objects)."""
+
+    index_version: int
+    interests: Interests
+    through_id: int
+    ranked: _Page
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _FirstPage:
+    """What the last first page of a listener was ranked from, and at which instant."""
+
+    as_ms: int
+    created: float
+    index_version: int
+    interests: Interests
+    through_id: int
+
+
 @dataclass
 class FeedEngine:
     """This process's feed state: the story index, listener profiles, ranked lists, keyword vectors."""
@@ -345,6 +399,8 @@ class FeedEngine:
     index: StoryIndex = field(default_factory=StoryIndex)
     listeners: OrderedDict[int, ListenerState] = field(default_factory=OrderedDict)
     pages: OrderedDict[tuple[int, int], _Page] = field(default_factory=OrderedDict)
+    first_pages: OrderedDict[int, _FirstPage] = field(default_factory=OrderedDict)
+    rendered: OrderedDict[tuple[int, int, int, int], _Rendered] = field(default_factory=OrderedDict)
     keyword_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     _pending: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -399,13 +455,29 @@ class FeedEngine:
         return interests, language, embedded != keywords and self.embeddings is not None
 
     async def state(
-        self, session: AsyncSession, user_id: int, *, up_to_id: int | None = None
+        self,
+        session: AsyncSession,
+        user_id: int,
+        *,
+        up_to_id: int | None = None,
+        writes: int | None = None,
     ) -> ListenerState:
-        """A listener's current profile, catching up with feedback and preference changes."""
+        """A listener's current profile, catching up with feedback and preference changes.
+
+        ``writes`` is the listener's ``PageCache.owner_version`` in this process: while it is
+        unchanged and the last freshness query is under ``REFRESH_S`` old, the query is skipped
+        (their own writes through this process move it at once; other processes' within
+        ``REFRESH_S``, as for stories).
+        """
         st = self.listeners.get(user_id)
+        started = time.monotonic()
         if up_to_id is None and st is not None and not st.keywords_missing:
+            if writes is not None and st.writes == writes and started - st.checked < REFRESH_S:
+                self.listeners.move_to_end(user_id)
+                return st  # checked a moment ago and nothing was written through this process since
             stamp, newest = await repository.listener_stamp(session, user_id)
             if stamp == st.prefs_stamp and newest <= st.engagement.through_id:
+                st.checked, st.writes = started, writes
                 self.listeners.move_to_end(user_id)
                 return st  # the common case: one small query
         prefs = await listeners_repository.get_preferences(session, user_id)
@@ -439,6 +511,7 @@ class FeedEngine:
                 title=r.title,
             )
         if cache:
+            st.checked, st.writes = started, writes
             self.listeners[user_id] = st
             self.listeners.move_to_end(user_id)
             while len(self.listeners) > MAX_LISTENERS:
@@ -449,13 +522,58 @@ class FeedEngine:
         self, session: AsyncSession, user_id: int, *, limit: int, cursor: str | None = None
     ) -> FeedPage:
         """One page of a listener's feed; the cursor pins the instant and profile the list was ranked at."""
+        listed = await self._list(session, user_id, limit=limit, cursor=cursor, writes=None)
+        return self._slice(listed, limit)
+
+    async def page_json(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        *,
+        limit: int,
+        cursor: str | None,
+        render: Callable[[FeedPage], bytes],
+        writes: int | None = None,
+    ) -> bytes:
+        """``render(page(...))``, reusing the last rendering of this page while nothing it was built from changed.
+
+        The bytes are kept per listener, instant, offset and limit, and used again only while
+        the story index version, the listener's interests, the newest feedback folded in and
+        the ranked list itself are the same objects they were built from.
+        """
+        listed = await self._list(session, user_id, limit=limit, cursor=cursor, writes=writes)
+        key = (user_id, listed.as_ms, listed.offset, limit)
+        kept = self.rendered.get(key)
+        if (
+            kept is not None
+            and kept.index_version == self.index.version
+            and kept.interests is listed.st.interests
+            and kept.through_id == listed.st.engagement.through_id
+            and kept.ranked is listed.ranked
+        ):
+            self.rendered.move_to_end(key)
+            return kept.body
+        body = render(self._slice(listed, limit))
+        self.rendered[key] = _Rendered(
+            self.index.version, listed.st.interests, listed.st.engagement.through_id, listed.ranked, body
+        )
+        self.rendered.move_to_end(key)
+        while len(self.rendered) > MAX_PAGES:
+            self.rendered.popitem(last=False)
+        return body
+
+    async def _list(
+        self, session: AsyncSession, user_id: int, *, limit: int, cursor: str | None, writes: int | None
+    ) -> _Listed:
         through: int | None = None
         if cursor:
             as_ms, offset, through = _parse_cursor(cursor)
         else:
             as_ms, offset = int(utcnow().timestamp() * 1000), 0
         snap = await self.index.current(session)
-        st = await self.state(session, user_id)
+        st = await self.state(session, user_id, writes=writes)
+        if not cursor:
+            as_ms = self._first_page_instant(user_id, st, as_ms)
         as_of = datetime.fromtimestamp(as_ms / 1000, UTC)
         key = (user_id, as_ms)
         cached = self.pages.get(key)
@@ -493,17 +611,81 @@ class FeedEngine:
             self.pages.move_to_end(key)
             while len(self.pages) > MAX_PAGES:
                 self.pages.popitem(last=False)
+        return _Listed(snap, st, cached, as_ms, offset, as_of)
+
+    def _slice(self, listed: _Listed, limit: int) -> FeedPage:
+        snap, st, cached = listed.snap, listed.st, listed.ranked
         items: list[FeedItem] = []
-        position = offset
+        position = listed.offset
         while position < len(cached.story_ids) and len(items) < limit:
             item = self._item(snap, st, cached.picks[position], cached.story_ids[position], position + 1)
             position += 1
             if item is not None:
                 items.append(item)
         next_cursor = (
-            encode_cursor(as_ms, position, cached.through_id) if position < len(cached.story_ids) else None
+            encode_cursor(listed.as_ms, position, cached.through_id)
+            if position < len(cached.story_ids)
+            else None
         )
-        return FeedPage(items, next_cursor, as_of)
+        return FeedPage(items, next_cursor, listed.as_of)
+
+    def still_current(
+        self, user_id: int, *, first_page: bool, writes: Callable[[], int]
+    ) -> Callable[[], bool]:
+        """A check that a page just built for this listener would come out the same right now.
+
+        True while the story index is not due for a refresh and has the same version, the
+        listener's profile is the same object, checked under ``REFRESH_S`` ago with nothing
+        written through this process since (``writes``: their owner_version now), and a
+        first page would still reuse the same ranking. The page cache asks it on every hit
+        of the listener's cached feed page, so such a hit is the answer the endpoint would give.
+        """
+        version = self.index.version
+        st = self.listeners.get(user_id)
+        if st is None:
+            return lambda: False
+        interests, through = st.interests, st.engagement.through_id
+        first = self.first_pages.get(user_id) if first_page else None
+
+        def check() -> bool:
+            now = time.monotonic()
+            if self.index.version != version or not self.index.fresh(now):
+                return False
+            if self.listeners.get(user_id) is not st or st.interests is not interests:
+                return False
+            if st.engagement.through_id != through or st.keywords_missing:
+                return False
+            if st.writes is None or st.writes != writes() or now - st.checked >= REFRESH_S:
+                return False
+            if first_page:
+                if first is None or self.first_pages.get(user_id) is not first:
+                    return False
+                if now - first.created >= FIRST_PAGE_REUSE_S:
+                    return False
+            return True
+
+        return check
+
+    def _first_page_instant(self, user_id: int, st: ListenerState, now_ms: int) -> int:
+        """The instant of the listener's last first page while nothing it was ranked from changed, else now."""
+        last = self.first_pages.get(user_id)
+        now = time.monotonic()
+        if (
+            last is not None
+            and now - last.created < FIRST_PAGE_REUSE_S
+            and last.index_version == self.index.version
+            and last.interests is st.interests
+            and last.through_id == st.engagement.through_id
+            and (user_id, last.as_ms) in self.pages
+        ):
+            return last.as_ms
+        self.first_pages[user_id] = _FirstPage(
+            now_ms, now, self.index.version, st.interests, st.engagement.through_id
+        )
+        self.first_pages.move_to_end(user_id)
+        while len(self.first_pages) > MAX_LISTENERS:
+            self.first_pages.popitem(last=False)
+        return now_ms
 
     def _item(
         self, snap: Snapshot, st: ListenerState, pick: Pick, story_id: int, rank: int

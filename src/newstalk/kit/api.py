@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -14,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +30,19 @@ from newstalk.kit import metrics, ratelimit
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
+# Where deps.optional_principal leaves the request's principal (or its Unauthorized) in the scope.
+PRINCIPAL_SCOPE_KEY = "newstalk_principal"
+
+
+class Caller(Protocol):
+    @property
+    def user_id(self) -> int | None: ...
+
+
+class CallerCache(Protocol):
+    """What the page cache needs of accounts.principals.PrincipalCache (kit does not import accounts)."""
+
+    def get(self, credential: str) -> Caller | None: ...
 
 
 def problem(status: int, title: str, detail: str, *, slug: str, **extra: Any) -> JSONResponse:
@@ -224,10 +238,12 @@ class Page:
     route: Any
     expires_at: float
     headers: tuple[tuple[bytes, bytes], ...]
+    # Asked on every hit (private pages only): False drops the page and the endpoint answers.
+    valid: Callable[[], bool] | None = None
 
 
 class PageCache:
-    """Rendered public GET pages (news, stories, trending) for a few seconds, in this process.
+    """Rendered GET pages (news, stories, trending; a listener's own preferences) for a few seconds.
 
     Every client asks for the same first pages; rendering each once per ``ttl_s`` takes the
     database query and the serialization off every other request. Pages are keyed by path
@@ -237,6 +253,11 @@ class PageCache:
     A per-request freshness query was measured and rejected: it puts a database round trip
     back on every request, which is most of what the cache saves. Size is bounded by bytes,
     least recently stored pages go first.
+
+    Private pages (``owner`` set: what one listener sees of their own data) are keyed by
+    path, query and owner, are only ever answered to that owner, carry
+    ``Cache-Control: private, no-cache``, and are dropped as soon as their owner writes
+    anything through this process (``invalidate_owner``).
     """
 
     def __init__(
@@ -247,10 +268,16 @@ class PageCache:
         self._clock = clock
         self._pages: OrderedDict[str, Page] = OrderedDict()
         self._bytes = 0
-        self._paths: set[str] = set()
+        self._paths: dict[str, bool] = {}  # path -> whether its pages are private
+        self._owners: dict[str, int] = {}  # key of a private page -> its owner
+        # owner -> serial of their last write through this process (see owner_version)
+        self._owner_writes: OrderedDict[int, int] = OrderedDict()
+        self._write_serial = 0
+        self._forgotten_serial = 0  # the newest serial dropped from _owner_writes
         self._inflight: dict[str, asyncio.Future[Page | None]] = {}
         max_age = math.ceil(ttl_s)
         self.cache_control = f"public, max-age={max_age}".encode() if max_age > 0 else b"no-cache"
+        self.private_cache_control = b"private, no-cache"
 
     @property
     def enabled(self) -> bool:
@@ -260,28 +287,59 @@ class PageCache:
         """Whether pages of this path were ever cached (a set lookup before any parsing)."""
         return path in self._paths
 
+    @property
+    def has_private_pages(self) -> bool:
+        return bool(self._owners)
+
+    def private(self, path: str) -> bool:
+        """Whether this path's pages are per owner (only meaningful when ``serves(path)``)."""
+        return self._paths.get(path, False)
+
     def get(self, key: str) -> Page | None:
         page = self._pages.get(key)
         if page is None:
             return None
-        if page.expires_at <= self._clock():
+        if page.expires_at <= self._clock() or (page.valid is not None and not page.valid()):
             self._drop(key)
             return None
         return page
 
-    def put(self, key: str, path: str, body: bytes, route: Any) -> Page:
-        page = make_page(body, route, self.cache_control, self._clock() + self.ttl_s)
+    def put(
+        self,
+        key: str,
+        path: str,
+        body: bytes,
+        route: Any,
+        *,
+        owner: int | None = None,
+        valid: Callable[[], bool] | None = None,
+    ) -> Page:
+        control = self.cache_control if owner is None else self.private_cache_control
+        page = make_page(body, route, control, self._clock() + self.ttl_s)
+        if valid is not None:
+            page = dataclasses.replace(page, valid=valid)
         if not self.enabled or len(body) > self.max_bytes // 8:
             return page
         self._drop(key)
         self._pages[key] = page
         self._bytes += len(body)
-        self._paths.add(path)
+        self._paths[path] = owner is not None
+        if owner is not None:
+            self._owners[key] = owner
         while self._bytes > self.max_bytes:
             self._drop(next(iter(self._pages)))
         return page
 
-    async def render(self, key: str, path: str, route: Any, make: Callable[[], Awaitable[bytes]]) -> Page:
+    async def render(
+        self,
+        key: str,
+        path: str,
+        route: Any,
+        make: Callable[[], Awaitable[bytes]],
+        *,
+        owner: int | None = None,
+        valid: Callable[[], bool] | None = None,
+    ) -> Page:
         """The cached page, or render it once while concurrent requests for it wait (no stampede)."""
         page = self.get(key)
         if page is not None:
@@ -295,7 +353,7 @@ class PageCache:
         self._inflight[key] = done
         rendered: Page | None = None
         try:
-            rendered = self.put(key, path, await make(), route)
+            rendered = self.put(key, path, await make(), route, owner=owner, valid=valid)
         finally:
             # Waiters of a failed render (bad input, a cancelled request) render for themselves.
             done.set_result(rendered)
@@ -305,13 +363,37 @@ class PageCache:
 
     def invalidate(self, *paths: str) -> None:
         """Forget every cached page of these paths (after a write through this process)."""
-        for key in [k for k in self._pages if k.split("?", 1)[0] in paths]:
+        for key in [k for k in self._pages if k.split("?", 1)[0].split("#", 1)[0] in paths]:
             self._drop(key)
+
+    def invalidate_owner(self, owner: int) -> None:
+        """Forget every private page of this owner and move their ``owner_version`` (after they wrote)."""
+        self._write_serial += 1
+        self._owner_writes[owner] = self._write_serial
+        self._owner_writes.move_to_end(owner)
+        while len(self._owner_writes) > 100_000:
+            _, serial = self._owner_writes.popitem(last=False)
+            self._forgotten_serial = max(self._forgotten_serial, serial)
+        if not self._owners:
+            return
+        for key in [k for k, o in self._owners.items() if o == owner]:
+            self._drop(key)
+
+    def owner_version(self, owner: int) -> int:
+        """A number that changes whenever this owner writes through this process.
+
+        Other per-listener caches (the feed's listener profiles) compare it to skip a
+        freshness query while it holds; an owner forgotten to bound memory reads as the
+        newest forgotten serial, which only ever moves forward (a spurious change, never a
+        missed one).
+        """
+        return self._owner_writes.get(owner, self._forgotten_serial)
 
     def _drop(self, key: str) -> None:
         page = self._pages.pop(key, None)
         if page is not None:
             self._bytes -= len(page.body)
+        self._owners.pop(key, None)
 
 
 def make_page(body: bytes, route: Any, cache_control: bytes, expires_at: float) -> Page:
@@ -342,6 +424,11 @@ def page_key(scope: Scope) -> str:
     return f"{path}?{query.decode('latin-1')}"
 
 
+def private_key(key: str, owner: int) -> str:
+    """The key of an owner's private page: the page key plus ``#owner`` (never a public key)."""
+    return f"{key}#{owner}"
+
+
 def _param_name(param: bytes) -> bytes:
     return param.partition(b"=")[0]
 
@@ -363,16 +450,30 @@ def page_cache(request: Request) -> PageCache:
     return cache
 
 
-async def cached_json(request: Request, make: Callable[[], Awaitable[bytes]]) -> Response:
-    """Answer a public GET with the cached rendering of this path and query, or render it with ``make``.
+async def cached_json(
+    request: Request,
+    make: Callable[[], Awaitable[bytes]],
+    *,
+    owner: int | None = None,
+    valid: Callable[[], bool] | None = None,
+) -> Response:
+    """Answer a GET with the cached rendering of this path and query, or render it with ``make``.
 
     ``make`` returns the JSON body; it runs at most once per key and TTL in this process.
-    The response carries an ETag (304 on a matching If-None-Match) and a Cache-Control
-    that lets a CDN or browser keep it as long as this process does.
+    The response carries an ETag (304 on a matching If-None-Match). A public page (no
+    ``owner``) is the same for every caller, signed in or not, and its Cache-Control lets a
+    CDN or browser keep it as long as this process does. A page that depends on who asks
+    passes ``owner`` (the listener's user id, after the endpoint checked the credential):
+    it is keyed by owner too and only ever answered to that owner. ``valid`` (private
+    pages) is asked on every later hit, after ``make`` ran: a page whose inputs may have
+    changed answers False and is rendered again.
     """
     cache = page_cache(request)
+    key = page_key(request.scope)
+    if owner is not None:
+        key = private_key(key, owner)
     page = await cache.render(
-        page_key(request.scope), request.scope["path"], request.scope.get("route"), make
+        key, request.scope["path"], request.scope.get("route"), make, owner=owner, valid=valid
     )
     return page_response(page, request.headers.get("if-none-match"))
 
@@ -393,12 +494,20 @@ def invalidate_pages(request: Request, *paths: str) -> None:
 
 
 class PageCacheMiddleware:
-    """Answers anonymous GETs of cached pages before routing, with the same rate limit and metrics.
+    """Answers GETs of cached pages before routing, with the same rate limit and metrics.
 
     The endpoint path (routing, parameter validation, dependencies) is most of the cost of
     a cached page; a page is only here after its endpoint validated that exact query and
-    rendered it, so answering again is the endpoint's own answer. Requests that carry
-    credentials go through the endpoint: their rate-limit bucket needs the principal.
+    rendered it, so answering again is the endpoint's own answer.
+
+    A request with ``Authorization`` is answered here only when its credential is in the
+    principal cache (``app.state.principal_cache``: resolved and checked against the
+    database in the last few seconds, and not invalidated since), so a bad, revoked or
+    unknown credential always goes through the endpoint and its authentication. It then
+    counts against the listener's rate-limit bucket, gets public pages as anyone would,
+    and gets private pages of its own account only. A write (not a GET) by a signed-in
+    caller drops that caller's private pages and moves their ``owner_version`` when its
+    answer starts (after the endpoint committed).
     """
 
     def __init__(self, app: ASGIApp, *, cache: PageCache) -> None:
@@ -406,26 +515,53 @@ class PageCacheMiddleware:
         self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or not self.cache.serves(scope["path"]):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "GET":
+            if scope["method"] in ("HEAD", "OPTIONS"):
+                await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, self._dropping_owner_pages(scope, send))
+            return
+        if not self.cache.serves(scope["path"]):
             await self.app(scope, receive, send)
             return
         if_none_match = None
+        authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
+                authorization = value
+            elif name == b"if-none-match":
+                if_none_match = value
+        caller: Caller | None = None
+        if authorization is not None:
+            caller = self._known_caller(scope, authorization)
+            if caller is None:
                 await self.app(scope, receive, send)
                 return
-            if name == b"if-none-match":
-                if_none_match = value
-        page = self.cache.get(page_key(scope))
+        key = page_key(scope)
+        if self.cache.private(scope["path"]):
+            if caller is None or caller.user_id is None:
+                await self.app(scope, receive, send)
+                return
+            key = private_key(key, caller.user_id)
+        page = self.cache.get(key)
         if page is None:
             await self.app(scope, receive, send)
             return
         scope["route"] = page.route
+        if caller is not None:
+            scope[PRINCIPAL_SCOPE_KEY] = caller
         policy: ratelimit.Policy | None = getattr(scope["app"].state, "rate_limits", None)
         if policy is not None:
-            client = scope.get("client")
-            who = f"ip:{client[0] if client else 'unknown'}"
-            decision = await ratelimit.check(scope, policy, "GET", page.route.path, who)
+            template = page.route.path
+            if caller is not None and caller.user_id is not None and template not in ratelimit.ADDRESS_ROUTES:
+                who = f"user:{caller.user_id}"
+            else:
+                client = scope.get("client")
+                who = f"ip:{client[0] if client else 'unknown'}"
+            decision = await ratelimit.check(scope, policy, "GET", template, who)
             if decision is not None and not decision.allowed:
                 error = RateLimited(ratelimit.refusal(decision))
                 await problem(error.status_code, error.title, error.detail, slug=error.slug)(
@@ -440,6 +576,29 @@ class PageCacheMiddleware:
         headers = [(b"content-length", str(len(page.body)).encode()), *page.headers]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page.body})
+
+    @staticmethod
+    def _known_caller(scope: Scope, authorization: bytes) -> Caller | None:
+        """The principal of a credential in the principal cache, or None (the endpoint decides)."""
+        callers: CallerCache | None = getattr(scope["app"].state, "principal_cache", None)
+        if callers is None:
+            return None
+        scheme, _, credential = authorization.decode("latin-1").partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            return None
+        return callers.get(credential)
+
+    def _dropping_owner_pages(self, scope: Scope, send: Send) -> Send:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                caller = scope.get(PRINCIPAL_SCOPE_KEY)
+                owner = getattr(caller, "user_id", None)
+                if isinstance(owner, int):
+                    self.cache.invalidate_owner(owner)
+            await send(message)
+
+        return send_wrapper
 
 
 class NoStoreMiddleware:

@@ -163,6 +163,54 @@ class Database:
             yield session
 
 
+class RequestSession:
+    """One HTTP request's database access (``deps.DbDep``): one read session, opened on first use.
+
+    Authentication, rate limiting and the endpoint share it, so a signed-in read costs one
+    session, not one per dependency; a request that never touches the database (a cached
+    page, a principal from the principal cache) opens none. Writes go through ``unit()``,
+    which is ``Database.unit()`` exactly (its own transaction: commit with the events, or
+    roll back); the read session is closed first, so a request holds one connection at a time.
+    """
+
+    __slots__ = ("_session", "db")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._session: AsyncSession | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    async def read(self) -> AsyncSession:
+        """The request's read-only session (the same object on every call until ``close``)."""
+        if self._session is None:
+            self._session = self.db.reader()
+        return self._session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """The request's read session in a ``with`` block, for code shaped like ``Database.read()``.
+
+        Leaving the block does not close it: the request's end does (``close``).
+        """
+        yield await self.read()
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[UnitOfWork]:
+        """A write transaction, as ``Database.unit()``; the read session is closed before it begins."""
+        await self.close()
+        async with self.db.unit() as uow:
+            yield uow
+
+    async def close(self) -> None:
+        """End the read session (rolled back: it never writes); a later ``read()`` opens a new one."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
 @dataclass
 class UnitOfWork:
     """One transaction; events emitted inside it are written with it and dropped on rollback."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from newstalk.deps import CurrentAccount, ServicesDep
-from newstalk.kit.api import decode_cursor, encode_cursor
+from newstalk.deps import CurrentAccount, DbDep
+from newstalk.kit.api import cached_json, decode_cursor, encode_cursor
 from newstalk.listeners import repository, service
 from newstalk.listeners.models import FeedbackEvent
 from newstalk.listeners.schemas import FeedbackIn, FeedbackOut, FeedbackPage, PreferencesIn, PreferencesOut
@@ -26,43 +26,48 @@ def _feedback_out(event: FeedbackEvent) -> FeedbackOut:
 
 
 @router.get("/preferences", response_model=PreferencesOut)
-async def get_preferences(services: ServicesDep, principal: CurrentAccount) -> PreferencesOut:
-    """Your interests, mutes, voice and playback speed (defaults until you set them)."""
-    async with services.db.read() as session:
-        return await service.get_preferences(session, principal.account_id)
+async def get_preferences(request: Request, db: DbDep, principal: CurrentAccount) -> Response:
+    """Your interests, mutes, voice and playback speed (defaults until you set them).
+
+    Cached for a few seconds for you alone (``Cache-Control: private``); any change you make
+    through this server drops it at once.
+    """
+    owner = principal.account_id
+
+    async def render() -> bytes:
+        prefs = await service.get_preferences(await db.read(), owner)
+        return prefs.model_dump_json().encode()
+
+    return await cached_json(request, render, owner=owner)
 
 
 @router.put("/preferences", response_model=PreferencesOut)
-async def put_preferences(
-    body: PreferencesIn, services: ServicesDep, principal: CurrentAccount
-) -> PreferencesOut:
+async def put_preferences(body: PreferencesIn, db: DbDep, principal: CurrentAccount) -> PreferencesOut:
     """Replace your preferences; fields left out go back to their defaults."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         return await service.update_preferences(uow, principal.account_id, body.model_dump())
 
 
 @router.patch("/preferences", response_model=PreferencesOut)
-async def patch_preferences(
-    body: PreferencesIn, services: ServicesDep, principal: CurrentAccount
-) -> PreferencesOut:
+async def patch_preferences(body: PreferencesIn, db: DbDep, principal: CurrentAccount) -> PreferencesOut:
     """Change only the fields you send."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         return await service.update_preferences(
             uow, principal.account_id, body.model_dump(exclude_unset=True)
         )
 
 
 @router.post("/feedback", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED)
-async def post_feedback(body: FeedbackIn, services: ServicesDep, principal: CurrentAccount) -> FeedbackOut:
+async def post_feedback(body: FeedbackIn, db: DbDep, principal: CurrentAccount) -> FeedbackOut:
     """Record what you did with a story: opened, listened (percent), skipped, liked, disliked, shared."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         event = await service.record_feedback(uow, principal.account_id, body)
     return _feedback_out(event)
 
 
 @router.get("/feedback", response_model=FeedbackPage)
 async def list_feedback(
-    services: ServicesDep,
+    db: DbDep,
     principal: CurrentAccount,
     story_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -70,7 +75,7 @@ async def list_feedback(
 ) -> FeedbackPage:
     """Your feedback events, newest first."""
     before = int(decode_cursor(cursor, 1)[0]) if cursor else None
-    async with services.db.read() as session:
+    async with db.reading() as session:
         rows = await repository.list_feedback(
             session, principal.account_id, story_id=story_id, before_id=before, limit=limit + 1
         )

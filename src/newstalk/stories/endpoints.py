@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
-from newstalk.deps import EditorDep, ServicesDep
+from newstalk.deps import DbDep, EditorDep
 from newstalk.errors import InvalidInput, NotFound
 from newstalk.kit.api import cached_json, decode_cursor, encode_cursor, invalidate_pages
 from newstalk.sources.models import Source
@@ -39,7 +39,7 @@ _SUMMARIES = TypeAdapter(list[StorySummary])
 @router.get("/stories", response_model=StoryPage)
 async def list_stories(
     request: Request,
-    services: ServicesDep,
+    db: DbDep,
     category: Category | None = None,
     language: Annotated[str | None, Query(min_length=2, max_length=16, pattern="^[a-zA-Z-]+$")] = None,
     since: Annotated[
@@ -68,7 +68,7 @@ async def list_stories(
             ) from None
 
     async def render() -> bytes:
-        async with services.db.read() as session:
+        async with db.reading() as session:
             rows = await repository.list_page(
                 session,
                 category=category,
@@ -94,14 +94,14 @@ async def list_stories(
 @router.get("/trending", response_model=list[StorySummary])
 async def trending_stories(
     request: Request,
-    services: ServicesDep,
+    db: DbDep,
     category: Category | None = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Response:
     """The most trending open stories, each with why it trends."""
 
     async def render() -> bytes:
-        async with services.db.read() as session:
+        async with db.reading() as session:
             rows = await repository.trending(session, category=category, limit=limit)
         return _SUMMARIES.dump_json([summary_of(s) for s in rows])
 
@@ -109,9 +109,9 @@ async def trending_stories(
 
 
 @router.get("/stories/{story_id}", response_model=StoryDetail)
-async def get_story(story_id: int, services: ServicesDep) -> StoryDetail:
+async def get_story(story_id: int, db: DbDep) -> StoryDetail:
     """A story with its coverage by outlet, timeline, keywords, summary and why it trends."""
-    async with services.db.read() as session:
+    async with db.reading() as session:
         story = await session.get(Story, story_id)
         if story is None:
             raise NotFound(f"stories: no story with id {story_id}")
@@ -170,10 +170,10 @@ async def _detail(session: AsyncSession, story: Story) -> StoryDetail:
 
 @router.post("/stories/{story_id}/split", response_model=StorySummary, status_code=201)
 async def split_story(
-    request: Request, story_id: int, body: SplitRequest, services: ServicesDep, _: EditorDep
+    request: Request, story_id: int, body: SplitRequest, db: DbDep, _: EditorDep
 ) -> StorySummary:
     """Move articles out of a wrong merge into a new story; they won't be put back."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         new = await service.split(uow, story_id, body.article_ids)
     invalidate_pages(request, *LIST_PATHS)
     return summary_of(new)
@@ -181,10 +181,10 @@ async def split_story(
 
 @router.post("/stories/{story_id}/merge", response_model=StorySummary)
 async def merge_story(
-    request: Request, story_id: int, body: MergeRequest, services: ServicesDep, _: EditorDep
+    request: Request, story_id: int, body: MergeRequest, db: DbDep, _: EditorDep
 ) -> StorySummary:
     """Fold another story into this one; later coverage of either joins this one."""
-    async with services.db.unit() as uow:
+    async with db.unit() as uow:
         keep = await service.merge(uow, story_id, body.story_id)
     invalidate_pages(request, *LIST_PATHS)
     return summary_of(keep)
