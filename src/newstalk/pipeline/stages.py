@@ -8,7 +8,12 @@ from newstalk.pipeline.worker import Stage
 
 
 def all_stages(settings: Settings | None) -> list[Stage]:
-    """The stages, in pipeline order; ``settings`` None gives default concurrency (routing only)."""
+    """The stages, in pipeline order; ``settings`` None gives default concurrency (routing only).
+
+    ``priority`` (default 50; higher goes first where stages share a process) keeps the
+    listener's path ahead of a burst: collect, live, stories, fact-checks, speech, then the
+    network-bound stages, and search indexing and briefings last (they lag, never starve).
+    """
     from newstalk.articles.service import EXTRACT_TOPIC
     from newstalk.briefings.tasks import TOPICS as BRIEFING_TOPICS
     from newstalk.briefings.tasks import handle_briefings, handle_briefings_batch
@@ -32,6 +37,7 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             handle_collect,
             concurrency=settings.fetch_concurrency if settings else 1,
             observe_job_latency=False,
+            priority=90,
         ),
         Stage("extract", (EXTRACT_TOPIC,), handle_extract, concurrency=4),
         Stage("websub", (WEBSUB_TOPIC,), handle_websub, concurrency=4, observe_job_latency=False),
@@ -42,6 +48,8 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             handle_stories,
             concurrency=1,
             batch_handler=handle_stories_batch,
+            priority=80,
+            backlog_batch_size=256,
         ),
         # CPU-bound (embeddings and the verifier); a batch checks each story once, at its
         # newest version. Replicas may run in parallel: state is a cache, not the truth.
@@ -52,9 +60,18 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             concurrency=1,
             batch_handler=handle_factcheck_batch,
             batch_size=8,
+            priority=70,
         ),
         # Keeps the search index in step: Kiwi-tokenizes new articles, reindexes changed stories.
-        Stage("search", SEARCH_TOPICS, handle_search, concurrency=1, batch_handler=handle_search_batch),
+        Stage(
+            "search",
+            SEARCH_TOPICS,
+            handle_search,
+            concurrency=1,
+            batch_handler=handle_search_batch,
+            priority=20,
+            backlog_batch_size=256,
+        ),
         # Cheap: templates over the story's text; requests per story are debounced in the queue.
         Stage(
             "briefings",
@@ -62,11 +79,12 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             handle_briefings,
             concurrency=1,
             batch_handler=handle_briefings_batch,
+            priority=20,
         ),
         # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
-        Stage("speech", (SCRIPT_TOPIC,), handle_speech, concurrency=1, batch_size=1),
+        Stage("speech", (SCRIPT_TOPIC,), handle_speech, concurrency=1, batch_size=1, priority=60),
         # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
-        Stage("live", LIVE_TOPICS, handle_live, concurrency=1, batch_handler=handle_live_batch),
+        Stage("live", LIVE_TOPICS, handle_live, concurrency=1, batch_handler=handle_live_batch, priority=85),
         # Network-bound: webhook POSTs wait on receivers, so several run at once.
         Stage("webhooks", (DELIVER_TOPIC,), handle_webhooks, concurrency=8, observe_job_latency=False),
     ]
