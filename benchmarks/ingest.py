@@ -48,6 +48,7 @@ COLUMNS = [
     "re-poll total (s)",
     "ms per 304 (handler − fetch)",
     "source statements per 304",
+    "all statements per 304",
     "re-poll CPU ms per poll",
     "conditional-GET hit rate",
     "update new articles/s",
@@ -157,8 +158,8 @@ def _instrument(services: Any, timings: Timings) -> None:
 
 class RepollMeter:
     """While started: wall time inside the collect handler and inside the fetch (their
-    difference is the database and bookkeeping cost of a poll), and SQL statements that
-    touch the ``sources`` table."""
+    difference is the database and bookkeeping cost of a poll), SQL statements that touch
+    the ``sources`` table and all SQL statements (the queue's claims and completions too)."""
 
     def __init__(self, services: Any) -> None:
         from sqlalchemy import event
@@ -166,7 +167,7 @@ class RepollMeter:
         self.services = services
         self.active = False
         self.handler_s = self.fetch_s = 0.0
-        self.source_statements = 0
+        self.source_statements = self.statements = 0
         fetch = services.fetcher.fetch
 
         async def timed_fetch(*args: Any, **kwargs: Any) -> Any:
@@ -180,8 +181,10 @@ class RepollMeter:
         services.fetcher.fetch = timed_fetch
 
         def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if self.active and " sources" in statement:
-                self.source_statements += 1
+            if self.active:
+                self.statements += 1
+                if " sources" in statement:
+                    self.source_statements += 1
 
         event.listen(services.db.engine.sync_engine, "before_cursor_execute", count)
 
@@ -198,7 +201,7 @@ class RepollMeter:
 
     def start(self) -> None:
         self.handler_s = self.fetch_s = 0.0
-        self.source_statements = 0
+        self.source_statements = self.statements = 0
         self.active = True
 
     def stop(self) -> None:
@@ -399,6 +402,7 @@ async def _bench(cfg: Config) -> dict[str, Any]:
             repoll_s=repoll_s,
             ms_per_304=1000 * (repoll.handler_s - repoll.fetch_s) / polls,
             source_statements=repoll.source_statements / polls,
+            statements=repoll.statements / polls,
             repoll_cpu_ms=1000 * repoll_cpu / polls,
             hit_rate=(not_modified1 - not_modified0) / polls,
         )
@@ -515,6 +519,7 @@ def _row(r: dict[str, Any]) -> list[str]:
         _fmt(r["repoll_s"], ".2f"),
         _fmt(r["ms_per_304"], ".2f"),
         _fmt(r["source_statements"], ".1f"),
+        _fmt(r["statements"], ".1f"),
         _fmt(r["repoll_cpu_ms"], ".1f"),
         _fmt(100 * r["hit_rate"], ".1f") + " %",
         _fmt(r["update_rate"], ".0f"),

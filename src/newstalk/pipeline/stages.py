@@ -11,7 +11,7 @@ def all_stages(settings: Settings | None) -> list[Stage]:
     """The stages, in pipeline order; ``settings`` None gives default concurrency (routing only).
 
     ``priority`` (default 50; higher goes first where stages share a process) keeps the
-    listener's path ahead of a burst: collect, live, stories, fact-checks, speech, then the
+    listener's path ahead of a burst: live, collect and stories, fact-checks, speech, then the
     network-bound stages, and search indexing and briefings last (they lag, never starve).
     """
     from newstalk.articles.service import EXTRACT_TOPIC
@@ -37,7 +37,9 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             handle_collect,
             concurrency=settings.fetch_concurrency if settings else 1,
             observe_job_latency=False,
-            priority=90,
+            # The same as stories: neither waits for the other (the burst benchmark's collect
+            # backlog lasted minutes on a loaded machine and would have held stories back).
+            priority=80,
         ),
         Stage("extract", (EXTRACT_TOPIC,), handle_extract, concurrency=4),
         Stage("websub", (WEBSUB_TOPIC,), handle_websub, concurrency=4, observe_job_latency=False),
@@ -69,8 +71,8 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             handle_search,
             concurrency=1,
             batch_handler=handle_search_batch,
+            # Not grown under a backlog: a bigger batch would hold the cores longer each turn.
             priority=20,
-            backlog_batch_size=256,
         ),
         # Cheap: templates over the story's text; requests per story are debounced in the queue.
         Stage(
