@@ -96,7 +96,7 @@ def _get(url: str) -> bytes | None:
 
 
 def _count(base: str, path: str) -> int | None:
-    """Items the API lists (first page of up to 200)."""
+    """Items the API lists (first page of up to 100)."""
     body = _get(f"{base}{path}")
     if body is None:
         return None
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to sample after start")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--newstalk", default=str(NEWSTALK), help="the newstalk executable to run")
+    parser.add_argument("--startup-timeout", type=float, default=600.0, help="seconds to wait for the API")
     args = parser.parse_args(argv)
 
     port = _free_port()
@@ -142,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 if proc.poll() is not None:
                     log((Path(tmp) / "up.log").read_text()[-3000:])
                     raise SystemExit(f"memory: newstalk up exited with {proc.returncode}")
-                if time.monotonic() - started > 300:
-                    raise SystemExit("memory: newstalk up did not answer within 300 s")
+                if time.monotonic() - started > args.startup_timeout:
+                    raise SystemExit(f"memory: newstalk up did not answer within {args.startup_timeout:g} s")
                 time.sleep(1)
             log(f"answering after {time.monotonic() - started:.1f}s")
             deadline = started + args.minutes * 60
@@ -155,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                     tree,
                     _rss_mb(proc.pid),
                     len(pids),
-                    _count(base, "/api/v1/news?limit=200"),
-                    _count(base, "/api/v1/stories?limit=200"),
+                    _count(base, "/api/v1/news?limit=100"),
+                    _count(base, "/api/v1/stories?limit=100"),
                     _queued(base),
                     _runtimes(proc.pid),
                 )

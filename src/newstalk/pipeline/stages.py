@@ -51,7 +51,7 @@ def all_stages(settings: Settings | None) -> list[Stage]:
             concurrency=1,
             batch_handler=handle_stories_batch,
             priority=80,
-            backlog_batch_size=256,
+            backlog_batch_size=128,
         ),
         # CPU-bound (embeddings and the verifier); a batch checks each story once, at its
         # newest version. Replicas may run in parallel: state is a cache, not the truth.
