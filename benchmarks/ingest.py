@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import functools
 import io
 import multiprocessing
@@ -44,6 +45,11 @@ COLUMNS = [
     "p50 first-seen→stored (s)",
     "p95 first-seen→stored (s)",
     "re-poll polls/s",
+    "re-poll total (s)",
+    "ms per 304 (handler − fetch)",
+    "source statements per 304",
+    "all statements per 304",
+    "re-poll CPU ms per poll",
     "conditional-GET hit rate",
     "update new articles/s",
     "update stored/expected",
@@ -150,6 +156,58 @@ def _instrument(services: Any, timings: Timings) -> None:
     services.transport.complete = timings.wrap_async("  queue complete", services.transport.complete)
 
 
+class RepollMeter:
+    """While started: wall time inside the collect handler and inside the fetch (their
+    difference is the database and bookkeeping cost of a poll), SQL statements that touch
+    the ``sources`` table and all SQL statements (the queue's claims and completions too)."""
+
+    def __init__(self, services: Any) -> None:
+        from sqlalchemy import event
+
+        self.services = services
+        self.active = False
+        self.handler_s = self.fetch_s = 0.0
+        self.source_statements = self.statements = 0
+        fetch = services.fetcher.fetch
+
+        async def timed_fetch(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await fetch(*args, **kwargs)
+            finally:
+                if self.active:
+                    self.fetch_s += time.perf_counter() - t0
+
+        services.fetcher.fetch = timed_fetch
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if self.active:
+                self.statements += 1
+                if " sources" in statement:
+                    self.source_statements += 1
+
+        event.listen(services.db.engine.sync_engine, "before_cursor_execute", count)
+
+    def wrap(self, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        async def timed(ctx: Any) -> None:
+            t0 = time.perf_counter()
+            try:
+                await handler(ctx)
+            finally:
+                if self.active:
+                    self.handler_s += time.perf_counter() - t0
+
+        return timed
+
+    def start(self) -> None:
+        self.handler_s = self.fetch_s = 0.0
+        self.source_statements = self.statements = 0
+        self.active = True
+
+    def stop(self) -> None:
+        self.active = False
+
+
 def _package_of(filename: str) -> str:
     parts = Path(filename).parts
     if "site-packages" in parts:
@@ -234,7 +292,8 @@ async def _bench(cfg: Config) -> dict[str, Any]:
     result: dict[str, Any] = {"database": cfg.database}
     try:
         stage = next(s for s in all_stages(settings) if s.name == "collect")
-        worker = StageWorker(services, stage)
+        repoll = RepollMeter(services)
+        worker = StageWorker(services, dataclasses.replace(stage, handler=repoll.wrap(stage.handler)))
 
         async def count_articles() -> int:
             async with services.db.read() as session:
@@ -316,6 +375,7 @@ async def _bench(cfg: Config) -> dict[str, Any]:
             result["profile"] += f"raw event-loop profile: {dump}\n"
 
         fetches0, not_modified0 = await poll_counters()
+        repoll.start()
         t0, cpu0 = time.perf_counter(), _cpu_s()
         repoll_prof = cProfile.Profile()
         if cfg.profile:
@@ -326,7 +386,9 @@ async def _bench(cfg: Config) -> dict[str, Any]:
             repoll_prof.disable()
             repoll_prof.dump_stats(Path(tempfile.gettempdir()) / f"newstalk-bench-{cfg.database}-repoll.prof")
         repoll_s = time.perf_counter() - t0
-        log(f"{cfg.database}: re-poll process CPU {(_cpu_s() - cpu0) / repoll_s:.2f} cores")
+        repoll.stop()
+        repoll_cpu = _cpu_s() - cpu0
+        log(f"{cfg.database}: re-poll process CPU {repoll_cpu / repoll_s:.2f} cores")
         fetches1, not_modified1 = await poll_counters()
         polls = fetches1 - fetches0
         if polls != cfg.feeds or enqueued != cfg.feeds:
@@ -335,7 +397,15 @@ async def _bench(cfg: Config) -> dict[str, Any]:
             )
         if await count_articles() != articles:
             raise AssertionError("bench: re-poll of unchanged feeds stored new articles")
-        result.update(repoll_rate=polls / repoll_s, hit_rate=(not_modified1 - not_modified0) / polls)
+        result.update(
+            repoll_rate=polls / repoll_s,
+            repoll_s=repoll_s,
+            ms_per_304=1000 * (repoll.handler_s - repoll.fetch_s) / polls,
+            source_statements=repoll.source_statements / polls,
+            statements=repoll.statements / polls,
+            repoll_cpu_ms=1000 * repoll_cpu / polls,
+            hit_rate=(not_modified1 - not_modified0) / polls,
+        )
         log(f"{cfg.database}: re-poll {polls} polls in {repoll_s:.2f}s")
 
         stored_total = expected_total = 0
@@ -446,6 +516,11 @@ def _row(r: dict[str, Any]) -> list[str]:
         _fmt(r["p50"], ".2f"),
         _fmt(r["p95"], ".2f"),
         _fmt(r["repoll_rate"], ".0f"),
+        _fmt(r["repoll_s"], ".2f"),
+        _fmt(r["ms_per_304"], ".2f"),
+        _fmt(r["source_statements"], ".1f"),
+        _fmt(r["statements"], ".1f"),
+        _fmt(r["repoll_cpu_ms"], ".1f"),
         _fmt(100 * r["hit_rate"], ".1f") + " %",
         _fmt(r["update_rate"], ".0f"),
         f"{r['update_stored']}/{r['update_expected']}",

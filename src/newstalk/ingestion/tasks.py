@@ -37,10 +37,10 @@ async def handle_collect(ctx: JobContext) -> None:
     """Poll one source (``source.poll``) or ingest a WebSub push (``source.push``)."""
     source_id = int(ctx.job.payload["source_id"])
     async with ctx.services.db.read() as session:
-        source = await sources_repo.get(session, source_id)
-        if source is None or source.status != ACTIVE:
-            return
-        feed_url, etag, last_modified = source.feed_url, source.etag, source.last_modified
+        target = await sources_repo.poll_target(session, source_id)
+    if target is None or target.status != ACTIVE:
+        return
+    feed_url, etag, last_modified = target.feed_url, target.etag, target.last_modified
     first_seen = utcnow()
     label = str(source_id)
     if ctx.job.topic == topics.SOURCE_PUSH:
@@ -79,6 +79,14 @@ async def handle_collect(ctx: JobContext) -> None:
             if src is not None:
                 sources.record_failure(src, ctx.services.settings, exc.detail, reason=reason, now=utcnow())
         metrics.SOURCE_FETCHES.labels(label, reason).inc()
+        return
+    if result.status == 304 and (not result.permanent_url or result.permanent_url == feed_url):
+        # Nothing to parse or store: the poll's bookkeeping is one UPDATE, in the job's commit.
+        async with ctx.commit() as uow:
+            await sources.record_not_modified(
+                uow.session, ctx.services.settings, source_id, target, now=utcnow()
+            )
+        metrics.SOURCE_FETCHES.labels(label, "not_modified").inc()
         return
     try:
         await _store(ctx, source_id, feed, items, first_seen, fetch=result)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from newstalk.pipeline.periodic import periodic_jobs
 from newstalk.pipeline.stages import all_stages
-from newstalk.pipeline.worker import StageWorker
+from newstalk.pipeline.worker import Priorities, StageWorker
 from newstalk.runtime import Services
 from newstalk.sources.tasks import run_scheduler
 
@@ -21,8 +21,14 @@ def start_pipeline(
 ) -> list[asyncio.Task[None]]:
     """Spawn a worker per stage (all, or the named ones) and optionally the scheduler."""
     chosen = all_stages(services.settings, stages)
+    # Stages sharing this process share its cores: a backlog of a higher-priority stage
+    # (stories before search) makes the lower ones wait their turn (Stage.priority).
+    priorities = Priorities()
     tasks = [
-        asyncio.create_task(StageWorker(services, s, stop=stop).run(), name=f"stage-{s.name}") for s in chosen
+        asyncio.create_task(
+            StageWorker(services, s, stop=stop, priorities=priorities).run(), name=f"stage-{s.name}"
+        )
+        for s in chosen
     ]
     if scheduler:
         tasks.append(asyncio.create_task(run_scheduler(services, stop, periodic_jobs()), name="scheduler"))

@@ -35,6 +35,10 @@ class StageSpec:
     concurrency_setting: str | None = None
     observe_job_latency: bool = True
     batch_size: int | None = None
+    # Higher goes first where stages share a process (``Stage.priority``, default 50).
+    priority: int = 50
+    # Under a backlog a batch stage doubles its claim up to this many jobs.
+    backlog_batch_size: int | None = None
 
     def build(self, settings: Settings | None) -> Stage:
         """The runnable stage: imports its handler module now."""
@@ -49,6 +53,8 @@ class StageSpec:
             observe_job_latency=self.observe_job_latency,
             batch_handler=resolve(self.batch_handler) if self.batch_handler else None,
             batch_size=self.batch_size,
+            priority=self.priority,
+            backlog_batch_size=self.backlog_batch_size,
         )
 
 
@@ -67,6 +73,9 @@ STAGES: tuple[StageSpec, ...] = (
         "newstalk.ingestion.tasks:handle_collect",
         concurrency_setting="fetch_concurrency",
         observe_job_latency=False,
+        # The same as stories: neither waits for the other (a collect backlog lasting minutes
+        # on a loaded machine would otherwise hold stories back).
+        priority=80,
     ),
     StageSpec("extract", (topics.ARTICLE_EXTRACT,), "newstalk.ingestion.tasks:handle_extract", concurrency=4),
     StageSpec(
@@ -82,6 +91,8 @@ STAGES: tuple[StageSpec, ...] = (
         (topics.ARTICLE_INGESTED, topics.STORY_EDITED),
         "newstalk.stories.tasks:handle_stories",
         batch_handler="newstalk.stories.tasks:handle_stories_batch",
+        priority=80,
+        backlog_batch_size=128,
     ),
     # CPU-bound (embeddings and the verifier); a batch checks each story once, at its
     # newest version. Replicas may run in parallel: state is a cache, not the truth.
@@ -91,6 +102,10 @@ STAGES: tuple[StageSpec, ...] = (
         "newstalk.factcheck.tasks:handle_factcheck",
         batch_handler="newstalk.factcheck.tasks:handle_factcheck_batch",
         batch_size=8,
+        priority=70,
+        # A batch checks each story once at its newest version: under a backlog a bigger
+        # claim folds more versions of the same story into one check.
+        backlog_batch_size=64,
     ),
     # Keeps the search index in step: Kiwi-tokenizes new articles, reindexes changed stories.
     StageSpec(
@@ -98,6 +113,8 @@ STAGES: tuple[StageSpec, ...] = (
         (topics.ARTICLE_INGESTED, topics.STORY_UPDATED, topics.STORY_EDITED),
         "newstalk.search.tasks:handle_search",
         batch_handler="newstalk.search.tasks:handle_search_batch",
+        # Not grown under a backlog: a bigger batch would hold the cores longer each turn.
+        priority=20,
     ),
     # Cheap: templates over the story's text; requests per story are debounced in the queue.
     StageSpec(
@@ -105,15 +122,17 @@ STAGES: tuple[StageSpec, ...] = (
         (topics.STORY_CHECKED, topics.STORY_UPDATED, topics.BRIEFING_DUE, topics.BRIEFING_DAILY),
         "newstalk.briefings.tasks:handle_briefings",
         batch_handler="newstalk.briefings.tasks:handle_briefings_batch",
+        priority=20,
     ),
     # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
-    StageSpec("speech", (topics.SCRIPT_READY,), "newstalk.speech.tasks:handle_speech", batch_size=1),
+    StageSpec("speech", (topics.SCRIPT_READY,), "newstalk.speech.tasks:handle_speech", batch_size=1, priority=60),
     # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
     StageSpec(
         "live",
         topics.LIVE_TOPICS,
         "newstalk.delivery.live:handle_live",
         batch_handler="newstalk.delivery.live:handle_live_batch",
+        priority=85,
     ),
     # Network-bound: webhook POSTs wait on receivers, so several run at once.
     StageSpec(

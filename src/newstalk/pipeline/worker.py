@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,16 +43,68 @@ class Stage:
     # Jobs claimed at once; None: NEWSTALK_QUEUE_BATCH_SIZE. Slow stages claim fewer so a
     # batch finishes well inside its lease.
     batch_size: int | None = None
+    # Where the stages of one process compete (``newstalk up``, ``newstalk worker all``), a
+    # stage with a backlog goes first: a lower-priority stage waits up to
+    # ``Priorities.max_defer_s`` between its claims while a higher one has one.
+    priority: int = 50
+    # Under a backlog (the last claim came back full) a batch stage doubles its claim, up to
+    # this many jobs: one batch then embeds and refreshes a story once for many articles.
+    backlog_batch_size: int | None = None
+
+
+class Priorities:
+    """Which stages of this process have a backlog now, so lower-priority ones yield to them.
+
+    A stage has a backlog when its last claim came back full. A stage waits before claiming
+    while a stage of higher priority has one, but never longer than ``max_defer_s`` at a
+    time: later work lags a burst, it does not starve.
+    """
+
+    def __init__(self, max_defer_s: float = 10.0, step_s: float = 0.2) -> None:
+        self.max_defer_s = max_defer_s
+        self.step_s = step_s
+        self._backlog: dict[str, int] = {}
+
+    def note(self, stage: Stage, *, backlog: bool) -> None:
+        """Record whether ``stage``'s last claim came back full."""
+        if backlog:
+            self._backlog[stage.name] = stage.priority
+        else:
+            self._backlog.pop(stage.name, None)
+
+    def ahead(self, stage: Stage) -> list[str]:
+        """The stages with a backlog and a higher priority than ``stage``."""
+        return [name for name, p in self._backlog.items() if p > stage.priority and name != stage.name]
+
+    async def turn(self, stage: Stage, stop: asyncio.Event) -> float:
+        """Wait while a higher-priority stage has a backlog (at most ``max_defer_s``); returns the wait."""
+        started = time.monotonic()
+        while self.ahead(stage) and not stop.is_set():
+            left = self.max_defer_s - (time.monotonic() - started)
+            if left <= 0:
+                break
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(self.step_s, left))
+        return time.monotonic() - started
 
 
 class StageWorker:
     """Claims and handles one stage's jobs until told to stop."""
 
-    def __init__(self, services: StageServices, stage: Stage, *, stop: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        services: StageServices,
+        stage: Stage,
+        *,
+        stop: asyncio.Event | None = None,
+        priorities: Priorities | None = None,
+    ) -> None:
         self.services = services
         self.stage = stage
         self.stop = stop or asyncio.Event()
+        self.priorities = priorities
         self._sem = asyncio.Semaphore(stage.concurrency)
+        self._backlog_limit: int | None = None
 
     async def run(self) -> None:
         """Loop until ``stop`` is set; in-flight jobs finish, unstarted ones are released."""
@@ -70,10 +123,18 @@ class StageWorker:
     async def run_once(self) -> int:
         """Claim one batch and handle it; returns how many jobs were claimed."""
         settings = self.services.settings
-        limit = max(self.stage.batch_size or settings.queue_batch_size, self.stage.concurrency)
+        base = max(self.stage.batch_size or settings.queue_batch_size, self.stage.concurrency)
+        limit = self._backlog_limit or base
+        if self.priorities is not None:
+            await self.priorities.turn(self.stage, self.stop)
         jobs = await self.services.transport.claim(
             self.stage.name, limit=limit, lease_s=settings.queue_lease_s
         )
+        full = len(jobs) >= limit
+        if self.priorities is not None:
+            self.priorities.note(self.stage, backlog=full)
+        grow = self.stage.backlog_batch_size
+        self._backlog_limit = min(max(limit * 2, base), grow) if full and grow and grow > base else None
         if not jobs:
             return 0
         if self.stage.batch_handler is not None and len(jobs) > 1 and await self._handle_batch(jobs):

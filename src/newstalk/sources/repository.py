@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -13,6 +14,51 @@ from newstalk.sources.models import ACTIVE, Source
 
 async def get(session: AsyncSession, source_id: int) -> Source | None:
     return await session.get(Source, source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PollTarget:
+    """What a poll needs before fetching: where, whether, and the conditional-GET validators."""
+
+    feed_url: str
+    status: str
+    etag: str | None
+    last_modified: str | None
+    fetch_interval_s: int
+
+
+async def poll_target(session: AsyncSession, source_id: int) -> PollTarget | None:
+    """One Core SELECT of the columns a poll needs; no ORM object is loaded."""
+    row = (
+        await session.execute(
+            select(
+                Source.feed_url, Source.status, Source.etag, Source.last_modified, Source.fetch_interval_s
+            ).where(Source.id == source_id)
+        )
+    ).one_or_none()
+    return None if row is None else PollTarget(*row)
+
+
+async def mark_not_modified(
+    session: AsyncSession, source_id: int, *, now: datetime, next_fetch_at: datetime, status: str
+) -> None:
+    """The whole bookkeeping of a 304 in one UPDATE: counters, health and the next poll time."""
+    await session.execute(
+        update(Source)
+        .where(Source.id == source_id)
+        .values(
+            fetch_count=Source.fetch_count + 1,
+            not_modified_count=Source.not_modified_count + 1,
+            consecutive_failures=0,
+            last_error=None,
+            last_fetched_at=now,
+            last_success_at=now,
+            last_status=status,
+            next_fetch_at=next_fetch_at,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def get_by_url(session: AsyncSession, feed_url: str) -> Source | None:

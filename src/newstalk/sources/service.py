@@ -268,7 +268,7 @@ def record_success(
     source.consecutive_failures = 0
     source.last_error = None
     source.last_fetched_at = source.last_success_at = now
-    source.last_status = "not-modified" if status == 304 else "ok"
+    source.last_status = NOT_MODIFIED if status == 304 else "ok"
     if status == 304:
         source.not_modified_count += 1
     else:
@@ -304,6 +304,26 @@ def record_success(
     if held_back:
         note_held_back(source, held_back, now=now)
     source.updated_at = now
+
+
+NOT_MODIFIED = "not-modified"
+
+
+async def record_not_modified(
+    session: AsyncSession, settings: Settings, source_id: int, target: repository.PollTarget, *, now: datetime
+) -> None:
+    """Store a 304 as :func:`record_success` would, in one UPDATE without loading the source.
+
+    The validators and the interval stay as they are (a 304 has no feed to learn from), so
+    only the counters, the health fields and the next poll time change.
+    """
+    await repository.mark_not_modified(
+        session,
+        source_id,
+        now=now,
+        next_fetch_at=schedule.next_fetch_at(now, target.fetch_interval_s),
+        status=NOT_MODIFIED,
+    )
 
 
 def note_held_back(source: Source, held_back: int, *, now: datetime) -> None:

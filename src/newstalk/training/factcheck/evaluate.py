@@ -16,7 +16,7 @@ Decision rules, per format:
   not a choice.
 - ``climate-fever``: pairs as above; each claim's label comes from :func:`claim_verdict`.
 
-Korean pairs also go through the cross-encoder (``crossenc.py``) when torch is installed,
+Korean pairs also go through the cross-encoder (``crossenc.py``, run in numpy by ``crossnp.py``),
 blended with the feature model as ``LocalVerifier`` does, with the same rule: a pair the
 cross-encoder trained on is scored by its fold model that never saw it.
 """
@@ -43,7 +43,7 @@ from newstalk.factcheck.verify import Pair
 from newstalk.training.factcheck.datasets import Dataset, LabelledPair, load
 
 if TYPE_CHECKING:
-    from newstalk.factcheck.verifiers.crossenc import CrossEncoder
+    from newstalk.factcheck.verifiers.crossnp import NumpyCrossEncoder as CrossEncoder
 from newstalk.stories.category import classification_scores
 
 # Claim-level aggregation: a pair counts as strong evidence when its stance is the most
