@@ -35,8 +35,9 @@ SPAN = timedelta(hours=24)
 # audio (the eval scores stories and verdicts), no rate limit on its own requests.
 SERVICE_ENV = {
     "NEWSTALK_ALLOW_PRIVATE_NETWORKS": "true",
+    # Waves a few seconds apart: every source polled at least every 20 s, dormant or not.
+    "NEWSTALK_FRESHNESS_S": "20",
     "NEWSTALK_POLL_MIN_S": "10",
-    "NEWSTALK_POLL_DEFAULT_S": "60",
     "NEWSTALK_POLL_MAX_S": "60",
     "NEWSTALK_BRIEFINGS_STORY_AUDIO": "false",
     "NEWSTALK_RATE_LIMIT_PER_MINUTE": "0",
