@@ -70,7 +70,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec(
         "collect",
         (topics.SOURCE_POLL, topics.SOURCE_PUSH),
-        "newstalk.ingestion.tasks:handle_collect",
+        "newstalk.sources.collect:handle_collect",
         concurrency_setting="fetch_concurrency",
         observe_job_latency=False,
         # The same as stories: neither waits for the other (a collect backlog lasting minutes

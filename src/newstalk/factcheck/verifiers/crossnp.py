@@ -23,7 +23,7 @@ import numpy as np
 
 from newstalk.factcheck.verifiers.e5file import _Q4_BLOCK, QK, E5File, E5Tokenizer, read_e5
 
-ARTIFACT_PATH = Path(__file__).parent / "data" / "crossenc.npz"
+ARTIFACT_PATH = Path(__file__).parents[1] / "data" / "crossenc.npz"
 MAX_LENGTH = 128
 FOLDS = 5
 FULL = FOLDS
