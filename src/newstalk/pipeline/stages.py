@@ -125,7 +125,9 @@ STAGES: tuple[StageSpec, ...] = (
         priority=20,
     ),
     # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
-    StageSpec("speech", (topics.SCRIPT_READY,), "newstalk.speech.tasks:handle_speech", batch_size=1, priority=60),
+    StageSpec(
+        "speech", (topics.SCRIPT_READY,), "newstalk.speech.tasks:handle_speech", batch_size=1, priority=60
+    ),
     # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
     StageSpec(
         "live",
