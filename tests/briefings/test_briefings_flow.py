@@ -10,8 +10,9 @@ import pytest
 import soundfile
 from sqlalchemy import func, select
 
+from newstalk.articles.models import Article
 from newstalk.briefings.models import ScriptRecord
-from newstalk.briefings.service import write_daily_briefing
+from newstalk.briefings.service import request_audio, write_daily_briefing
 from newstalk.briefings.tasks import schedule_daily_briefings
 from newstalk.config import Settings
 from newstalk.factcheck.models import Claim
@@ -21,9 +22,9 @@ from newstalk.kit.db import utcnow
 from newstalk.pipeline.topics import STORY_CHECKED as CHECKED_TOPIC
 from newstalk.pipeline.topics import STORY_UPDATED as UPDATED_TOPIC
 from newstalk.runtime import Services
-from newstalk.speech.models import READY, Audio
+from newstalk.speech.models import PENDING, READY, SUPERSEDED, Audio
 from newstalk.speech.service import audio_store
-from newstalk.stories.models import Story
+from newstalk.stories.models import Story, StoryArticle
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
 from tests.stories.test_stories_flow import (
@@ -243,3 +244,84 @@ async def test_spoken_outlet_counts_are_distinct_outlets_not_articles(
     spoken = " ".join(line["text"] for line in briefing.lines)
     assert "Two outlets are covering this story, Wire and Daily." in spoken
     assert "Three outlets" not in spoken
+
+
+async def test_a_queued_older_story_script_is_superseded_not_synthesized(
+    services: Services, newsroom: dict[str, int]
+) -> None:
+    # The first scripts are written and their audio queued, but speech has not run yet.
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
+    rates = await story_of(services, RATES_EN[0])
+    async with services.db.read() as session:
+        first = await session.scalar(select(ScriptRecord).where(ScriptRecord.story_id == rates))
+        assert first is not None
+        member = (
+            await session.execute(
+                select(Article.id, Article.source_id, Article.language)
+                .join(StoryArticle, StoryArticle.article_id == Article.id)
+                .where(StoryArticle.story_id == rates)
+                .limit(1)
+            )
+        ).one()
+    # The story changes what it says (a checked claim) and gets a newer script.
+    async with services.db.unit() as uow:
+        uow.session.add(
+            Claim(
+                article_id=member.id,
+                source_id=member.source_id,
+                story_id=rates,
+                text="The central bank raised its benchmark interest rate to 3.5 percent.",
+                start=0,
+                end=10,
+                language=member.language,
+                score=0.9,
+                kinds=["number"],
+                verdict="supported",
+                confidence=0.8,
+                final_verdict="supported",
+                verifier="local",
+                checked_at=utcnow(),
+            )
+        )
+        uow.emit(Event(CHECKED_TOPIC, f"checked:{rates}:claim", {"story_id": rates}, utcnow()))
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
+    async with services.db.read() as session:
+        rates_scripts = (
+            await session.scalars(
+                select(ScriptRecord).where(ScriptRecord.story_id == rates).order_by(ScriptRecord.id)
+            )
+        ).all()
+    assert rates_scripts[0].id == first.id
+    assert len(rates_scripts) == 2
+    newest = rates_scripts[-1]
+
+    await drain(stage_worker(services, "speech"))
+    async with services.db.read() as session:
+        old_audio = await session.scalar(select(Audio).where(Audio.script_id == first.id))
+        new_audio = await session.scalar(select(Audio).where(Audio.script_id == newest.id))
+        others = (
+            await session.scalars(select(Audio).where(Audio.script_id.not_in([first.id, newest.id])))
+        ).all()
+    assert old_audio is not None
+    assert old_audio.status == SUPERSEDED
+    assert old_audio.opus_key is None
+    assert old_audio.synth_s is None
+    assert new_audio is not None
+    assert new_audio.status == READY
+    # Other stories' audio (one script each) is synthesized as before.
+    assert others
+    assert all(a.status == READY for a in others)
+
+    # Asking for the older script's audio again (e.g. from the API) queues it once more.
+    async with services.db.unit() as uow:
+        row = await uow.session.get(ScriptRecord, first.id)
+        assert row is not None
+        again = await request_audio(uow, row, utcnow())
+        assert again.status == PENDING
+    assert await drain(stage_worker(services, "speech")) == 1
+    async with services.db.read() as session:
+        redone = await session.get(Audio, old_audio.id)
+    assert redone is not None
+    assert redone.status == READY

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
-from newstalk.briefings.models import BRIEFING, ScriptRecord
+from newstalk.briefings.models import BRIEFING, STORY, ScriptRecord
 from newstalk.briefings.scripts import ClaimFact, StoryInput, lang_of
 from newstalk.factcheck.models import Claim, Evidence
 from newstalk.sources.models import Source
@@ -159,6 +159,22 @@ async def top_story_ids(session: AsyncSession, lang: str, limit: int) -> list[in
 async def script_by_hash(session: AsyncSession, content_hash: str) -> ScriptRecord | None:
     """The script with this content, if it was written before."""
     return await session.scalar(select(ScriptRecord).where(ScriptRecord.content_hash == content_hash))
+
+
+async def other_story_scripts(session: AsyncSession, record: ScriptRecord) -> list[int]:
+    """The ids of a story's other scripts in the same language and form as ``record`` (the versions it replaces)."""
+    if record.kind != STORY or record.story_id is None:
+        return []
+    rows = await session.scalars(
+        select(ScriptRecord.id).where(
+            ScriptRecord.story_id == record.story_id,
+            ScriptRecord.kind == STORY,
+            ScriptRecord.lang == record.lang,
+            ScriptRecord.form == record.form,
+            ScriptRecord.id != record.id,
+        )
+    )
+    return list(rows)
 
 
 async def daily_briefing(session: AsyncSession, briefing_key: str, date: str) -> ScriptRecord | None:

@@ -155,7 +155,11 @@ async def write_story_scripts(
     out: list[tuple[ScriptRecord, Audio | None]] = []
     for template, version in await story_templates(uow.session, settings, story_id):
         record, _new = await store_script(uow, _for_the_ear(template, rewriter), story_version=version)
-        audio = await request_audio(uow, record, first_seen_at) if settings.briefings_story_audio else None
+        audio = None
+        if settings.briefings_story_audio:
+            audio = await request_audio(uow, record, first_seen_at)
+            # Listeners hear a story's newest script: older versions still queued are skipped.
+            await speech.supersede(uow, await repository.other_story_scripts(uow.session, record))
         out.append((record, audio))
     return out
 

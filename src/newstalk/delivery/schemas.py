@@ -24,7 +24,10 @@ class VoiceRequest(BaseModel):
 
 class AudioStatus(BaseModel):
     id: str
-    status: Literal["pending", "ready", "failed"]
+    status: Literal["pending", "ready", "failed", "superseded"] = Field(
+        description="superseded: a story script replaced by a newer one before it was spoken;"
+        " POST /api/v1/voice for it queues it again"
+    )
     status_url: str = Field(description="Where to poll; carries the requested ?format=")
     format: AudioFormat = Field(description="The format of `url` and `size`: the one requested")
     media_type: str = Field(description="The Content-Type `url` is served with")

@@ -13,6 +13,9 @@ from newstalk.kit.db import Base, BigId, UTCDateTime
 PENDING = "pending"
 READY = "ready"
 FAILED = "failed"
+# A story script's audio still queued when a newer script of the same story was written:
+# listeners only hear the newest, so the speech stage skips it (requesting it again requeues it).
+SUPERSEDED = "superseded"
 
 
 class Audio(Base):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.errors import NotFound
@@ -19,7 +20,7 @@ from newstalk.kit.resources import ResourceKey
 from newstalk.pipeline import topics
 from newstalk.speech.audio import CONTENT_TYPES, Chapter, chapters_json, encode, webvtt
 from newstalk.speech.engines import TTSEngine, available_engines
-from newstalk.speech.models import FAILED, PENDING, READY, Audio
+from newstalk.speech.models import FAILED, PENDING, READY, SUPERSEDED, Audio
 from newstalk.speech.render import engine_version, render_script
 from newstalk.speech.script import Line, Script
 from newstalk.speech.storage import AudioStore, audio_key, build_audio_store
@@ -82,7 +83,7 @@ async def request_audio(uow: UnitOfWork, script: Script, script_id: int, first_s
     """
     audio_id = audio_id_for(script)
     audio = await uow.session.get(Audio, audio_id)
-    if audio is not None and audio.status != FAILED:
+    if audio is not None and audio.status not in (FAILED, SUPERSEDED):
         return audio
     if audio is None:
         audio = Audio(
@@ -102,6 +103,24 @@ async def request_audio(uow: UnitOfWork, script: Script, script_id: int, first_s
     payload = topics.ScriptReady(audio_id=audio_id, script=script_payload(script))
     uow.emit(Event(topics.SCRIPT_READY, f"audio:{audio_id}", payload, first_seen_at))
     return audio
+
+
+async def supersede(uow: UnitOfWork, script_ids: Sequence[int]) -> int:
+    """Mark the still-pending audio of replaced scripts superseded, so the speech stage skips it.
+
+    For story scripts only (``briefings`` passes the older scripts of a story): listeners hear
+    a story's newest script, so synthesizing an older version that is still queued is wasted.
+    Audio already synthesizing is left to finish. Returns how many rows were marked.
+    """
+    if not script_ids:
+        return 0
+    result = await uow.session.execute(
+        update(Audio)
+        .where(Audio.script_id.in_(list(script_ids)), Audio.status == PENDING)
+        .values(status=SUPERSEDED, error="speech: a newer script of the same story replaced it")
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import logging
 from newstalk.kit import metrics
 from newstalk.pipeline.worker import JobContext
 from newstalk.speech import service
-from newstalk.speech.models import FAILED, READY, Audio
+from newstalk.speech.models import FAILED, READY, SUPERSEDED, Audio
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,10 @@ async def handle_speech(ctx: JobContext) -> None:
     async with services.db.read() as session:
         audio = await session.get(Audio, audio_id)
     if audio is None or audio.status == READY:
+        return
+    if audio.status == SUPERSEDED:
+        # A newer script of the same story is queued or spoken: nobody will hear this one.
+        log.info("speech: audio %s skipped: superseded by a newer script of its story", audio_id[:12])
         return
     if "script" not in job.payload:
         # A job queued before jobs carried their script: fail the row so the next request queues it again.
