@@ -54,7 +54,6 @@ def shared_settings(database_url: str) -> Settings:
         redis_url=REDIS_URL,
         redis_prefix=f"newstalk-test-{uuid.uuid4().hex}:",
         auth_cache_ttl_s=60,
-        rate_limit_per_minute=0,
     )
 
 
@@ -177,9 +176,7 @@ async def test_without_redis_a_logout_still_succeeds_and_other_replicas_fall_bac
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once closed
-    settings = make_settings(
-        database_url, redis_url=f"redis://127.0.0.1:{port}/0", auth_cache_ttl_s=60, rate_limit_per_minute=0
-    )
+    settings = make_settings(database_url, redis_url=f"redis://127.0.0.1:{port}/0", auth_cache_ttl_s=60)
     me = await make_account(settings, Role.listener)
     name = "newstalk_auth_invalidation_publish_errors_total"
     before = REGISTRY.get_sample_value(name) or 0.0
