@@ -484,6 +484,9 @@ def users_set_role(
     async def go(services: Any) -> str:
         async with services.db.unit() as uow:
             user = await service.set_role_by_email(uow, email, Role(role))
+        # API processes subscribed to Redis drop the account's cached principals now;
+        # without Redis they do within NEWSTALK_AUTH_CACHE_TTL_S.
+        await services.principal_fanout.publish(user_id=user.id)
         return f"{user.email} is now {user.role}"
 
     typer.echo(run_async(lambda: _with_services(settings, go)))

@@ -70,6 +70,23 @@ def principal_cache(request: Request) -> PrincipalCache:
     return cache
 
 
+async def invalidate_principals(
+    request: Request,
+    *,
+    user_id: int | None = None,
+    session_id: int | None = None,
+    api_key_id: int | None = None,
+) -> None:
+    """After a change committed: drop the cached principals of these ids here, then in every other process.
+
+    Never raises for Redis: other processes then drop them within ``auth_cache_ttl_s``.
+    """
+    principal_cache(request).invalidate(user_id=user_id, session_id=session_id, api_key_id=api_key_id)
+    await get_services(request).principal_fanout.publish(
+        user_id=user_id, session_id=session_id, api_key_id=api_key_id
+    )
+
+
 _STATE_KEY = PRINCIPAL_SCOPE_KEY
 NEEDS_AUTH = (
     "auth: this endpoint needs 'Authorization: Bearer <access token or API key>'; "

@@ -52,6 +52,11 @@ def create_app(
         from newstalk.delivery.live import LiveHub
 
         app.state.live = live_hub = LiveHub(services)
+        # Logouts, role changes and key revocations in other processes clear this one's
+        # principal cache at once (looked up per message: deps builds it on first use).
+        stop_invalidations = services.principal_fanout.listen(
+            lambda: getattr(app.state, "principal_cache", None)
+        )
         # Called on SIGTERM before uvicorn waits for connections: open SSE streams end now.
         app.state.exit_hooks = [live_hub.request_stop]
         stop = asyncio.Event()
@@ -64,6 +69,7 @@ def create_app(
             yield
         finally:
             stop.set()
+            stop_invalidations()
             await live_hub.aclose()
             if tasks:
                 _done, pending = await asyncio.wait(tasks, timeout=settings.fetch_timeout_s + 5)

@@ -7,11 +7,13 @@ import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from newstalk.accounts.principals import INVALIDATION_CODEC, InvalidationFanout
 from newstalk.config import Settings
 from newstalk.delivery.live_fanout import Broadcaster, build_broadcaster
 from newstalk.kit.bus.dbqueue import DbQueueTransport
 from newstalk.kit.db import Database
 from newstalk.kit.http import Fetcher
+from newstalk.kit.pubsub import build_broadcaster as build_pubsub
 from newstalk.kit.ratelimit import Limiter, build_limiter
 from newstalk.kit.resources import Resources
 from newstalk.pipeline.stages import routes
@@ -26,6 +28,8 @@ class Services:
     limiter: Limiter
     # Live events between processes: Redis pub/sub when configured, in process otherwise.
     broadcaster: Broadcaster
+    # Principal-cache invalidations between processes, on their own channel (same transport).
+    principal_fanout: InvalidationFanout
     # Parsing is CPU-bound; a process pool lets it use other cores. None: a thread here.
     parse_pool: Executor | None = None
     # Models, engines, stores and indexes built on first use in this process and shared by
@@ -49,6 +53,7 @@ class Services:
                 settings.redis_url, settings.redis_prefix, timeout_s=settings.redis_timeout_s
             ),
             broadcaster=build_broadcaster(settings.redis_url, settings.redis_prefix),
+            principal_fanout=build_principal_fanout(settings),
             parse_pool=_parse_pool(settings),
         )
 
@@ -64,11 +69,23 @@ class Services:
         await self.fetcher.aclose()
         await self.limiter.aclose()
         await self.broadcaster.aclose()
+        await self.principal_fanout.broadcaster.aclose()
         await self.db.dispose()
         if self.parse_pool is not None:
             # Wait for the parse processes: after shutdown(wait=False) CPython's exit hook
             # writes to the pool's closed wake-up pipe and prints a traceback.
             await asyncio.to_thread(self.parse_pool.shutdown, wait=True, cancel_futures=True)
+
+
+def build_principal_fanout(settings: Settings) -> InvalidationFanout:
+    """Invalidations on ``<prefix>auth.invalidate`` through Redis when configured, in process otherwise.
+
+    The publish timeout is at least 1 s: a logout waits at most that long for a hung Redis.
+    """
+    broadcaster = build_pubsub(
+        settings.redis_url, channel=f"{settings.redis_prefix}auth.invalidate", codec=INVALIDATION_CODEC
+    )
+    return InvalidationFanout(broadcaster, timeout_s=max(settings.redis_timeout_s, 1.0))
 
 
 def build_fetcher(settings: Settings) -> Fetcher:

@@ -28,7 +28,7 @@ from newstalk.deps import (
     ServicesDep,
     SessionDep,
     enforce_account_limit,
-    principal_cache,
+    invalidate_principals,
 )
 from newstalk.errors import NotFound, Unauthorized
 from newstalk.kit.api import decode_cursor, encode_cursor
@@ -89,7 +89,7 @@ async def refresh(
     # Raised after the commit: a detected reuse must stay revoked.
     if isinstance(outcome, service.RefreshRefused):
         if outcome.revoked_session_id is not None:
-            principal_cache(request).invalidate(session_id=outcome.revoked_session_id)
+            await invalidate_principals(request, session_id=outcome.revoked_session_id)
         raise Unauthorized(outcome.detail)
     response.headers["Cache-Control"] = "no-store"
     return _tokens(outcome)
@@ -100,7 +100,7 @@ async def logout(request: Request, db: DbDep, principal: CurrentAccount) -> Resp
     """End this login: its access token and refresh tokens stop working now."""
     async with db.unit() as uow:
         await service.logout(uow, principal)
-    principal_cache(request).invalidate(session_id=principal.session_id)
+    await invalidate_principals(request, session_id=principal.session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -117,7 +117,7 @@ async def delete_me(request: Request, db: DbDep, principal: CurrentAccount) -> R
     """Delete your account and everything stored about you (sessions, keys, preferences, feedback)."""
     async with db.unit() as uow:
         await service.delete_user(uow, principal.account_id)
-    principal_cache(request).invalidate(user_id=principal.account_id)
+    await invalidate_principals(request, user_id=principal.account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -140,7 +140,7 @@ async def create_api_key(body: ApiKeyCreate, db: DbDep, principal: CurrentAccoun
 async def revoke_api_key(key_id: int, request: Request, db: DbDep, principal: CurrentAccount) -> Response:
     async with db.unit() as uow:
         await service.revoke_api_key(uow, principal.account_id, key_id)
-    principal_cache(request).invalidate(api_key_id=key_id)
+    await invalidate_principals(request, api_key_id=key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -166,7 +166,7 @@ async def update_user(
     """Change a user's role (admins); it applies from the user's next request."""
     async with db.unit() as uow:
         user = await service.set_role(uow, user_id, body.role, actor=actor)
-    principal_cache(request).invalidate(user_id=user_id)
+    await invalidate_principals(request, user_id=user_id)
     return UserOut.model_validate(user)
 
 
@@ -175,5 +175,5 @@ async def delete_user(user_id: int, request: Request, db: DbDep, _: AdminDep) ->
     """Delete an account and its personal data (admins)."""
     async with db.unit() as uow:
         await service.delete_user(uow, user_id)
-    principal_cache(request).invalidate(user_id=user_id)
+    await invalidate_principals(request, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,15 +7,23 @@ default 10; 0 turns it off). Entries are keyed by a keyed BLAKE2b hash of the cr
 entry never outlives the token. Size is bounded; least recently stored entries go first.
 
 Invalidation: the API clears entries in this process as soon as a change commits (logout,
-refresh-token reuse, role change, account deletion, API-key revocation: ``invalidate``).
-Other processes (API replicas, the CLI's ``users set-role``) see the change within ``ttl_s``.
-A lookup that raced an invalidation is not stored (a generation counter), so a logout in
-this process can never be undone by a request that read the database just before it.
+refresh-token reuse, role change, account deletion, API-key revocation: ``invalidate``),
+and ``InvalidationFanout`` tells every other process through a ``kit.pubsub`` broadcaster
+(Redis pub/sub on ``<prefix>auth.invalidate`` when ``NEWSTALK_REDIS_URL`` is set), which
+applies it to its own cache at once. The message names ids only (account, login session,
+API key), never a credential or its hash (the hash key is per process). Pub/sub is at
+most once: a process that misses a message (Redis down, not yet subscribed) drops the
+entry within ``ttl_s``, as without Redis. A lookup that raced an invalidation is not
+stored (a generation counter), so a logout in this process can never be undone by a
+request that read the database just before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
+import logging
 import secrets
 import time
 from collections import OrderedDict
@@ -23,6 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newstalk.accounts.service import Principal
+from newstalk.kit import metrics
+from newstalk.kit.pubsub import Broadcaster, Codec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +110,101 @@ class PrincipalCache:
     def clear(self) -> None:
         self.generation += 1
         self._entries.clear()
+
+    def apply(self, message: Invalidation) -> None:
+        """Apply an invalidation made by another process."""
+        if message.everything:
+            self.clear()
+        else:
+            self.invalidate(
+                user_id=message.user_id, session_id=message.session_id, api_key_id=message.api_key_id
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Invalidation:
+    """What one process tells the others: forget these ids' entries (or all). No credential."""
+
+    origin: str
+    user_id: int | None = None
+    session_id: int | None = None
+    api_key_id: int | None = None
+    everything: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "origin": self.origin,
+                "user_id": self.user_id,
+                "session_id": self.session_id,
+                "api_key_id": self.api_key_id,
+                "everything": self.everything,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Invalidation:
+        d = json.loads(raw)
+        ids = {name: d.get(name) for name in ("user_id", "session_id", "api_key_id")}
+        for name, value in ids.items():
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise TypeError(f"{name} is not an integer")
+        return cls(origin=str(d["origin"]), everything=bool(d.get("everything")), **ids)
+
+
+INVALIDATION_CODEC: Codec[Invalidation] = Codec(Invalidation.to_json, Invalidation.from_json)
+
+
+class InvalidationFanout:
+    """Sends this process's principal-cache invalidations to every other process and applies theirs.
+
+    Publishing never fails the change that caused it: when Redis is down or slower than
+    ``timeout_s``, the other processes drop their entries within the cache's TTL instead
+    (logged once per outage, counted in ``newstalk_auth_invalidation_publish_errors_total``).
+    """
+
+    def __init__(self, broadcaster: Broadcaster[Invalidation], *, timeout_s: float) -> None:
+        self.broadcaster = broadcaster
+        self.timeout_s = timeout_s
+        # Tells this process's own messages apart (it has applied them already).
+        self.origin = secrets.token_hex(8)
+        self._failing = False
+
+    async def publish(
+        self,
+        *,
+        user_id: int | None = None,
+        session_id: int | None = None,
+        api_key_id: int | None = None,
+        everything: bool = False,
+    ) -> None:
+        """Tell the other processes; call after the change committed and this process's cache was cleared."""
+        message = Invalidation(self.origin, user_id, session_id, api_key_id, everything)
+        try:
+            await asyncio.wait_for(self.broadcaster.publish([message]), self.timeout_s)
+        except Exception as exc:
+            metrics.AUTH_INVALIDATION_PUBLISH_ERRORS.inc()
+            if not self._failing:
+                log.warning(
+                    "accounts: could not tell other processes to drop cached credentials (%s); "
+                    "they drop them within NEWSTALK_AUTH_CACHE_TTL_S until Redis answers again",
+                    exc or type(exc).__name__,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            log.info("accounts: principal-cache invalidations reach other processes again")
+            self._failing = False
+
+    def listen(self, cache: Callable[[], PrincipalCache | None]) -> Callable[[], None]:
+        """Apply other processes' invalidations to ``cache()`` (looked up per message); returns unsubscribe."""
+
+        def apply(message: Invalidation) -> None:
+            if message.origin == self.origin:
+                return
+            target = cache()
+            if target is not None:
+                target.apply(message)
+
+        return self.broadcaster.subscribe(apply)

@@ -129,6 +129,12 @@ LIVE_PUBLISH_ERRORS = Counter(
     "Live events that could not be published (Redis down); API processes catch up from the log",
     registry=REGISTRY,
 )
+AUTH_INVALIDATION_PUBLISH_ERRORS = Counter(
+    "newstalk_auth_invalidation_publish_errors_total",
+    "Principal-cache invalidations not sent to other processes (Redis down or slow); they expire "
+    "there within NEWSTALK_AUTH_CACHE_TTL_S",
+    registry=REGISTRY,
+)
 WEBHOOK_ATTEMPTS = Counter(
     "newstalk_webhook_attempts_total",
     "Webhook delivery attempts by outcome (delivered, retry, failed)",
