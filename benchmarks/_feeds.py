@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import random
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from multiprocessing.process import BaseProcess
@@ -172,6 +173,13 @@ KO_DETAILS = [
     "일부 위원들은 더 자세한 비용 내역을 요구했다.",
     "전문가들은 이번 결정을 신중한 절충안으로 평가했다.",
 ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (for a server the benchmark starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def is_korean(feed: int) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,13 +36,6 @@ STAGES = ("collect", "stories", "factcheck", "search", "briefings", "speech")
 
 def log(msg: str) -> None:
     print(f"[burst] {msg}", file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _subscribe(db_url: str, port: int, feeds: int) -> None:
@@ -117,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             NEWSTALK_WEBSUB_ENABLED="false",
             NEWSTALK_AUDIO_DIR=str(Path(tmp) / "audio"),
         )
-        port = _free_port()
+        port = _feeds.free_port()
         with open(Path(tmp) / "up.log", "w") as up_log:
             proc = subprocess.Popen(
                 [args.newstalk, "up", "--port", str(port)],

@@ -85,9 +85,6 @@ def log(msg: str) -> None:
     print(f"[freshness {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-_free_port = replay._free_port
-
-
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]

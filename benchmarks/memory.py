@@ -19,13 +19,16 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _feeds
 
 NEWSTALK = Path(sys.executable).parent / "newstalk"
 RUNTIMES = {
@@ -39,13 +42,6 @@ RUNTIMES = {
 
 def log(msg: str) -> None:
     print(f"[memory] {msg}", file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _rss_mb(pid: int) -> float:
@@ -123,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-timeout", type=float, default=600.0, help="seconds to wait for the API")
     args = parser.parse_args(argv)
 
-    port = _free_port()
+    port = _feeds.free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="newstalk-memory-") as tmp:
         env = dict(os.environ, NEWSTALK_AUDIO_DIR=str(Path(tmp) / "audio"))
