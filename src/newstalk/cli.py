@@ -346,17 +346,12 @@ def sources_add(
 @sources_app.command("list")
 def sources_list() -> None:
     """List sources: id, feed URL, title, status, poll interval and why."""
-    from newstalk.sources import repository
+    from newstalk.sources.listing import list_sources
 
     settings = settings_or_exit()
     ensure_migrated(settings, auto=False)
-
-    async def go(db: Any) -> list[str]:
-        async with db.read() as session:
-            return [_source_line(s, polling=True) for s in await repository.list_all(session)]
-
-    for line in run_async(lambda: _with_database(settings, go)):
-        typer.echo(line)
+    for source in list_sources(settings.sync_database_url):
+        typer.echo(_source_line(source, polling=True))
 
 
 @sources_app.command("remove")

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from newstalk.kit.dbapi import sqlite_path
+
 if TYPE_CHECKING:
     from newstalk.kit.bus import Event, Transport
 
@@ -92,10 +94,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def ensure_sqlite_dir(url: str) -> None:
     """Create the folder of a SQLite database file; other URLs are left alone."""
-    if not url.startswith("sqlite"):
-        return
-    path = url.split(":///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
+    path = sqlite_path(url) if url.startswith("sqlite") else None
+    if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 

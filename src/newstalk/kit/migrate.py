@@ -1,9 +1,9 @@
 """Run and inspect Alembic migrations for the configured database.
 
-Alembic is imported inside the functions that need it: a CLI command that only checks
-the schema is current (:func:`schema_revisions`) reads the migration files' text and one
-row of ``alembic_version``, which costs a few milliseconds instead of importing Alembic
-and every migration module.
+Alembic and SQLAlchemy are imported inside the functions that need them: a CLI command
+that only checks the schema is current (:func:`schema_revisions`) reads the migration
+files' text and one row of ``alembic_version`` through the plain driver, which costs a few
+milliseconds instead of importing Alembic, every migration module and SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, pool, text
-from sqlalchemy.exc import DBAPIError
-
-from newstalk.kit.db import ensure_sqlite_dir
+from newstalk.kit import dbapi
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -42,6 +39,8 @@ def upgrade(sync_url: str, revision: str = "head") -> None:
     """Migrate the database to ``revision``."""
     from alembic import command
 
+    from newstalk.kit.db import ensure_sqlite_dir
+
     ensure_sqlite_dir(sync_url)
     command.upgrade(alembic_config(sync_url), revision)
 
@@ -62,6 +61,8 @@ def revision_of(conn: Connection) -> str | None:
 
 def current_revision(sync_url: str) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
+    from sqlalchemy import create_engine, pool
+
     engine = create_engine(sync_url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
@@ -93,24 +94,21 @@ def text_head_revision() -> str | None:
 def schema_revisions(sync_url: str) -> tuple[str | None, str | None]:
     """(the database's revision, the code's head) for a start-up check, cheaply when possible.
 
-    Reads ``alembic_version`` with one query and the head from the files' text; falls back
-    to Alembic itself when either is ambiguous. Connection errors propagate.
+    Reads ``alembic_version`` with one query through the plain driver (:mod:`kit.dbapi`, no
+    SQLAlchemy import) and the head from the files' text; falls back to Alembic itself when
+    either is ambiguous. A SQLite file that does not exist is not created. Connection errors
+    propagate.
     """
     head = text_head_revision()
     if head is None:
         return current_revision(sync_url), head_revision()
-    engine = create_engine(sync_url, poolclass=pool.NullPool)
     try:
-        with engine.connect() as conn:
-            try:
-                rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            except DBAPIError:
-                conn.rollback()
-                if engine.dialect.has_table(conn, "alembic_version"):
-                    raise
+        with dbapi.connect(sync_url) as conn:
+            if not dbapi.has_table(conn, "alembic_version"):
                 return None, head
-    finally:
-        engine.dispose()
+            rows = [row[0] for row in dbapi.fetch_all(conn, "SELECT version_num FROM alembic_version")]
+    except dbapi.DatabaseMissing:
+        return None, head
     if len(rows) > 1:
         return current_revision(sync_url), head_revision()
     return (str(rows[0]) if rows else None), head

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newstalk.kit.db import Base, BigId, UTCDateTime
-from newstalk.sources.schedule import backoff_reason
+from newstalk.sources.schedule import poll_reason
 
 ACTIVE = "active"
 PAUSED = "paused"
@@ -66,6 +66,4 @@ class Source(Base):
         Derived from ``consecutive_failures``, so any successful poll (however it is recorded)
         ends the backoff reason.
         """
-        if self.consecutive_failures:
-            return backoff_reason(self.consecutive_failures)
-        return self.planned_reason
+        return poll_reason(self.consecutive_failures, self.planned_reason)

@@ -153,6 +153,12 @@ def backoff_reason(failures: int) -> str:
     return f"{ERROR_BACKOFF}: {failures} failure{'s' if failures != 1 else ''} in a row"
 
 
+def poll_reason(consecutive_failures: int, planned_reason: str | None) -> str | None:
+    """Why a source is polled when it is, for source health: error backoff while polls fail,
+    else the reason its interval was planned with (:func:`plan_poll`)."""
+    return backoff_reason(consecutive_failures) if consecutive_failures else planned_reason
+
+
 def newest_item_at(item_times: Iterable[datetime | None], now: datetime) -> datetime | None:
     """The newest item date that is not in the future (feeds' clocks and typos vary)."""
     dated = [t for t in item_times if t is not None and t <= now + timedelta(minutes=5)]
