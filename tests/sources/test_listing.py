@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,3 +75,17 @@ def test_a_missing_sqlite_file_is_reported_and_not_created(tmp_path: Path) -> No
     with pytest.raises(dbapi.DatabaseMissing), dbapi.connect(f"sqlite:///{path}"):
         pass
     assert not Path(path).exists()
+
+
+def test_sources_list_does_not_import_sqlalchemy(database_url: str) -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['newstalk', 'sources', 'list']\n"
+        "from newstalk.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'aiosqlite')))\n"
+    )
+    env = {**os.environ, "NEWSTALK_DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
