@@ -29,6 +29,8 @@ from newstalk.speech.evaluate import (
     read_sentences,
     transcribe,
 )
+from newstalk.speech.render import SentenceCache, render_script
+from newstalk.speech.script import Line, Script
 from newstalk.speech.voices import VOICES
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "speech"
@@ -139,6 +141,34 @@ def main() -> int:
             "piper joe",
             f"{full:.2f} s",
             f"{episode.duration_s:.1f} s audio, {len(opus) // 1024} KiB",
+        )
+    )
+
+    # A story is spoken again whenever its script changes; only its new sentences are synthesized.
+    def story_script(closing: str) -> Script:
+        return Script(
+            "story",
+            "en",
+            "solo",
+            "Budget",
+            (Line("anchor", STORY, "Budget"), Line("anchor", closing, "Budget")),
+        )
+
+    cache = SentenceCache(48 * 1024 * 1024)
+    t0 = time.perf_counter()
+    render_script(engines, story_script("Three outlets reported the story."), cache=cache)
+    first, misses = time.perf_counter() - t0, cache.misses
+    t0 = time.perf_counter()
+    again = render_script(
+        engines, story_script("Five outlets reported it, and their figures agree."), cache=cache
+    )
+    update = time.perf_counter() - t0
+    rows.append(
+        (
+            "story re-spoken after an update",
+            "anchor (en)",
+            f"{update:.2f} s",
+            f"first version {first:.2f} s; {len(again.cues)} sentences, {cache.misses - misses} new",
         )
     )
     rows.append(("peak memory (RSS)", "synthesis only", f"{_peak_rss_mb():.0f} MB", "piper + espeak"))
