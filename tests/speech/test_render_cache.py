@@ -56,12 +56,12 @@ def test_an_updated_story_synthesizes_only_its_new_sentence() -> None:
     assert "다섯" in engine.spoken[0]
     assert (cache.hits, cache.misses) == (3, 5)
 
-    # What the cache served is what a fresh synthesis gives: the same cues for the kept
-    # sentences (the new one is synthesized either way) and the same length within 50 ms.
+    # The kept sentences are the very audio spoken before (same cues), and the whole is as
+    # long as a fresh synthesis within 50 ms (espeak's lengths vary by a few ms run to run).
     fresh = render_script(engines, updated, cache=None)
-    cues = [(c.text, round(c.start_s, 2), round(c.end_s, 2)) for c in again.cues]
-    assert cues[:3] == [(c.text, round(c.start_s, 2), round(c.end_s, 2)) for c in fresh.cues[:3]]
-    assert cues[:3] == [(c.text, round(c.start_s, 2), round(c.end_s, 2)) for c in first.cues[:3]]
+    cues = [(c.text, c.start_s, c.end_s) for c in again.cues]
+    assert cues[:3] == [(c.text, c.start_s, c.end_s) for c in first.cues[:3]]
+    assert [c.text for c in again.cues] == [c.text for c in fresh.cues]
     assert abs(again.duration_s - fresh.duration_s) < 0.05
 
 
