@@ -52,6 +52,8 @@ done
 newstalk=${NEWSTALK_BIN:-$root/.venv/bin/newstalk}
 python=${PYTHON_BIN:-$root/.venv/bin/python}
 [ -x "$newstalk" ] || { echo "restore-drill: $newstalk is missing (scripts/bootstrap)" >&2; exit 2; }
+# The NewsTalk of this checkout, even where the virtualenv's editable install points at another.
+export PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}"
 
 # shellcheck disable=SC2012 # the entries are PostgreSQL major versions
 version=$(ls /usr/lib/postgresql | sort -n | tail -n1)
@@ -138,21 +140,22 @@ SELECT 'https://drill.example/' || g || '/feed.xml', 'Drill source ' || g, CASE 
        false, 'paused', 900, now(), 0, 0, 0, 0, now(), now()
 FROM generate_series(1, 40) g;
 SQL
-# One batch: 20,000 articles with ~2.4 KB of text each (hex digests, so TOAST compresses them
-# about as little as real text); repeated until the database reaches --size-mb.
+# One batch: up to 20,000 articles with ~2.4 KB of text each (hex digests, so TOAST compresses
+# them about as little as real text); repeated until the database reaches --size-mb.
 batch_sql="INSERT INTO articles (source_id, url, content_hash, title, summary, content_html, content_text,
   language, full_text_extracted, published_at, first_seen_at, stored_at)
 SELECT 1 + (n % 40), 'https://drill.example/a/' || n, md5(n::text) || md5((n + 1)::text),
   'Drill article ' || n, left(body, 300), '', body, CASE WHEN n % 2 = 0 THEN 'ko' ELSE 'en' END, false,
   now() - make_interval(secs => n), now() - make_interval(secs => n), now() - make_interval(secs => n)
 FROM (SELECT n, (SELECT string_agg(md5((n * 100 + k)::text), ' ') FROM generate_series(1, 72) k) AS body
-      FROM generate_series(:start + 1, :start + 20000) n) s;"
+      FROM generate_series(:start + 1, :start + :rows) n) s;"
+rows=$(( size_mb >= 256 ? 20000 : 4000 ))
 start=0
 while :; do
   size=$(psql_src -c "SELECT pg_database_size('newstalk') / 1048576")
   [ "$size" -ge "$size_mb" ] && break
-  psql_src -v start="$start" <<<"$batch_sql"
-  start=$((start + 20000))
+  psql_src -v start="$start" -v rows="$rows" <<<"$batch_sql"
+  start=$((start + rows))
 done
 psql_src -c "VACUUM ANALYZE" >/dev/null
 seeded_mb=$(psql_src -c "SELECT pg_database_size('newstalk') / 1048576")
@@ -179,7 +182,7 @@ SQL
 writer_pid=$!
 
 t_backup=$(now)
-as_pg pgbackrest --config="$conf" --stanza="$stanza" --type=full backup
+as_pg "$root/scripts/backup.sh" --config "$conf" --stanza "$stanza" --type full --status-file "$work/backup-status.json" >/dev/null
 backup_s=$(echo "$(now) - $t_backup" | bc)
 repo_mb=$(du -sm "$work/repo" | cut -f1)
 log "full backup in $(printf '%.1f' "$backup_s") s (repository ${repo_mb} MiB with WAL)"
@@ -207,7 +210,8 @@ done
 t_promoted=$(now)
 api_port=$(free_port)
 (cd "$work" && NEWSTALK_DATABASE_URL="postgresql://postgres@127.0.0.1:$dst_port/newstalk" \
-  NEWSTALK_AUDIO_DIR="$work/audio" exec "$newstalk" api --port "$api_port" > "$work/api.log" 2>&1) &
+  NEWSTALK_AUDIO_DIR="$work/audio" NEWSTALK_BACKUP_STATUS_FILE="$work/backup-status.json" \
+  exec "$newstalk" api --port "$api_port" > "$work/api.log" 2>&1) &
 api_pid=$!
 for _ in $(seq 1 600); do
   curl -fsS -o /dev/null "http://127.0.0.1:$api_port/ready" 2>/dev/null && break
@@ -219,6 +223,10 @@ t_ready=$(now)
 served=$(curl -fsS "http://127.0.0.1:$api_port/api/v1/news?limit=1" | "$python" -c \
   'import json, sys; body = json.load(sys.stdin); items = body.get("items", body) if isinstance(body, dict) else body; print(len(items))')
 [ "$served" -ge 1 ] || { log "the API on the restored database served no article"; exit 1; }
+# The backup's status as /metrics exports it (scripts/backup.sh wrote it).
+curl -fsS "http://127.0.0.1:$api_port/metrics" > "$work/metrics.txt"
+awk -v t="$t_backup" '$1 == "newstalk_backup_last_success_timestamp_seconds" && $2 + 0 > t + 0 {ok = 1} END {exit !ok}' \
+  "$work/metrics.txt" || { log "/metrics lacks newstalk_backup_last_success_timestamp_seconds of this backup"; exit 1; }
 kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=""
 
 # Ground truth: what the lost primary had committed (its own disk, crash recovery).

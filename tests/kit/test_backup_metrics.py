@@ -1,0 +1,44 @@
+"""/metrics exports the backup job's status file: the last good base backup's time and size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from newstalk.kit import metrics
+from newstalk.main import create_app
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.anyio
+NAMES = ("newstalk_backup_last_success_timestamp_seconds", "newstalk_backup_size_bytes")
+
+
+async def scrape(database_url: str, status_file: Path | None) -> dict[str, float]:
+    app = create_app(make_settings(database_url, backup_status_file=status_file))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                text = (await http.get("/metrics")).text
+    finally:
+        metrics.BACKUP_STATUS.path = None
+    return {
+        s.name: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name in NAMES
+    }
+
+
+async def test_backup_status_file_becomes_two_gauges(database_url: str, tmp_path: Path) -> None:
+    status = tmp_path / "backup-status.json"
+    assert await scrape(database_url, None) == {}  # backed up elsewhere (RDS): no series
+    assert await scrape(database_url, status) == dict.fromkeys(NAMES, 0.0)  # none yet: age alert fires
+    status.write_text(json.dumps({"last_success_timestamp_seconds": 1764820800, "size_bytes": 123456789}))
+    assert await scrape(database_url, status) == {NAMES[0]: 1764820800.0, NAMES[1]: 123456789.0}
+    status.write_text("{not json")
+    assert await scrape(database_url, status) == dict.fromkeys(NAMES, 0.0)
