@@ -17,15 +17,8 @@ pytestmark = pytest.mark.anyio
 NAMES = ("newstalk_backup_last_success_timestamp_seconds", "newstalk_backup_size_bytes")
 
 
-async def scrape(database_url: str, status_file: Path | None) -> dict[str, float]:
-    app = create_app(make_settings(database_url, backup_status_file=status_file))
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                text = (await http.get("/metrics")).text
-    finally:
-        metrics.BACKUP_STATUS.path = None
+async def scrape(http: httpx.AsyncClient) -> dict[str, float]:
+    text = (await http.get("/metrics")).text
     return {
         s.name: s.value
         for family in text_string_to_metric_families(text)
@@ -36,9 +29,19 @@ async def scrape(database_url: str, status_file: Path | None) -> dict[str, float
 
 async def test_backup_status_file_becomes_two_gauges(database_url: str, tmp_path: Path) -> None:
     status = tmp_path / "backup-status.json"
-    assert await scrape(database_url, None) == {}  # backed up elsewhere (RDS): no series
-    assert await scrape(database_url, status) == dict.fromkeys(NAMES, 0.0)  # none yet: age alert fires
-    status.write_text(json.dumps({"last_success_timestamp_seconds": 1764820800, "size_bytes": 123456789}))
-    assert await scrape(database_url, status) == {NAMES[0]: 1764820800.0, NAMES[1]: 123456789.0}
-    status.write_text("{not json")
-    assert await scrape(database_url, status) == dict.fromkeys(NAMES, 0.0)
+    app = create_app(make_settings(database_url, backup_status_file=status))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                assert await scrape(http) == dict.fromkeys(NAMES, 0.0)  # none yet: the age alert fires
+                status.write_text(
+                    json.dumps({"last_success_timestamp_seconds": 1764820800, "size_bytes": 123456789})
+                )
+                assert await scrape(http) == {NAMES[0]: 1764820800.0, NAMES[1]: 123456789.0}
+                status.write_text("{not json")
+                assert await scrape(http) == dict.fromkeys(NAMES, 0.0)
+                metrics.BACKUP_STATUS.path = None  # as create_app leaves it without the setting
+                assert await scrape(http) == {}  # backed up elsewhere (RDS): no series
+    finally:
+        metrics.BACKUP_STATUS.path = None
