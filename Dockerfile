@@ -13,9 +13,10 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-# Optional extras: "" (default, offline providers) or "nli" (torch + transformers; point
-# PIP_EXTRA_INDEX_URL at the PyTorch CPU index for requirements.lock's +cpu build).
-ARG EXTRAS=""
+# Optional extras: "otel" (default: the OpenTelemetry exporter, used only when an OTLP endpoint
+# is set) plus "nli" (torch + transformers; point PIP_EXTRA_INDEX_URL at the PyTorch CPU index
+# for requirements.lock's +cpu build), e.g. --build-arg EXTRAS=otel,nli.
+ARG EXTRAS="otel"
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src

@@ -67,15 +67,30 @@ def settings_or_exit(**overrides: Any) -> Settings:
         fail(exc.detail, 2)
 
 
-def setup_logging(settings: Settings) -> None:
-    from newstalk.kit.logs import install_redaction
+def setup_logging(settings: Settings, role: str = "up") -> None:
+    """Redacted logs (text or JSON lines) and, when an OTLP endpoint is set, traces."""
+    import atexit
+
+    from newstalk.kit import tracing
+    from newstalk.kit.logs import JsonFormatter, install_redaction
 
     install_redaction()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+        # uvicorn's loggers get the same handler (its own ones print plain text).
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).handlers = [handler]
+            logging.getLogger(name).propagate = False
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
+    try:
+        endpoint = tracing.endpoint_of(settings.otel_endpoint)
+        if tracing.configure(endpoint, service=settings.otel_service_name, role=role):
+            atexit.register(tracing.shutdown)
+    except tracing.TracingUnavailable as exc:
+        fail(str(exc), 2)
     # One line per fetch is noise at INFO; fetch outcomes are in metrics and source health.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -147,11 +162,14 @@ def serve(settings: Settings, host: str, port: int, *, run_pipeline: bool, demo:
     from newstalk.main import create_app
 
     application = create_app(settings, run_pipeline=run_pipeline, demo=demo)
+    # JSON logs: keep the handlers setup_logging gave uvicorn's loggers.
+    extra: dict[str, Any] = {"log_config": None} if settings.log_format == "json" else {}
     config = uvicorn.Config(
         application,
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        **extra,
         **proxy_options(settings),
         timeout_graceful_shutdown=int(settings.fetch_timeout_s) + 10,
     )
@@ -189,7 +207,7 @@ def up(
 def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     """Run the HTTP API only (scale it out; run workers and one scheduler beside it)."""
     settings = settings_or_exit()
-    setup_logging(settings)
+    setup_logging(settings, "api")
     ensure_migrated(settings, auto=False)
     serve(settings, host, port, run_pipeline=False)
 
@@ -230,7 +248,7 @@ def worker(
     settings = settings_or_exit()
     if stage != "all" and stage not in names:
         fail(f"worker: unknown stage {stage!r}; choose one of {', '.join(names)} or 'all'", 2)
-    setup_logging(settings)
+    setup_logging(settings, "worker")
     ensure_migrated(settings, auto=False)
     _run_roles(settings, None if stage == "all" else [stage], scheduler=False)
 
@@ -239,7 +257,7 @@ def worker(
 def scheduler() -> None:
     """Run the scheduler (exactly one per deployment): enqueue polls for due sources."""
     settings = settings_or_exit()
-    setup_logging(settings)
+    setup_logging(settings, "scheduler")
     ensure_migrated(settings, auto=False)
     _run_roles(settings, [], scheduler=True)
 

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = Field("INFO", pattern="^(?i)(debug|info|warning|error|critical)$")
+    log_format: str = Field(
+        "text",
+        pattern="^(text|json)$",
+        description="json: one JSON object a line with request, listener, stage, job, event and trace ids",
+    )
+    # Traces go to this OTLP/HTTP collector (base URL, e.g. http://otel-collector:4318); unset:
+    # the standard OTEL_EXPORTER_OTLP_ENDPOINT, else tracing is off. Needs the otel extra.
+    otel_endpoint: str | None = Field(None, pattern="^https?://")
+    otel_service_name: str = Field("newstalk", min_length=1, max_length=64)
+    # JSON the backup job writes after each successful base backup (scripts/backup.sh);
+    # /metrics exports it as newstalk_backup_last_success_timestamp_seconds and _size_bytes.
+    backup_status_file: Path | None = None
     api_max_body_bytes: int = Field(1024 * 1024, ge=1024)
 
     # fetching

@@ -14,7 +14,7 @@ from newstalk.accounts.models import Role
 from newstalk.accounts.principals import PrincipalCache
 from newstalk.accounts.service import Principal, authenticate, note_api_key_use
 from newstalk.errors import Forbidden, RateLimited, Unauthorized
-from newstalk.kit import ratelimit
+from newstalk.kit import logs, ratelimit
 from newstalk.kit.api import PRINCIPAL_SCOPE_KEY
 from newstalk.kit.db import RequestSession
 from newstalk.runtime import Services
@@ -131,6 +131,9 @@ async def optional_principal(request: Request, db: DbDep) -> Principal | None:
                 principal = replace(principal, api_key_stale=False)
             cache.put(credential, principal, generation=generation)
     request.scope[_STATE_KEY] = principal
+    if principal is not None and principal.user_id is not None:
+        key = get_services(request).settings.jwt_secret.get_secret_value()
+        logs.annotate(listener=logs.listener_hash(principal.user_id, key))
     return principal
 
 

@@ -13,12 +13,14 @@ from fastapi import Depends, FastAPI
 from newstalk import __version__
 from newstalk.config import Settings, load_settings
 from newstalk.deps import enforce_rate_limit
+from newstalk.kit import metrics
 from newstalk.kit.api import (
     BodyLimitMiddleware,
     MetricsMiddleware,
     NoStoreMiddleware,
     PageCache,
     PageCacheMiddleware,
+    RequestContextMiddleware,
     install_error_handlers,
 )
 from newstalk.kit.logs import install_redaction
@@ -35,6 +37,7 @@ def create_app(
     """The API; with ``run_pipeline`` it also runs the scheduler and every stage (``newstalk up``)."""
     settings = settings or load_settings()
     install_redaction()
+    metrics.BACKUP_STATUS.path = settings.backup_status_file
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +102,8 @@ def create_app(
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(MetricsMiddleware)
+    # Outermost: every log line of the request, the error handlers' included, carries its id.
+    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
 
     from newstalk.accounts.endpoints import router as accounts_router

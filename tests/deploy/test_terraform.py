@@ -77,6 +77,14 @@ def test_every_file_parses_and_asks_for_terraform_1_6_or_newer() -> None:
         assert settings["required_version"] == ">= 1.6", path
 
 
+def test_the_audio_store_is_versioned_and_keeps_old_versions_30_days() -> None:
+    versioning = one("cdn", "aws_s3_bucket_versioning")
+    assert versioning["for_each"]["audio"] == "${aws_s3_bucket.audio.id}"
+    assert block(versioning, "versioning_configuration")["status"] == "Enabled"
+    rule = block(resources("cdn", "aws_s3_bucket_lifecycle_configuration")["audio"], "rule")
+    assert block(rule, "noncurrent_version_expiration")["noncurrent_days"] == 30
+
+
 def test_postgres_is_17_multi_az_encrypted_private_with_7_days_of_backups() -> None:
     db = one("rds", "aws_db_instance")
     assert db["engine"] == "postgres"
@@ -95,6 +103,7 @@ def test_postgres_is_17_multi_az_encrypted_private_with_7_days_of_backups() -> N
     assert db["performance_insights_kms_key_id"] == "${var.kms_key_arn}"
     assert db["publicly_accessible"] is False
     assert db["backup_retention_period"] == 7  # with it, point-in-time recovery over those 7 days
+    assert db["backup_window"] == "03:00-03:30"  # the nightly backup at 03:00 UTC (docs/backup.md)
     assert db["skip_final_snapshot"] is False
     assert db["deletion_protection"] == "${var.deletion_protection}"
     params = {p["name"]: p["value"] for p in one("rds", "aws_db_parameter_group")["parameter"]}

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from newstalk.config import Settings
-from newstalk.kit.bus import Event, Job, LeaseLost, Routes
+from newstalk.kit.bus import CONTEXT_KEY, Event, Job, LeaseLost, Routes
 from newstalk.kit.bus.dbqueue import DbQueueTransport, QueueJob
 from newstalk.kit.db import utcnow
 from newstalk.pipeline.worker import JobContext, Stage, StageWorker
@@ -337,7 +337,10 @@ async def test_worker_completes_jobs_and_commits_emitted_events_with_them(worker
     assert sorted(j.key or "" for j in handled) == ["a", "quiet"]
     assert await rows(svc, "alpha") == []
     emitted = [r for r in await rows(svc, "beta") if r.id not in beta_before]
-    assert [(r.topic, r.dedup_key, r.payload) for r in emitted] == [(T_TWO, "next-a", {"source": 1})]
+    assert [(r.topic, r.dedup_key, r.payload["source"]) for r in emitted] == [(T_TWO, "next-a", 1)]
+    # The event's origin rides along in the row and reaches the next job, not its handler.
+    assert set(emitted[0].payload) == {"source", CONTEXT_KEY}
+    assert len(emitted[0].payload[CONTEXT_KEY]["event_id"]) == 32
 
 
 async def test_failing_handler_retries_then_dead_letters(worker_services: Services) -> None:

@@ -11,7 +11,9 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newstalk.errors import InvalidInput, NewsTalkError, RateLimited
-from newstalk.kit import metrics, ratelimit
+from newstalk.kit import logs, metrics, ratelimit, tracing
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,53 @@ class MetricsMiddleware:
             method = scope.get("method", "GET")
             metrics.HTTP_REQUESTS.labels(template, method, str(status)).inc()
             metrics.HTTP_LATENCY.labels(template, method).observe(time.perf_counter() - start)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (the caller's ``X-Request-ID`` when it is sane, else a new
+    one), binds it to every log line the request makes and to the events it queues, opens the
+    request's server span under the caller's ``traceparent``, and returns the id in
+    ``X-Request-ID``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (
+            self._http(scope, receive, send) if scope["type"] == "http" else self.app(scope, receive, send)
+        )
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        parent = {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
+        method = scope.get("method", "GET")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                if span is not None:
+                    span.set_attribute("http.response.status_code", int(message["status"]))
+            await send(message)
+
+        with (
+            logs.bind(request_id=request_id),
+            tracing.span(
+                method, parent=parent, kind="server", attributes={"http.request.method": method}
+            ) as span,
+        ):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                if span is not None:
+                    template = getattr(scope.get("route"), "path", None) or "unmatched"
+                    span.update_name(f"{method} {template}")
+                    span.set_attribute("http.route", template)
 
 
 def encode_cursor(*parts: Any) -> str:

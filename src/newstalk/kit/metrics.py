@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -141,3 +147,44 @@ WEBHOOK_ATTEMPTS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+
+
+class BackupStatus:
+    """The last successful base backup, read at scrape time from the file the backup job writes.
+
+    ``scripts/backup.sh`` writes ``{"last_success_timestamp_seconds": ..., "size_bytes": ...}``
+    to NEWSTALK_BACKUP_STATUS_FILE after each successful pgBackRest backup (docs/backup.md).
+    No file configured: no series (a database backed up elsewhere, such as RDS). A configured
+    file that is missing or unreadable reads as never backed up (0), so the age alert fires.
+    """
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        if self.path is None:
+            return
+        last, size = 0.0, 0.0
+        try:
+            status = json.loads(self.path.read_text(encoding="utf-8"))
+            last = float(status["last_success_timestamp_seconds"])
+            size = float(status["size_bytes"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logging.getLogger(__name__).warning("metrics: backup status %s unreadable: %s", self.path, exc)
+        yield GaugeMetricFamily(
+            "newstalk_backup_last_success_timestamp_seconds",
+            "Unix time the last successful base backup finished (0: none recorded)",
+            value=last,
+        )
+        yield GaugeMetricFamily(
+            "newstalk_backup_size_bytes",
+            "Size of the last successful base backup in the repository",
+            value=size,
+        )
+
+
+BACKUP_STATUS = BackupStatus()
+REGISTRY.register(BACKUP_STATUS)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from newstalk.errors import NewsTalkError
-from newstalk.kit import metrics
+from newstalk.kit import logs, metrics, tracing
 from newstalk.kit.bus import Job, LeaseLost
 from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error
@@ -149,11 +149,27 @@ class StageWorker:
         """Try the batch handler; False means fall back to one job at a time."""
         assert self.stage.batch_handler is not None
         ctx = BatchContext(self.services, jobs)
+        name = self.stage.name
         try:
-            await self.stage.batch_handler(ctx)
-            if not ctx.completed:
-                async with ctx.commit():
-                    pass
+            # The batch continues its first job's trace and links the others' traces.
+            with (
+                logs.bind(stage=name, job_id=f"{jobs[0].id}+{len(jobs) - 1}"),
+                tracing.span(
+                    f"{name} batch",
+                    parent=jobs[0].context,
+                    links=[j.context for j in jobs[1:]],
+                    kind="consumer",
+                    attributes={"newstalk.stage": name, "newstalk.jobs": len(jobs)},
+                ),
+            ):
+                started = time.perf_counter()
+                await self.stage.batch_handler(ctx)
+                if not ctx.completed:
+                    async with ctx.commit():
+                        pass
+                log.debug(
+                    "pipeline: %s batch of %d done in %.3f s", name, len(jobs), time.perf_counter() - started
+                )
         except LeaseLost as exc:
             log.warning("%s; handling the batch's jobs one by one", exc)
             return False
@@ -185,18 +201,39 @@ class StageWorker:
         """Run the handler for one job and record the outcome."""
         ctx = JobContext(self.services, job)
         name = self.stage.name
-        try:
-            await self.stage.handler(ctx)
-            if not ctx.completed:
-                async with ctx.commit():
-                    pass
-        except LeaseLost as exc:
-            log.warning("%s", exc)
-            metrics.STAGE_JOBS.labels(name, "lease_lost").inc()
-            return
-        except Exception as exc:
-            await self._fail(job, exc)
-            return
+        started = time.perf_counter()
+        with (
+            logs.bind(
+                stage=name,
+                job_id=job.id,
+                event_id=job.context.get("event_id"),
+                request_id=job.context.get("request_id"),
+            ),
+            tracing.span(
+                f"{name} {job.topic}",
+                parent=job.context,
+                kind="consumer",
+                attributes={
+                    "newstalk.stage": name,
+                    "newstalk.job_id": job.id,
+                    "newstalk.attempt": job.attempts,
+                },
+            ) as span,
+        ):
+            try:
+                await self.stage.handler(ctx)
+                if not ctx.completed:
+                    async with ctx.commit():
+                        pass
+            except LeaseLost as exc:
+                log.warning("%s", exc)
+                metrics.STAGE_JOBS.labels(name, "lease_lost").inc()
+                return
+            except Exception as exc:
+                tracing.failed(span, exc)
+                await self._fail(job, exc)
+                return
+            log.debug("pipeline: %s job %s done in %.3f s", name, job.id, time.perf_counter() - started)
         metrics.STAGE_JOBS.labels(name, "ok").inc()
         if self.stage.observe_job_latency:
             metrics.STAGE_LATENCY.labels(name).observe((utcnow() - job.first_seen_at).total_seconds())

@@ -1,5 +1,6 @@
-# PostgreSQL 17 for NewsTalk: Multi-AZ, encrypted with its own key, TLS only, 7 days of backups with
-# point-in-time recovery, private subnets only, reachable from the EKS nodes alone.
+# PostgreSQL 17 for NewsTalk: Multi-AZ, encrypted with its own key, TLS only, nightly backups at
+# 03:00 UTC kept 7 days with point-in-time recovery (docs/backup.md), private subnets only,
+# reachable from the EKS nodes alone.
 terraform {
   required_version = ">= 1.6"
   required_providers {
@@ -130,7 +131,7 @@ resource "aws_db_instance" "this" {
   vpc_security_group_ids                = [aws_security_group.db.id]
   parameter_group_name                  = aws_db_parameter_group.this.name
   backup_retention_period               = 7
-  backup_window                         = "18:00-19:00"
+  backup_window                         = "03:00-03:30"
   maintenance_window                    = "sun:19:30-sun:20:30"
   copy_tags_to_snapshot                 = true
   deletion_protection                   = var.deletion_protection

@@ -33,6 +33,13 @@ class Event:
     delay_s: float = 0.0
 
 
+# The payload key under which an event carries where it came from: ``event_id`` (one per
+# event, shared by its jobs in every stage), the publishing request's ``request_id`` and W3C
+# trace headers. The transport adds it on publish and moves it to ``Job.context`` on claim,
+# so handlers never see it.
+CONTEXT_KEY = "_ctx"
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One delivery of an event to one stage, leased to one worker."""
@@ -45,6 +52,8 @@ class Job:
     first_seen_at: datetime
     attempts: int
     lease_token: str
+    # Where the event came from (``CONTEXT_KEY``): event_id, request_id, traceparent.
+    context: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

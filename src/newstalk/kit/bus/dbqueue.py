@@ -20,7 +20,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newstalk.kit.bus import Event, Job, LeaseLost, QueueDepth, Routes
+from newstalk.kit import logs, tracing
+from newstalk.kit.bus import CONTEXT_KEY, Event, Job, LeaseLost, QueueDepth, Routes
 from newstalk.kit.db import Base, BigId, Database, UTCDateTime, utcnow
 
 READY = "ready"
@@ -66,12 +67,17 @@ class DbQueueTransport:
 
     async def publish(self, session: AsyncSession, events: Sequence[Event]) -> None:
         now = utcnow()
+        origin = {**tracing.inject()}
+        request_id = logs.bound().get("request_id")
+        if request_id:
+            origin["request_id"] = str(request_id)
+        contexts = {id(ev): {**origin, "event_id": uuid.uuid4().hex} for ev in events}
         rows = [
             {
                 "stage": stage,
                 "topic": ev.topic,
                 "dedup_key": ev.key,
-                "payload": dict(ev.payload),
+                "payload": {**ev.payload, CONTEXT_KEY: contexts[id(ev)]},
                 "status": READY,
                 "attempts": 0,
                 "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
@@ -123,19 +129,7 @@ class DbQueueTransport:
             rows = (
                 await uow.session.scalars(select(QueueJob).where(QueueJob.id.in_(ids)).order_by(QueueJob.id))
             ).all()
-            return [
-                Job(
-                    id=r.id,
-                    stage=r.stage,
-                    topic=r.topic,
-                    key=r.dedup_key,
-                    payload=r.payload,
-                    first_seen_at=r.first_seen_at,
-                    attempts=r.attempts,
-                    lease_token=token,
-                )
-                for r in rows
-            ]
+            return [_job(r, token) for r in rows]
 
     async def complete(self, session: AsyncSession, job: Job) -> None:
         result = await session.execute(
@@ -222,3 +216,19 @@ class DbQueueTransport:
                     return True
             dead.status, dead.attempts, dead.available_at, dead.last_error = READY, 0, utcnow(), None
             return True
+
+
+def _job(row: QueueJob, token: str) -> Job:
+    payload = dict(row.payload)
+    context = payload.pop(CONTEXT_KEY, None)
+    return Job(
+        id=row.id,
+        stage=row.stage,
+        topic=row.topic,
+        key=row.dedup_key,
+        payload=payload,
+        first_seen_at=row.first_seen_at,
+        attempts=row.attempts,
+        lease_token=token,
+        context={str(k): str(v) for k, v in context.items()} if isinstance(context, dict) else {},
+    )
