@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from newstalk import __version__
 from newstalk.config import Settings, load_settings
 from newstalk.deps import enforce_rate_limit
+from newstalk.kit import metrics
 from newstalk.kit.api import (
     BodyLimitMiddleware,
     MetricsMiddleware,
@@ -35,6 +36,7 @@ def create_app(
     """The API; with ``run_pipeline`` it also runs the scheduler and every stage (``newstalk up``)."""
     settings = settings or load_settings()
     install_redaction()
+    metrics.BUILD_INFO.labels(__version__).set(1)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,6 +118,7 @@ def create_app(
     from newstalk.sources.endpoints import router as sources_router
     from newstalk.sources.websub import router as websub_router
     from newstalk.stories.endpoints import router as stories_router
+    from newstalk.telemetry import router as telemetry_router
 
     for router in (
         ops_router,
@@ -133,6 +136,7 @@ def create_app(
         live_router,
         pipeline_router,
         websub_router,
+        telemetry_router,
     ):
         app.include_router(router)
     if demo:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from newstalk.kit import metrics
 from newstalk.kit.db import utcnow
 from newstalk.kit.periodic import PeriodicJob
+from newstalk.pipeline.stages import STAGE_NAMES
 from newstalk.sources import repository
 from newstalk.sources.service import poll_event
 
@@ -40,10 +41,15 @@ async def enqueue_due(services: StageServices) -> int:
 
 
 async def refresh_queue_depth(services: StageServices) -> None:
-    """Copy queue depth into its gauge (read at scrape time by /metrics too)."""
+    """Copy queue depth and the age of each stage's oldest due job into gauges (read at scrape time too)."""
     metrics.QUEUE_DEPTH.clear()
     for row in await services.transport.depth():
         metrics.QUEUE_DEPTH.labels(row.stage, row.status).set(row.count)
+    oldest = await services.transport.oldest_due()
+    now = utcnow()
+    for stage in STAGE_NAMES:
+        due = oldest.get(stage)
+        metrics.QUEUE_OLDEST_AGE.labels(stage).set(max(0.0, (now - due).total_seconds()) if due else 0.0)
 
 
 async def run_scheduler(
