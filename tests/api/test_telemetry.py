@@ -126,6 +126,11 @@ async def test_metrics_carry_the_gauges_the_alerts_and_dashboards_read(client: h
     samples = await scrape(client)
     for stage in STAGE_NAMES:  # every stage has a series, so a stalled one is visible, not absent
         assert value(samples, "newstalk_queue_oldest_pending_age_seconds", stage=stage) == 0
+        for status in ("ready", "running", "dead"):
+            assert (
+                "newstalk_queue_depth",
+                frozenset({"stage": stage, "status": status}.items()),
+            ) in samples
     assert value(samples, "newstalk_active_listeners", window="1h") == 0
     assert value(samples, "newstalk_active_listeners", window="1d") == 0
     assert value(samples, "newstalk_build_info", version=__version__) == 1

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DUE_BATCH = 1000
 PERIODIC_EVERY_S = 60.0
+QUEUE_STATUSES = ("ready", "running", "dead")
 
 
 async def enqueue_due(services: StageServices) -> int:
@@ -42,9 +43,12 @@ async def enqueue_due(services: StageServices) -> int:
 
 async def refresh_queue_depth(services: StageServices) -> None:
     """Copy queue depth and the age of each stage's oldest due job into gauges (read at scrape time too)."""
+    counts = {(row.stage, row.status): row.count for row in await services.transport.depth()}
     metrics.QUEUE_DEPTH.clear()
-    for row in await services.transport.depth():
-        metrics.QUEUE_DEPTH.labels(row.stage, row.status).set(row.count)
+    # Every stage and status has a series (0 when empty), so dashboards and alerts see an empty
+    # queue as 0, not as missing data.
+    for key in {(stage, status) for stage in STAGE_NAMES for status in QUEUE_STATUSES} | set(counts):
+        metrics.QUEUE_DEPTH.labels(*key).set(counts.get(key, 0))
     oldest = await services.transport.oldest_due()
     now = utcnow()
     for stage in STAGE_NAMES:
