@@ -43,13 +43,11 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(  # noqa: S310 - 127.0.0.1 only
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(req, timeout=30) as resp:
             raw = resp.read()
             status = resp.status
     except urllib.error.HTTPError as exc:
@@ -67,7 +65,7 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, what: str, time
             sys.stderr.write(log.read_text(errors="replace")[-4000:])
             raise SystemExit(f"check-monitoring: {what} exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(url, timeout=2):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
@@ -79,7 +77,7 @@ def started(
     cmd: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)  # noqa: S603
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
     try:
         yield proc
     finally:
@@ -111,7 +109,7 @@ def prometheus_config(work: Path, newstalk_port: int, am_port: int) -> Path:
 
 
 def metric_value(base: str, name: str) -> float:
-    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
         text = resp.read().decode()
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
 
