@@ -53,6 +53,12 @@ def quantile(phi: float, metric: str, by: str = "", window: str = "5m", where: s
     return f"histogram_quantile({phi}, sum by ({group}) (rate({metric}_bucket{selector}[{window}])))"
 
 
+def p50_p95(metric: str, window: str = "5m", where: str = "") -> list[tuple[str, str]]:
+    return [
+        q(quantile(phi, metric, window=window, where=where), f"p{round(phi * 100)}") for phi in (0.5, 0.95)
+    ]
+
+
 SYSTEM = Dashboard(
     "newstalk-system",
     "NewsTalk system overview",
@@ -287,16 +293,7 @@ FACTCHECK = Dashboard(
         ),
         Panel(
             "First seen to checked (p50 / p95)",
-            [
-                q(
-                    quantile(0.5, "newstalk_stage_latency_seconds", window="1h", where='stage="factcheck"'),
-                    "p50",
-                ),
-                q(
-                    quantile(0.95, "newstalk_stage_latency_seconds", window="1h", where='stage="factcheck"'),
-                    "p95",
-                ),
-            ],
+            p50_p95("newstalk_stage_latency_seconds", "1h", 'stage="factcheck"'),
             unit="s",
             description="From an article's first sighting to its story's verdicts.",
         ),
@@ -417,10 +414,7 @@ BUSINESS = Dashboard(
         ),
         Panel(
             "Voice generation time p50 / p95",
-            [
-                q(quantile(0.5, "newstalk_speech_synthesis_seconds", window="1h"), "p50"),
-                q(quantile(0.95, "newstalk_speech_synthesis_seconds", window="1h"), "p95"),
-            ],
+            p50_p95("newstalk_speech_synthesis_seconds", "1h"),
             unit="s",
         ),
         Panel(
@@ -429,16 +423,7 @@ BUSINESS = Dashboard(
         ),
         Panel(
             "First seen to voiced (p50 / p95)",
-            [
-                q(
-                    quantile(0.5, "newstalk_stage_latency_seconds", window="1h", where='stage="speech"'),
-                    "p50",
-                ),
-                q(
-                    quantile(0.95, "newstalk_stage_latency_seconds", window="1h", where='stage="speech"'),
-                    "p95",
-                ),
-            ],
+            p50_p95("newstalk_stage_latency_seconds", "1h", 'stage="speech"'),
             unit="s",
         ),
     ],
