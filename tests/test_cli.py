@@ -274,3 +274,37 @@ def test_sources_add_with_an_interval_and_list_shows_why(
     assert added.returncode == 0, added.stderr
     listed = run("sources", "list", cwd=tmp_path, database_url=database_url, **env)
     assert listed.stdout.strip().split("\t")[4] == "polled every 3600 s: set by source"
+
+
+def test_worker_serves_its_metrics_with_metrics_port(database_url: str, tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
+    env["NEWSTALK_DATABASE_URL"] = database_url
+    proc = subprocess.Popen(
+        [str(NEWSTALK), "worker", "live", "--metrics-port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline, text = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                    text = resp.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert "newstalk_build_info{version=" in text, f"worker exited {proc.poll()}"
+        assert "newstalk_stage_jobs_total" in text
+        assert "process_cpu_seconds_total" in text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -212,11 +212,30 @@ def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     serve(settings, host, port, run_pipeline=False)
 
 
-def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool) -> None:
+MetricsPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--metrics-port",
+        help="Serve Prometheus /metrics on this port of 127.0.0.1 (0: none; the API serves the shared gauges).",
+        min=0,
+        max=65535,
+    ),
+]
+
+
+def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool, metrics_port: int = 0) -> None:
     import asyncio
 
+    from newstalk import __version__
+    from newstalk.kit import metrics
     from newstalk.pipeline.runner import start_pipeline
     from newstalk.runtime import Services
+
+    metrics.BUILD_INFO.labels(__version__).set(1)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY)
 
     async def main() -> None:
         services = Services.build(settings)
@@ -241,6 +260,7 @@ def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool) ->
 @app.command()
 def worker(
     stage: Annotated[str, typer.Argument(help="A stage name (collect, extract, websub) or 'all'.")],
+    metrics_port: MetricsPortOpt = 0,
 ) -> None:
     """Run one pipeline stage (or all of them) until SIGTERM."""
     from newstalk.pipeline.stages import STAGE_NAMES as names
@@ -250,16 +270,16 @@ def worker(
         fail(f"worker: unknown stage {stage!r}; choose one of {', '.join(names)} or 'all'", 2)
     setup_logging(settings, "worker")
     ensure_migrated(settings, auto=False)
-    _run_roles(settings, None if stage == "all" else [stage], scheduler=False)
+    _run_roles(settings, None if stage == "all" else [stage], scheduler=False, metrics_port=metrics_port)
 
 
 @app.command()
-def scheduler() -> None:
+def scheduler(metrics_port: MetricsPortOpt = 0) -> None:
     """Run the scheduler (exactly one per deployment): enqueue polls for due sources."""
     settings = settings_or_exit()
     setup_logging(settings, "scheduler")
     ensure_migrated(settings, auto=False)
-    _run_roles(settings, [], scheduler=True)
+    _run_roles(settings, [], scheduler=True, metrics_port=metrics_port)
 
 
 @db_app.command("upgrade")

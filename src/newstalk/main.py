@@ -38,6 +38,7 @@ def create_app(
     settings = settings or load_settings()
     install_redaction()
     metrics.BACKUP_STATUS.path = settings.backup_status_file
+    metrics.BUILD_INFO.labels(__version__).set(1)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,6 +122,7 @@ def create_app(
     from newstalk.sources.endpoints import router as sources_router
     from newstalk.sources.websub import router as websub_router
     from newstalk.stories.endpoints import router as stories_router
+    from newstalk.telemetry import router as telemetry_router
 
     for router in (
         ops_router,
@@ -138,6 +140,7 @@ def create_app(
         live_router,
         pipeline_router,
         websub_router,
+        telemetry_router,
     ):
         app.include_router(router)
     if demo:

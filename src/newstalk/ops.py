@@ -10,6 +10,7 @@ from sqlalchemy import text
 from newstalk.deps import ServicesDep
 from newstalk.factcheck.service import update_agreement_gauge
 from newstalk.kit import metrics, migrate
+from newstalk.listeners.service import update_listener_gauges
 from newstalk.sources.tasks import refresh_queue_depth
 
 router = APIRouter(tags=["ops"])
@@ -45,6 +46,7 @@ async def prometheus(services: ServicesDep) -> Response:
         await refresh_queue_depth(services)
         async with services.db.read() as session:
             await update_agreement_gauge(session)
+            await update_listener_gauges(session)
     except Exception:  # metrics still render when the database is away
         metrics.QUEUE_DEPTH.clear()
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -64,8 +64,15 @@ def test_monitoring_namespace_and_alerts() -> None:
         r["alert"]
         for g in yaml.safe_load(rules["data"]["newstalk-alerts.yaml"])["groups"]
         for r in g["rules"]
+        if "alert" in r
     }
-    assert {"NewsTalkWatchdog", "NewsTalkQueueLagHigh", "NewsTalkApiNotReady"} <= alerts
+    assert {"NewsTalkWatchdog", "NewsTalkQueueLagHigh", "NewsTalkProcessingDelayHigh"} <= alerts
+    configmaps = {n.rsplit("-", 1)[0]: d for n, d in of("monitoring", "ConfigMap").items()}
+    dashboards = configmaps["newstalk-grafana-dashboards"]
+    assert len(dashboards["data"]) == 5
+    assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert "providers" in configmaps["newstalk-grafana-provisioning"]["data"]["grafana-dashboards.yaml"]
+    assert "inhibit_rules" in configmaps["newstalk-alertmanager"]["data"]["alertmanager.yml"]
 
 
 def test_production_replicas_and_roles() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from newstalk.config import Settings
 from newstalk.kit.bus import CONTEXT_KEY, Event, Job, LeaseLost, Routes
@@ -419,3 +419,26 @@ async def test_stopped_worker_releases_claimed_but_unstarted_jobs(worker_service
         (f"j{i}", "ready", 0, None) for i in range(1, 5)
     ]
     await asyncio.wait_for(worker.run(), timeout=5)  # run() returns at once when stopped
+
+
+async def test_oldest_due_is_the_wait_of_the_oldest_due_job_per_stage(
+    services: Services, transport: DbQueueTransport
+) -> None:
+    assert await transport.oldest_due() == {}
+    await publish(
+        services, event(key="old"), event(key="new"), Event(T_TWO, "later", {}, utcnow(), delay_s=600)
+    )
+    ten_minutes_ago = utcnow() - timedelta(minutes=10)
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(QueueJob).where(QueueJob.dedup_key == "old").values(available_at=ten_minutes_ago)
+        )
+    oldest = await transport.oldest_due()
+    assert set(oldest) == {"alpha", "beta"}  # the held-back T_TWO job is not due, so not late
+    for stage in ("alpha", "beta"):
+        assert abs((oldest[stage] - ten_minutes_ago).total_seconds()) < 1
+        assert oldest[stage].tzinfo is not None
+    (claimed,) = await transport.claim("alpha", limit=1, lease_s=30)
+    assert claimed.payload == {"n": 1}
+    # A running job is still unprocessed: its stage stays late until it completes.
+    assert abs(((await transport.oldest_due())["alpha"] - ten_minutes_ago).total_seconds()) < 1

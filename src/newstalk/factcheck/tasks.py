@@ -28,7 +28,7 @@ async def handle_factcheck_batch(ctx: BatchContext) -> None:
                 await service.store_story_check(uow, ctx.services, story_id, version, checked)
     for _, _, checked in results:
         for c in checked:
-            metrics.FACTCHECK_VERDICTS.labels(c.verdict.verdict).inc()
+            _observe(c.verdict.verdict, c.verdict.confidence)
 
 
 async def handle_factcheck(ctx: JobContext) -> None:
@@ -41,4 +41,9 @@ async def handle_factcheck(ctx: JobContext) -> None:
             if changed:
                 await service.store_story_check(uow, ctx.services, story_id, version, checked)
     for c in checked:
-        metrics.FACTCHECK_VERDICTS.labels(c.verdict.verdict).inc()
+        _observe(c.verdict.verdict, c.verdict.confidence)
+
+
+def _observe(verdict: str, confidence: float) -> None:
+    metrics.FACTCHECK_VERDICTS.labels(verdict).inc()
+    metrics.FACTCHECK_CONFIDENCE.labels(verdict).observe(confidence)

@@ -7,10 +7,20 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_cpu_seconds_total, process_resident_memory_bytes, ...: the system overview dashboard.
+REGISTRY.register(PROCESS_COLLECTOR)
+REGISTRY.register(PLATFORM_COLLECTOR)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 
@@ -38,6 +48,19 @@ STAGE_JOBS = Counter(
     "newstalk_stage_jobs_total",
     "Pipeline jobs handled, by stage and outcome (ok, retry, dead, lease_lost)",
     ["stage", "outcome"],
+    registry=REGISTRY,
+)
+BUILD_INFO = Gauge(
+    "newstalk_build_info",
+    "Always 1; the running NewsTalk version (a new version appearing is a finished deployment)",
+    ["version"],
+    registry=REGISTRY,
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "newstalk_queue_oldest_pending_age_seconds",
+    "Seconds the oldest job due in each stage has waited since it became due (0 when none): the "
+    "news processing delay, how long the oldest unprocessed article has waited in that stage",
+    ["stage"],
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge(
@@ -84,6 +107,13 @@ FACTCHECK_VERDICTS = Counter(
     "Claim verdicts written by the factcheck stage",
     ["verdict"],
     registry=REGISTRY,
+)
+FACTCHECK_CONFIDENCE = Histogram(
+    "newstalk_factcheck_verdict_confidence_ratio",
+    "Calibrated confidence (0-1) of each claim verdict the factcheck stage wrote",
+    ["verdict"],
+    registry=REGISTRY,
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
 )
 SPEECH_SECONDS = Histogram(
     "newstalk_speech_synthesis_seconds",
@@ -188,3 +218,47 @@ class BackupStatus:
 
 BACKUP_STATUS = BackupStatus()
 REGISTRY.register(BACKUP_STATUS)
+FEEDBACK_EVENTS = Counter(
+    "newstalk_feedback_events_total",
+    "Listener feedback by kind (opened, listened, skipped, liked, disliked, shared); listened is a listen",
+    ["kind"],
+    registry=REGISTRY,
+)
+ACTIVE_LISTENERS = Gauge(
+    "newstalk_active_listeners",
+    "Accounts that sent feedback (opened, listened, ...) within the window, read from the database",
+    ["window"],
+    registry=REGISTRY,
+)
+CLIENT_PLATFORMS = ("web", "ios", "android")
+CLIENT_STARTS = Counter(
+    "newstalk_client_starts_total",
+    "App starts the web and mobile apps reported to /api/v1/telemetry",
+    ["platform"],
+    registry=REGISTRY,
+)
+CLIENT_START_SECONDS = Histogram(
+    "newstalk_client_start_duration_seconds",
+    "Time from launch to the first usable screen, as the apps reported it",
+    ["platform"],
+    registry=REGISTRY,
+    buckets=(0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 13, 20),
+)
+CLIENT_CRASHES = Counter(
+    "newstalk_client_crashes_total",
+    "Crashes the apps reported (on their next start)",
+    ["platform"],
+    registry=REGISTRY,
+)
+CLIENT_PLAYBACK_ERRORS = Counter(
+    "newstalk_client_playback_errors_total",
+    "Audio playback failures the apps reported",
+    ["platform"],
+    registry=REGISTRY,
+)
+CLIENT_EVENTS_REJECTED = Counter(
+    "newstalk_client_events_rejected_total",
+    "Telemetry events refused (unknown type or platform, out-of-range value)",
+    ["reason"],
+    registry=REGISTRY,
+)

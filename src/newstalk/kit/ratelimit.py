@@ -61,12 +61,15 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     "GET /api/v1/search": 60,
     # Synthesis of new text costs seconds of CPU; listeners also have a daily quota.
     "POST /api/v1/voice": 10,
+    # Client telemetry needs no sign-in: a batch of up to 50 events a minute or so per app.
+    "POST /api/v1/telemetry": 30,
 }
 
 
 # Routes that act on an account named in the body: always counted per client address,
 # whatever credential rides along (else any valid token of one's own buys a fresh bucket).
-ADDRESS_ROUTES = frozenset({"/api/v1/auth/login", "/api/v1/auth/register"})
+# Telemetry is anonymous by contract: counted per address even when a token rides along.
+ADDRESS_ROUTES = frozenset({"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/telemetry"})
 ACCOUNT_PERIOD_S = 3600.0
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from newstalk.deps import CurrentAccount, DbDep
+from newstalk.kit import metrics
 from newstalk.kit.api import cached_json, decode_cursor, encode_cursor
 from newstalk.listeners import repository, service
 from newstalk.listeners.models import FeedbackEvent
@@ -62,6 +63,7 @@ async def post_feedback(body: FeedbackIn, db: DbDep, principal: CurrentAccount) 
     """Record what you did with a story: opened, listened (percent), skipped, liked, disliked, shared."""
     async with db.unit() as uow:
         event = await service.record_feedback(uow, principal.account_id, body)
+    metrics.FEEDBACK_EVENTS.labels(event.kind).inc()
     return _feedback_out(event)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.listeners.models import FeedbackEvent, OutletChoice, Preferences
@@ -49,3 +50,11 @@ async def list_feedback(
         stmt = stmt.where(FeedbackEvent.id < before_id)
     stmt = stmt.order_by(FeedbackEvent.id.desc()).limit(limit)
     return (await session.execute(stmt)).scalars().all()
+
+
+async def active_listeners(session: AsyncSession, since: datetime) -> int:
+    """Accounts with any feedback event since ``since``."""
+    count = await session.scalar(
+        select(func.count(func.distinct(FeedbackEvent.user_id))).where(FeedbackEvent.created_at >= since)
+    )
+    return int(count or 0)

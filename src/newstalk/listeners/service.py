@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.errors import InvalidInput, NotFound
+from newstalk.kit import metrics
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.listeners import repository
 from newstalk.listeners.models import FOLLOW, MUTE, FeedbackEvent, Preferences
@@ -115,3 +117,13 @@ async def record_feedback(uow: UnitOfWork, user_id: int, body: FeedbackIn) -> Fe
         user_id=user_id, story_id=story_id, kind=body.event, percent=body.percent, created_at=utcnow()
     )
     return await repository.add_feedback(uow.session, event)
+
+
+ACTIVE_WINDOWS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
+
+
+async def update_listener_gauges(session: AsyncSession) -> None:
+    """Set the active-listener gauges from the database (every replica reports the same truth)."""
+    now = utcnow()
+    for window, span in ACTIVE_WINDOWS.items():
+        metrics.ACTIVE_LISTENERS.labels(window).set(await repository.active_listeners(session, now - span))

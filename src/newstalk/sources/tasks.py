@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from newstalk.kit import metrics
 from newstalk.kit.db import utcnow
 from newstalk.kit.periodic import PeriodicJob
+from newstalk.pipeline.stages import STAGE_NAMES
 from newstalk.sources import repository
 from newstalk.sources.service import poll_event
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DUE_BATCH = 1000
 PERIODIC_EVERY_S = 60.0
+QUEUE_STATUSES = ("ready", "running", "dead")
 
 
 async def enqueue_due(services: StageServices) -> int:
@@ -40,10 +42,18 @@ async def enqueue_due(services: StageServices) -> int:
 
 
 async def refresh_queue_depth(services: StageServices) -> None:
-    """Copy queue depth into its gauge (read at scrape time by /metrics too)."""
+    """Copy queue depth and the age of each stage's oldest due job into gauges (read at scrape time too)."""
+    counts = {(row.stage, row.status): row.count for row in await services.transport.depth()}
     metrics.QUEUE_DEPTH.clear()
-    for row in await services.transport.depth():
-        metrics.QUEUE_DEPTH.labels(row.stage, row.status).set(row.count)
+    # Every stage and status has a series (0 when empty), so dashboards and alerts see an empty
+    # queue as 0, not as missing data.
+    for key in {(stage, status) for stage in STAGE_NAMES for status in QUEUE_STATUSES} | set(counts):
+        metrics.QUEUE_DEPTH.labels(*key).set(counts.get(key, 0))
+    oldest = await services.transport.oldest_due()
+    now = utcnow()
+    for stage in STAGE_NAMES:
+        due = oldest.get(stage)
+        metrics.QUEUE_OLDEST_AGE.labels(stage).set(max(0.0, (now - due).total_seconds()) if due else 0.0)
 
 
 async def run_scheduler(

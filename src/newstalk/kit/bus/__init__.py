@@ -103,3 +103,6 @@ class Transport(Protocol):
 
     async def depth(self) -> list[QueueDepth]:
         """Pending, running and dead counts per stage."""
+
+    async def oldest_due(self) -> dict[str, datetime]:
+        """Per stage, when its oldest due job (ready or running) became due; stages with none absent."""

@@ -181,6 +181,18 @@ class DbQueueTransport:
             )
             return [QueueDepth(stage=s, status=st, count=c) for s, st, c in rows.all()]
 
+    async def oldest_due(self) -> dict[str, datetime]:
+        # Held-back jobs (debounce delays, retry backoff) are not late until they are due.
+        now = utcnow()
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(QueueJob.stage, func.min(QueueJob.available_at))
+                .where(QueueJob.status.in_((READY, RUNNING)), QueueJob.available_at <= now)
+                .group_by(QueueJob.stage)
+            )
+            # min() keeps the column's type, so values come back timezone-aware like the column's.
+            return {stage: at for stage, at in rows.all() if at is not None}
+
     async def dead_jobs(self, *, stage: str | None, limit: int, after_id: int | None) -> list[QueueJob]:
         """Dead-lettered jobs, oldest first, for the API."""
         stmt = select(QueueJob).where(QueueJob.status == DEAD)
