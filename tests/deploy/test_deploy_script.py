@@ -124,7 +124,7 @@ def test_dry_run_prints_every_step_runs_the_offline_checks_and_changes_nothing(s
         "recorder check-deploy",
         "kubectl kustomize",
     ]
-    assert "rendered 39 resources" in result.stderr
+    assert "rendered 40 resources" in result.stderr
 
 
 def test_a_release_runs_in_order_with_the_image_by_digest(stubs: dict[str, str]) -> None:
