@@ -216,8 +216,21 @@ def instrument(timer: Timer) -> dict[str, Any]:
     return stats
 
 
-async def insert_stream(services: Any, docs: list[Doc], *, sources: int, days: float, seed: int) -> None:
-    """Sources and articles straight into the tables, one ``article.ingested`` event per article."""
+async def insert_stream(
+    services: Any,
+    docs: list[Doc],
+    *,
+    sources: int,
+    days: float,
+    seed: int,
+    first_id: int = 1,
+    seen_at: datetime | None = None,
+) -> None:
+    """Sources and articles straight into the tables, one ``article.ingested`` event per article.
+
+    ``seen_at`` given: the articles arrive now (all first seen then; sources already stored),
+    ids from ``first_id``; otherwise arrivals are spread over the last ``days``.
+    """
     from sqlalchemy import insert
 
     from newstalk.articles.models import Article
@@ -247,8 +260,8 @@ async def insert_stream(services: Any, docs: list[Doc], *, sources: int, days: f
     ]
     offsets = sorted(rng.uniform(0, days * 86400) for _ in docs)
     rows, events = [], []
-    for article_id, (doc, offset) in enumerate(zip(docs, offsets, strict=True), 1):
-        first_seen = start + timedelta(seconds=offset)
+    for article_id, (doc, offset) in enumerate(zip(docs, offsets, strict=True), first_id):
+        first_seen = seen_at or start + timedelta(seconds=offset)
         source_id = rng.choice(ko_sources if doc.language == "ko" else en_sources)
         digest = hashlib.sha256(f"{doc.dataset}:{doc.index}:{doc.title}\n{doc.text}".encode()).hexdigest()
         rows.append(
@@ -277,7 +290,8 @@ async def insert_stream(services: Any, docs: list[Doc], *, sources: int, days: f
         }
         events.append(Event(INGESTED_TOPIC, digest, payload, first_seen))
     async with services.db.unit() as uow:
-        await uow.session.execute(insert(Source), source_rows)
+        if seen_at is None:
+            await uow.session.execute(insert(Source), source_rows)
         for i in range(0, len(rows), 1000):
             await uow.session.execute(insert(Article), rows[i : i + 1000])
         for ev in events:
@@ -390,6 +404,85 @@ async def requeue_embed(services: Any) -> None:
                 "language": r.language,
             }
             uow.emit(Event(INGESTED_TOPIC, r.content_hash, payload, r.first_seen_at))
+
+
+async def run_sustained(args: argparse.Namespace, url: str, docs: list[Doc]) -> list[tuple[str, str, str]]:
+    """Articles arrive at ``--sustained`` per second for ``--seconds`` through live embed and stories
+    worker processes; first-seen → placed-in-a-story lag per article (``story_articles.added_at``)."""
+    from sqlalchemy import func, select
+
+    from newstalk.articles.models import Article
+    from newstalk.config import Settings
+    from newstalk.runtime import Services
+    from newstalk.stories.models import StoryArticle
+
+    services = Services.build(Settings(database_url=url, parse_processes=0))
+
+    async def placed() -> int:
+        async with services.db.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(StoryArticle)) or 0)
+
+    procs = [start_worker(url, "embed", str(i)) for i in range(args.embed_workers)]
+    procs.append(start_worker(url, "stories", "0"))
+    tick = 0.2
+    per_tick = max(1, round(args.sustained * tick))
+    total = min(len(docs) - 1, int(args.sustained * args.seconds))
+    try:
+        # One article first, to wait out the workers' model loading (not counted).
+        await insert_stream(services, docs[:1], sources=args.sources, days=args.days, seed=args.seed)
+        warm_deadline = time.perf_counter() + 600
+        while await placed() < 1:
+            if time.perf_counter() > warm_deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("bench: the workers did not place the warm-up article")
+            await asyncio.sleep(0.2)
+        log(f"workers warm; {total} articles at {args.sustained}/s; load {loadavg()}")
+        load_start = loadavg()
+        started = time.perf_counter()
+        sent = 0
+        while sent < total:
+            chunk = docs[1 + sent : 1 + min(total, sent + per_tick)]
+            await insert_stream(
+                services,
+                chunk,
+                sources=args.sources,
+                days=args.days,
+                seed=args.seed + sent,
+                first_id=2 + sent,
+                seen_at=datetime.now(UTC),
+            )
+            sent += len(chunk)
+            await asyncio.sleep(max(0.0, started + sent / args.sustained - time.perf_counter()))
+        offered_s = time.perf_counter() - started
+        deadline = time.perf_counter() + 900
+        while time.perf_counter() < deadline:
+            if await placed() >= total + 1:
+                break
+            await asyncio.sleep(0.5)
+        drained_s = time.perf_counter() - started
+        async with services.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(StoryArticle.added_at, Article.first_seen_at)
+                    .join(Article, Article.id == StoryArticle.article_id)
+                    .where(Article.id > 1)
+                )
+            ).all()
+    finally:
+        stop_workers(procs)
+        await services.aclose()
+    lags = sorted((added - seen).total_seconds() for added, seen in rows)
+
+    def pct(q: float) -> str:
+        return f"{lags[min(len(lags) - 1, int(q * len(lags)))]:.1f}" if lags else "—"
+
+    sec = f"sustained {args.sustained:g} articles/s"
+    return [
+        (sec, "workers", f"{args.embed_workers} embed + 1 stories process"),
+        (sec, "articles offered / placed in a story", f"{total} / {len(lags)}"),
+        (sec, "offered over s / all placed after s", f"{offered_s:.0f} / {drained_s:.0f}"),
+        (sec, "first-seen → story lag p50 / p95 / max s", f"{pct(0.5)} / {pct(0.95)} / {pct(1.0)}"),
+        ("machine", "load average 1/5/15 min at start / end", f"{load_start} → {loadavg()}"),
+    ]
 
 
 async def run_stage(args: argparse.Namespace, url: str, docs: list[Doc]) -> dict[str, Any]:
@@ -743,8 +836,12 @@ def main(argv: list[str] | None = None) -> int:
             pg_name, url = _pg_database(args.postgres_url)
         try:
             upgrade(to_sync_url(url))
-            result = asyncio.run(_amain(args, url, docs))
-            rows += throughput_rows(result, dict(per_dataset))
+            if args.sustained:
+                rows += asyncio.run(run_sustained(args, url, docs))
+                args.skip_quality = True
+            else:
+                result = asyncio.run(_amain(args, url, docs))
+                rows += throughput_rows(result, dict(per_dataset))
             log("stage rows:\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows))
         except Exception:
             log(f"stage run failed:\n{traceback.format_exc()}")
