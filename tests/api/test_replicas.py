@@ -18,6 +18,7 @@ import pytest
 from newstalk.accounts.models import Role
 from newstalk.config import Settings
 from newstalk.runtime import Services
+from tests.accounts.test_principal_invalidation import REDIS_URL, _redis_available
 from tests.conftest import make_settings
 from tests.delivery.live_helpers import (
     SSE_ACCEPT,
@@ -33,21 +34,12 @@ from tests.support.accounts import make_account
 
 pytestmark = pytest.mark.anyio
 
-REDIS_URL = os.environ.get("NEWSTALK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _redis_available() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
 
 @pytest.fixture
 def shared(database_url: str) -> Settings:
     if not _redis_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no Redis at {REDIS_URL}: CI needs it (.ci/run starts it)")
         pytest.skip(f"needs Redis at {REDIS_URL}")
     return make_settings(
         database_url, redis_url=REDIS_URL, redis_prefix=f"nt-replicas-{uuid.uuid4().hex[:8]}:"

@@ -32,6 +32,19 @@ if TYPE_CHECKING:
     from newstalk.pipeline.context import StageServices
 
 
+# What both stages read of an article (``engine.article_input`` and its content hash).
+INPUT_COLUMNS = (
+    Article.id,
+    Article.source_id,
+    Article.language,
+    Article.title,
+    Article.content_text,
+    Article.published_at,
+    Article.first_seen_at,
+    Article.content_hash,
+)
+
+
 def model_label(settings: Settings) -> str:
     """The name stored with each vector: vectors of two models cannot be compared."""
     if settings.embedding_provider == "openai":
@@ -92,14 +105,7 @@ async def _load(
         rows = (
             await session.execute(
                 select(
-                    Article.id,
-                    Article.source_id,
-                    Article.language,
-                    Article.title,
-                    Article.content_text,
-                    Article.published_at,
-                    Article.first_seen_at,
-                    Article.content_hash,
+                    *INPUT_COLUMNS,
                     ArticleEmbedding.content_hash.label("stored_hash"),
                     ArticleEmbedding.model.label("stored_model"),
                 )

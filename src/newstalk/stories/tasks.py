@@ -29,7 +29,7 @@ from newstalk.pipeline import topics
 from newstalk.pipeline.worker import BatchContext, JobContext
 from newstalk.providers.embeddings import shared_embeddings
 from newstalk.stories import service
-from newstalk.stories.embed import model_label
+from newstalk.stories.embed import INPUT_COLUMNS, model_label
 from newstalk.stories.engine import ArticleInput, Computed, StoryEngine, article_input, from_stored
 from newstalk.stories.models import OPEN, ArticleEmbedding, Story, StoryArticle
 
@@ -187,17 +187,7 @@ async def _load_articles(
     async with services.db.read() as session:
         rows = (
             await session.execute(
-                select(
-                    Article.id,
-                    Article.source_id,
-                    Article.language,
-                    Article.title,
-                    Article.content_text,
-                    Article.published_at,
-                    Article.first_seen_at,
-                    Article.content_hash,
-                    ArticleEmbedding,
-                )
+                select(*INPUT_COLUMNS, ArticleEmbedding)
                 .outerjoin(ArticleEmbedding, ArticleEmbedding.article_id == Article.id)
                 .where(Article.id.in_(article_ids))
                 .order_by(Article.first_seen_at, Article.id)
