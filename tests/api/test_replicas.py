@@ -2,12 +2,13 @@
 
 A feed cursor handed out by replica A pages on through replica B (B never saw the listener:
 it ranks again at the cursor's instant with the profile as it was, both read from the
-database), and an SSE stream resumed on B with A's last event id continues right after it:
+database), feedback written through A is in the profile B ranks with, and an SSE stream resumed on B with A's last event id continues right after it:
 first the events B reads back from the shared log, then live ones through Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from typing import Any
@@ -17,6 +18,8 @@ import pytest
 
 from newstalk.accounts.models import Role
 from newstalk.config import Settings
+from newstalk.feed import service as feed_service
+from newstalk.kit.api import decode_cursor
 from newstalk.runtime import Services
 from tests.accounts.test_principal_invalidation import REDIS_URL, _redis_available
 from tests.conftest import make_settings
@@ -68,6 +71,15 @@ async def test_a_feed_cursor_from_one_replica_pages_on_through_the_other(shared:
         seen = [i["story_id"] for page in (first, on_b, third) for i in page["items"]]
         assert len(seen) == len(set(seen))
         assert len(seen) == min(12, len(NEWS_DAY))
+
+        # Feedback written through A is in the profile B ranks with (B re-reads a listener it
+        # has seen at most REFRESH_S later): the cursor's third part is the newest feedback id.
+        liked = {"story_id": first["items"][0]["story_id"], "event": "liked"}
+        resp = await http.post(f"{a}/api/v1/me/feedback", json=liked, headers=me.headers)
+        assert resp.status_code == 201, resp.text
+        await asyncio.sleep(feed_service.REFRESH_S)
+        fresh = await _feed(http, b, me.headers, limit=4)
+        assert decode_cursor(fresh["next_cursor"], 3)[2] > decode_cursor(first["next_cursor"], 3)[2]
 
 
 async def test_sse_resumed_on_the_other_replica_continues_after_the_last_id(shared: Settings) -> None:
