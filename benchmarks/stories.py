@@ -1,10 +1,16 @@
-"""Stories-stage benchmark: a mixed Korean/English stream of real articles through the real stories stage.
+"""Embed and stories stages benchmark: a mixed Korean/English stream of real articles through both.
 
-Run: ``.venv/bin/python benchmarks/stories.py [--articles 10000] [--database sqlite|postgresql] [--skip-quality]``.
+Run: ``.venv/bin/python benchmarks/stories.py [--articles 10000] [--database sqlite|postgresql]
+[--skip-quality] [--embed-processes 1,2] [--sustained 50 --seconds 60]``.
 Prints one markdown table (metric | value) on stdout; progress goes to stderr. Articles from
 ``../shared/data/news`` are inserted straight into a freshly migrated database with one
-``article.ingested`` event each, then ``StageWorker`` for the ``stories`` stage from
-``all_stages(settings)`` drains the queue. Exits 1 when any article is not in exactly one story.
+``article.ingested`` event each. The ``embed`` stage runs first, as ``newstalk worker embed``
+processes (1, then 2 over the same articles again): its articles/s counts from its first stored
+row to its last, so model loading is left out. Then ``StageWorker`` for the ``stories`` stage
+from ``all_stages(settings)`` drains its queue in this process, from the stored embeddings:
+the stories stage alone. Exits 1 when any article is not in exactly one story.
+``--sustained RATE`` instead runs the whole path live (embed processes and one stories process)
+while articles arrive at RATE per second, and reports first-seen → story lag.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import logging
 import os
 import random
 import resource
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -163,7 +171,9 @@ def instrument(timer: Timer) -> dict[str, Any]:
     from newstalk.stories import cluster, engine, neardup, service, tasks
 
     timer.patch(tasks, "StoryEngine", "engine build")
+    # Articles the embed stage has not stored are computed by the stories stage (none here).
     timer.patch(engine.StoryEngine, "compute", "compute")
+    timer.patch(tasks, "from_stored", "compute: from stored row")
     timer.patch(embeddings.E5SmallEmbeddings, "encode", "compute: embeddings")
     timer.patch(engine, "keywords", "compute: keywords")
     timer.patch(engine, "sentiment", "compute: sentiment")
@@ -206,8 +216,21 @@ def instrument(timer: Timer) -> dict[str, Any]:
     return stats
 
 
-async def insert_stream(services: Any, docs: list[Doc], *, sources: int, days: float, seed: int) -> None:
-    """Sources and articles straight into the tables, one ``article.ingested`` event per article."""
+async def insert_stream(
+    services: Any,
+    docs: list[Doc],
+    *,
+    sources: int,
+    days: float,
+    seed: int,
+    first_id: int = 1,
+    seen_at: datetime | None = None,
+) -> None:
+    """Sources and articles straight into the tables, one ``article.ingested`` event per article.
+
+    ``seen_at`` given: the articles arrive now (all first seen then; sources already stored),
+    ids from ``first_id``; otherwise arrivals are spread over the last ``days``.
+    """
     from sqlalchemy import insert
 
     from newstalk.articles.models import Article
@@ -237,8 +260,8 @@ async def insert_stream(services: Any, docs: list[Doc], *, sources: int, days: f
     ]
     offsets = sorted(rng.uniform(0, days * 86400) for _ in docs)
     rows, events = [], []
-    for article_id, (doc, offset) in enumerate(zip(docs, offsets, strict=True), 1):
-        first_seen = start + timedelta(seconds=offset)
+    for article_id, (doc, offset) in enumerate(zip(docs, offsets, strict=True), first_id):
+        first_seen = seen_at or start + timedelta(seconds=offset)
         source_id = rng.choice(ko_sources if doc.language == "ko" else en_sources)
         digest = hashlib.sha256(f"{doc.dataset}:{doc.index}:{doc.title}\n{doc.text}".encode()).hexdigest()
         rows.append(
@@ -267,11 +290,199 @@ async def insert_stream(services: Any, docs: list[Doc], *, sources: int, days: f
         }
         events.append(Event(INGESTED_TOPIC, digest, payload, first_seen))
     async with services.db.unit() as uow:
-        await uow.session.execute(insert(Source), source_rows)
+        if seen_at is None:
+            await uow.session.execute(insert(Source), source_rows)
         for i in range(0, len(rows), 1000):
             await uow.session.execute(insert(Article), rows[i : i + 1000])
         for ev in events:
             uow.emit(ev)
+
+
+def start_worker(url: str, stage: str, tag: str) -> subprocess.Popen[bytes]:
+    """``newstalk worker STAGE`` on the benchmark's database, in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
+    env.update(
+        NEWSTALK_DATABASE_URL=url,
+        NEWSTALK_LOG_LEVEL="warning",
+        PYTHONPATH=str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", ""),
+    )
+    errors = Path(tempfile.gettempdir()) / f"newstalk-bench-{stage}-{tag}-{os.getpid()}.log"
+    with errors.open("wb") as fh:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-c", "from newstalk.cli import app; app()", "worker", stage],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=fh,
+        )
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+async def run_embed(url: str, services: Any, n: int, processes: int) -> dict[str, Any]:
+    """Drain the embed queue with ``processes`` worker processes; articles/s from first to last stored row."""
+    from sqlalchemy import func, select
+
+    from newstalk.stories.models import ArticleEmbedding
+
+    async def stored() -> int:
+        async with services.db.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(ArticleEmbedding)) or 0)
+
+    procs = [start_worker(url, "embed", str(i)) for i in range(processes)]
+    cpu0 = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+    started = time.perf_counter()
+    first_at = first_n = None
+    last_log = started
+    try:
+        while True:
+            done = await stored()
+            now = time.perf_counter()
+            if done and first_at is None:
+                first_at, first_n = now, done
+            if done >= n:
+                break
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"bench: an embed worker exited early ({[p.returncode for p in procs]})")
+            if now - last_log > 15:
+                last_log = now
+                log(f"embed x{processes}: {done}/{n} stored; load {loadavg()}")
+            await asyncio.sleep(0.2)
+    finally:
+        stop_workers(procs)
+    end = time.perf_counter()
+    assert first_at is not None
+    assert first_n is not None
+    rate = (n - first_n) / (end - first_at) if end > first_at else float("nan")
+    cpu = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]) - cpu0
+    log(f"embed x{processes}: {rate:.1f} articles/s steady ({end - started:.0f}s wall, {cpu:.0f}s CPU)")
+    return {
+        "processes": processes,
+        "rate": rate,
+        "wall_s": end - started,
+        "first_s": first_at - started,
+        "cpu_s": cpu,
+        "load": loadavg(),
+    }
+
+
+async def requeue_embed(services: Any) -> None:
+    """Forget the stored embeddings and queue every article for the embed stage again."""
+    from sqlalchemy import delete, select
+
+    from newstalk.articles.models import Article
+    from newstalk.kit.bus import Event
+    from newstalk.pipeline.topics import ARTICLE_INGESTED as INGESTED_TOPIC
+    from newstalk.stories.models import ArticleEmbedding
+
+    async with services.db.unit() as uow:
+        await uow.session.execute(delete(ArticleEmbedding))
+        rows = (
+            await uow.session.execute(
+                select(
+                    Article.id,
+                    Article.source_id,
+                    Article.content_hash,
+                    Article.language,
+                    Article.first_seen_at,
+                )
+            )
+        ).all()
+        for r in rows:
+            payload = {
+                "article_id": r.id,
+                "source_id": r.source_id,
+                "content_hash": r.content_hash,
+                "language": r.language,
+            }
+            uow.emit(Event(INGESTED_TOPIC, r.content_hash, payload, r.first_seen_at))
+
+
+async def run_sustained(args: argparse.Namespace, url: str, docs: list[Doc]) -> list[tuple[str, str, str]]:
+    """Articles arrive at ``--sustained`` per second for ``--seconds`` through live embed and stories
+    worker processes; first-seen → placed-in-a-story lag per article (``story_articles.added_at``)."""
+    from sqlalchemy import func, select
+
+    from newstalk.articles.models import Article
+    from newstalk.config import Settings
+    from newstalk.runtime import Services
+    from newstalk.stories.models import StoryArticle
+
+    services = Services.build(Settings(database_url=url, parse_processes=0))
+
+    async def placed() -> int:
+        async with services.db.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(StoryArticle)) or 0)
+
+    procs = [start_worker(url, "embed", str(i)) for i in range(args.embed_workers)]
+    procs.append(start_worker(url, "stories", "0"))
+    tick = 0.2
+    per_tick = max(1, round(args.sustained * tick))
+    total = min(len(docs) - 1, int(args.sustained * args.seconds))
+    try:
+        # One article first, to wait out the workers' model loading (not counted).
+        await insert_stream(services, docs[:1], sources=args.sources, days=args.days, seed=args.seed)
+        warm_deadline = time.perf_counter() + 600
+        while await placed() < 1:
+            if time.perf_counter() > warm_deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("bench: the workers did not place the warm-up article")
+            await asyncio.sleep(0.2)
+        log(f"workers warm; {total} articles at {args.sustained}/s; load {loadavg()}")
+        load_start = loadavg()
+        started = time.perf_counter()
+        sent = 0
+        while sent < total:
+            chunk = docs[1 + sent : 1 + min(total, sent + per_tick)]
+            await insert_stream(
+                services,
+                chunk,
+                sources=args.sources,
+                days=args.days,
+                seed=args.seed + sent,
+                first_id=2 + sent,
+                seen_at=datetime.now(UTC),
+            )
+            sent += len(chunk)
+            await asyncio.sleep(max(0.0, started + sent / args.sustained - time.perf_counter()))
+        offered_s = time.perf_counter() - started
+        deadline = time.perf_counter() + 900
+        while time.perf_counter() < deadline:
+            if await placed() >= total + 1:
+                break
+            await asyncio.sleep(0.5)
+        drained_s = time.perf_counter() - started
+        async with services.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(StoryArticle.added_at, Article.first_seen_at)
+                    .join(Article, Article.id == StoryArticle.article_id)
+                    .where(Article.id > 1)
+                )
+            ).all()
+    finally:
+        stop_workers(procs)
+        await services.aclose()
+    lags = sorted((added - seen).total_seconds() for added, seen in rows)
+
+    def pct(q: float) -> str:
+        return f"{lags[min(len(lags) - 1, int(q * len(lags)))]:.1f}" if lags else "—"
+
+    sec = f"sustained {args.sustained:g} articles/s"
+    return [
+        (sec, "workers", f"{args.embed_workers} embed + 1 stories process"),
+        (sec, "articles offered / placed in a story", f"{total} / {len(lags)}"),
+        (sec, "offered over s / all placed after s", f"{offered_s:.0f} / {drained_s:.0f}"),
+        (sec, "first-seen → story lag p50 / p95 / max s", f"{pct(0.5)} / {pct(0.95)} / {pct(1.0)}"),
+        ("machine", "load average 1/5/15 min at start / end", f"{load_start} → {loadavg()}"),
+    ]
 
 
 async def run_stage(args: argparse.Namespace, url: str, docs: list[Doc]) -> dict[str, Any]:
@@ -294,6 +505,11 @@ async def run_stage(args: argparse.Namespace, url: str, docs: list[Doc]) -> dict
         await insert_stream(services, docs, sources=args.sources, days=args.days, seed=args.seed)
         r["insert_s"] = time.perf_counter() - t0
         log(f"inserted {len(docs)} articles and events in {r['insert_s']:.1f}s; load {loadavg()}")
+        r["embed"] = []
+        for i, procs in enumerate(args.embed_processes):
+            if i:
+                await requeue_embed(services)
+            r["embed"].append(await run_embed(url, services, len(docs), procs))
 
         stage = next(s for s in all_stages(settings) if s.name == "stories")
         worker = StageWorker(services, stage)
@@ -303,6 +519,7 @@ async def run_stage(args: argparse.Namespace, url: str, docs: list[Doc]) -> dict
         first_n = await worker.run_once()
         first_s = time.perf_counter() - start
         warm = timer.snapshot()
+        cpu_warm = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         log(f"first batch: {first_n} articles in {first_s:.1f}s (engine build + model load)")
         done, batches, last_log = first_n, 1, time.perf_counter()
         while True:
@@ -322,7 +539,9 @@ async def run_stage(args: argparse.Namespace, url: str, docs: list[Doc]) -> dict
                 rate = (done - first_n) / (last_log - start - first_s)
                 log(f"{done}/{len(docs)} articles, {rate:.1f}/s steady; load {loadavg()}")
         total_s = time.perf_counter() - start
-        r["cpu_cores"] = (sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu0) / total_s
+        cpu_end = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        r["cpu_cores"] = (cpu_end - cpu0) / total_s
+        r["steady_cpu_s"] = cpu_end - cpu_warm
         r["load_end"] = loadavg()
         r["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         timer.restore()
@@ -470,9 +689,30 @@ def throughput_rows(r: dict[str, Any], per_dataset: dict[str, int]) -> list[tupl
     load = s.get("load articles", 0.0)
     other = steady_s - compute - assign - refresh - load
     rs = r["refresh_stats"]
-    sec = "throughput"
+    embed_rows = []
+    for e in r["embed"]:
+        label = f"{e['processes']} process{'es' if e['processes'] > 1 else ''}"
+        embed_rows += [
+            ("embed stage", f"articles/s steady, {label} (first stored row → last)", f"{e['rate']:.1f}"),
+            (
+                "embed stage",
+                f"{label}: worker CPU ms/article (model load included)",
+                _ms(e["cpu_s"], r["articles"]),
+            ),
+            (
+                "embed stage",
+                f"{label}: wall s / s to first stored row (model load) / worker CPU s / load 1/5/15 after",
+                f"{e['wall_s']:.0f} / {e['first_s']:.0f} / {e['cpu_s']:.0f} / {e['load']}",
+            ),
+        ]
+    sec = "stories stage (from stored embeddings)"
     return [
-        (sec, "articles", f"{r['articles']} ({', '.join(f'{k} {v}' for k, v in per_dataset.items())})"),
+        (
+            "embed stage",
+            "articles",
+            f"{r['articles']} ({', '.join(f'{k} {v}' for k, v in per_dataset.items())})",
+        ),
+        *embed_rows,
         (
             sec,
             "batch size / batches / story window",
@@ -496,8 +736,17 @@ def throughput_rows(r: dict[str, Any], per_dataset: dict[str, int]) -> list[tupl
             str(len(os.sched_getaffinity(0))),
         ),
         (sec, "process CPU (cores) during the drain", f"{r['cpu_cores']:.2f}"),
+        (
+            sec,
+            "steady CPU ms/article / articles per CPU-second (what one free core would do)",
+            f"{_ms(r['steady_cpu_s'], n)} / {n / r['steady_cpu_s']:.1f}" if r["steady_cpu_s"] else "—",
+        ),
         (sec, "peak RSS MB (ru_maxrss)", f"{r['rss_mb']:.0f}"),
-        ("steady ms/article", "compute total (thread)", _ms(compute, n)),
+        (
+            "steady ms/article",
+            "compute in the stories stage (articles with no stored row; thread)",
+            _ms(compute, n),
+        ),
         ("steady ms/article", "· embeddings (e5-small, titles)", _ms(emb, n)),
         ("steady ms/article", "· keywords", _ms(s.get("compute: keywords", 0.0), n)),
         ("steady ms/article", "· sentiment", _ms(s.get("compute: sentiment", 0.0), n)),
@@ -514,7 +763,8 @@ def throughput_rows(r: dict[str, Any], per_dataset: dict[str, int]) -> list[tupl
         ("steady ms/article", "· extractive_summary", _ms(s.get("refresh: extractive_summary", 0.0), n)),
         ("steady ms/article", "· representative_title", _ms(s.get("refresh: representative_title", 0.0), n)),
         ("steady ms/article", "· trending", _ms(s.get("refresh: trending", 0.0), n)),
-        ("steady ms/article", "load articles", _ms(load, n)),
+        ("steady ms/article", "load articles and stored rows", _ms(load, n)),
+        ("steady ms/article", "· stored row → features", _ms(s.get("compute: from stored row", 0.0), n)),
         ("steady ms/article", "other (claim, baselines, commit, queue)", _ms(other, n)),
         (
             sec,
@@ -551,6 +801,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", type=int, default=20)
     parser.add_argument("--days", type=float, default=4.0, help="arrival times spread over this many days")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--embed-processes",
+        type=lambda v: [int(x) for x in v.split(",") if x],
+        default=[1, 2],
+        help="embed worker process counts to measure, in turn (comma-separated)",
+    )
+    parser.add_argument("--sustained", type=float, default=0.0, help="articles/s arriving live (lag mode)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long articles arrive in lag mode")
+    parser.add_argument("--embed-workers", type=int, default=2, help="embed processes in lag mode")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
@@ -577,8 +836,12 @@ def main(argv: list[str] | None = None) -> int:
             pg_name, url = _pg_database(args.postgres_url)
         try:
             upgrade(to_sync_url(url))
-            result = asyncio.run(_amain(args, url, docs))
-            rows += throughput_rows(result, dict(per_dataset))
+            if args.sustained:
+                rows += asyncio.run(run_sustained(args, url, docs))
+                args.skip_quality = True
+            else:
+                result = asyncio.run(_amain(args, url, docs))
+                rows += throughput_rows(result, dict(per_dataset))
             log("stage rows:\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows))
         except Exception:
             log(f"stage run failed:\n{traceback.format_exc()}")

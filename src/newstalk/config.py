@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     queue_max_attempts: int = Field(5, ge=1)
     queue_retry_base_s: float = Field(5.0, gt=0)
     queue_poll_idle_s: float = Field(0.5, gt=0)
+    # The stories stage has one writer; a standby takes over this long after it stops renewing.
+    stories_lease_s: float = Field(15.0, ge=1)
 
     # models (providers/); the defaults run offline from what pip installs
     embedding_provider: str = Field("e5-small", pattern="^(e5-small|openai)$")

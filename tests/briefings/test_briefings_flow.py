@@ -37,7 +37,7 @@ from tests.stories.test_stories_flow import (
     story_of,
 )
 from tests.support.feedserver import FeedServer
-from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
+from tests.support.newsroom import Feeds, drain_stories, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 __all__ = ["newsroom"]
@@ -227,7 +227,7 @@ async def test_spoken_outlet_counts_are_distinct_outlets_not_articles(
         "/daily.xml": ("Daily", [item(base, "daily", 1, QUAKE_DAILY, 3)], "en"),
     }
     await subscribe_and_collect(client, services, feed_server, admin, feeds)
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     quake = await story_of(services, QUAKE_EN[0])
     assert await story_of(services, QUAKE_EN_2[0]) == await story_of(services, QUAKE_DAILY[0]) == quake
     async with services.db.unit() as uow:

@@ -14,7 +14,7 @@ from newstalk.factcheck.models import Claim, Evidence, StoryCheck
 from newstalk.runtime import Services
 from tests.pipeline.test_ingest_flow import drain
 from tests.support.feedserver import FeedServer, Item
-from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
+from tests.support.newsroom import Feeds, drain_stories, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +62,7 @@ async def checked(
         "/yonhap.xml": ("연합", [item(base, "yonhap", 1, FLOOD_KO, 8)], "ko"),
     }
     ids = await subscribe_and_collect(client, services, feed_server, admin, feeds)
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "factcheck"))
     async with services.db.read() as session:
         story_id = await session.scalar(select(StoryCheck.story_id).order_by(StoryCheck.claim_count.desc()))

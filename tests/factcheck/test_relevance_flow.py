@@ -18,7 +18,7 @@ from newstalk.factcheck.models import StoryCheck
 from newstalk.runtime import Services
 from tests.pipeline.test_ingest_flow import drain
 from tests.support.feedserver import FeedServer, Item
-from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
+from tests.support.newsroom import Feeds, drain_stories, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +66,7 @@ async def corpus(
         "/city.xml": ("City Times", [item(base, "city", LUNCH, 9)], "en"),
     }
     await subscribe_and_collect(client, services, feed_server, admin, feeds)
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "factcheck"))
     return {
         "weather": f"{base}/tech/1",

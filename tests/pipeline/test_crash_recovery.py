@@ -174,8 +174,8 @@ async def assert_exactly_once(services: Services, feed_ids: dict[str, int], feed
         assert s.fetch_count == 1, s.feed_url
         assert s.last_status == "ok"
         assert s.consecutive_failures == 0
-    # The events left with the results exactly once too: one stories job per article, none twice.
-    downstream = await jobs(services, stage="stories")
+    # The events left with the results exactly once too: one embed job per article, none twice.
+    downstream = await jobs(services, stage="embed")
     assert sorted(j.dedup_key or "" for j in downstream) == sorted(a.content_hash for a in arts)
 
 

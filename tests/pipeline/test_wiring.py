@@ -77,7 +77,9 @@ def test_every_stage_resolves_and_keeps_its_settings() -> None:
 def test_every_routed_topic_is_declared_and_every_declared_topic_is_read() -> None:
     routed = set(routes().by_topic)
     assert routed == set(topics.ALL_TOPICS)
-    assert routes().stages_for(topics.ARTICLE_INGESTED) == ("stories", "search")
+    # Embeddings are their own stage; stories reads what it stored.
+    assert routes().stages_for(topics.ARTICLE_INGESTED) == ("embed", "search")
+    assert routes().stages_for(topics.ARTICLE_EMBEDDED) == ("stories", "search")
 
 
 def test_no_topic_string_is_written_outside_topics_module() -> None:

@@ -16,7 +16,7 @@ from newstalk.search.models import SearchDoc
 from newstalk.stories.models import MERGED, Story, StoryArticle
 from tests.pipeline.test_ingest_flow import drain
 from tests.support.feedserver import FeedServer, Item
-from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
+from tests.support.newsroom import Feeds, drain_stories, stage_worker, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 
@@ -94,7 +94,7 @@ async def test_articles_are_searchable_as_soon_as_ingested_then_stories_follow(
     async with services.db.read() as session:
         assert await session.scalar(select(func.count()).where(SearchDoc.has_vector.is_(True))) == 0
 
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "search"))
     async with services.db.read() as session:
         docs = (await session.scalars(select(SearchDoc))).all()
@@ -122,7 +122,7 @@ async def test_articles_are_searchable_as_soon_as_ingested_then_stories_follow(
 async def test_korean_english_stemming_accents_and_semantics(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "search"))
 
     # English is stemmed and accent-folded.
@@ -151,7 +151,7 @@ async def test_korean_english_stemming_accents_and_semantics(
 async def test_filters_and_pages(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "search"))
     for mode in ("text", "semantic", "hybrid"):
         ko = await search(client, "삼성 반도체 실적 Samsung", mode=mode, language="ko")
@@ -184,7 +184,7 @@ async def test_filters_and_pages(
 async def test_a_merged_story_is_never_shown(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "search"))
     hits = (await search(client, "Samsung semiconductor profit", mode="text", type="stories"))["items"]
     assert hits
@@ -200,7 +200,7 @@ async def test_a_merged_story_is_never_shown(
 async def test_deleting_an_article_removes_it_from_the_index(
     client: httpx.AsyncClient, services: Services, newsroom: dict[str, int], admin: dict[str, str]
 ) -> None:
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "search"))
     hit = (await search(client, "Montreal cafe rent", mode="text", type="articles"))["items"][0]
     assert (await search(client, "Montreal cafe rent", mode="semantic", type="articles"))["items"][0][
@@ -228,7 +228,7 @@ async def test_deleting_an_article_removes_it_from_the_index(
 
 
 async def test_reindex_rebuilds_the_same_index(services: Services, newsroom: dict[str, int]) -> None:
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     await drain(stage_worker(services, "search"))
     async with services.db.read() as session:
         before = {

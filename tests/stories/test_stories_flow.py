@@ -13,7 +13,7 @@ from newstalk.runtime import Services
 from newstalk.stories.models import ArticleFeatures, Story, StoryArticle
 from tests.pipeline.test_ingest_flow import collect_worker, drain
 from tests.support.feedserver import FeedServer, Item, Route, rss
-from tests.support.newsroom import Feeds, stage_worker, subscribe_and_collect
+from tests.support.newsroom import Feeds, drain_stories, subscribe_and_collect
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +87,7 @@ async def newsroom(
     }
     # One outlet after another, so arrival order (which incremental clustering depends on) is fixed.
     ids = await subscribe_and_collect(client, services, feed_server, admin, feeds)
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     return ids
 
 
@@ -156,7 +156,7 @@ async def test_redelivered_events_change_nothing(services: Services, newsroom: d
     async with services.db.unit() as uow:
         for article_id in article_ids:
             uow.emit(Event("article.ingested", None, {"article_id": article_id}, datetime.now(UTC)))
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     async with services.db.read() as session:
         after = (
             await session.scalar(select(func.count()).select_from(StoryArticle)),
@@ -181,7 +181,7 @@ async def test_editor_split_and_merge_stick(
     split = await client.post(f"/api/v1/stories/{quake}/split", json={"article_ids": [ko_id]}, headers=admin)
     assert split.status_code == 201, split.text
     new_id = split.json()["id"]
-    await drain(stage_worker(services, "stories"))  # the story.edited event refreshes both stories
+    await drain_stories(services)  # the story.edited event refreshes both stories
 
     # A new quake article arrives: it joins the original story, and the split article stays out.
     base = feed_server.url("")
@@ -199,7 +199,7 @@ async def test_editor_split_and_merge_stick(
     await _make_due(services)
     await enqueue_due(services)
     await drain(collect_worker(services))
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     # The follow-up may join either quake story (the split one is a translation of the same
     # report, scored close to the English one); the split article itself never goes back.
     landed = await story_of(services, more[0])
@@ -213,7 +213,7 @@ async def test_editor_split_and_merge_stick(
     # Merging the Korean story back: the kept story has everything, the other points to it.
     merged = await client.post(f"/api/v1/stories/{quake}/merge", json={"story_id": new_id}, headers=admin)
     assert merged.status_code == 200, merged.text
-    await drain(stage_worker(services, "stories"))
+    await drain_stories(services)
     assert (await client.get(f"/api/v1/stories/{quake}")).json()["article_count"] == 5
     gone = (await client.get(f"/api/v1/stories/{new_id}")).json()
     assert gone["merged_into"] == quake

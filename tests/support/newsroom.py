@@ -20,6 +20,12 @@ def stage_worker(services: Services, name: str) -> StageWorker:
     return StageWorker(services, next(s for s in all_stages(services.settings) if s.name == name))
 
 
+async def drain_stories(services: Services) -> int:
+    """Run the embed stage, then the stories stage, until both queues are empty; returns stories jobs."""
+    await drain(stage_worker(services, "embed"))
+    return await drain(stage_worker(services, "stories"))
+
+
 async def subscribe_and_collect(
     client: httpx.AsyncClient,
     services: Services,

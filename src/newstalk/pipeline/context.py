@@ -46,6 +46,7 @@ class StageServices(Protocol):
 
 Handler = Callable[["JobContext"], Awaitable[None]]
 BatchHandler = Callable[["BatchContext"], Awaitable[None]]
+Gate = Callable[[StageServices], Awaitable[bool]]
 
 
 class JobContext:

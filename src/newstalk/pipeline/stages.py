@@ -39,6 +39,8 @@ class StageSpec:
     priority: int = 50
     # Under a backlog a batch stage doubles its claim up to this many jobs.
     backlog_batch_size: int | None = None
+    # ``"module:function"`` asked before each claim (``Stage.gate``): the single-writer lease.
+    gate: str | None = None
 
     def build(self, settings: Settings | None) -> Stage:
         """The runnable stage: imports its handler module now."""
@@ -55,6 +57,7 @@ class StageSpec:
             batch_size=self.batch_size,
             priority=self.priority,
             backlog_batch_size=self.backlog_batch_size,
+            gate=resolve(self.gate) if self.gate else None,
         )
 
 
@@ -85,14 +88,26 @@ STAGES: tuple[StageSpec, ...] = (
         concurrency=4,
         observe_job_latency=False,
     ),
-    # One replica: clustering keeps global state in memory (rebuilt from the database).
+    # Stateless and CPU-bound (e5 and the per-article features): as many replicas as cores.
+    StageSpec(
+        "embed",
+        (topics.ARTICLE_INGESTED,),
+        "newstalk.stories.embed:handle_embed",
+        batch_handler="newstalk.stories.embed:handle_embed_batch",
+        priority=80,
+        backlog_batch_size=128,
+    ),
+    # One writer: clustering keeps global state in memory (rebuilt from the database); a
+    # standby replica waits on the stage lease and takes over when it expires. It still
+    # takes article.ingested jobs queued before the embed stage existed (and computes them).
     StageSpec(
         "stories",
-        (topics.ARTICLE_INGESTED, topics.STORY_EDITED),
+        (topics.ARTICLE_EMBEDDED, topics.STORY_EDITED),
         "newstalk.stories.tasks:handle_stories",
         batch_handler="newstalk.stories.tasks:handle_stories_batch",
         priority=80,
         backlog_batch_size=128,
+        gate="newstalk.stories.tasks:hold_writer_lease",
     ),
     # CPU-bound (embeddings and the verifier); a batch checks each story once, at its
     # newest version. Replicas may run in parallel: state is a cache, not the truth.
@@ -110,7 +125,7 @@ STAGES: tuple[StageSpec, ...] = (
     # Keeps the search index in step: Kiwi-tokenizes new articles, reindexes changed stories.
     StageSpec(
         "search",
-        (topics.ARTICLE_INGESTED, topics.STORY_UPDATED, topics.STORY_EDITED),
+        (topics.ARTICLE_INGESTED, topics.ARTICLE_EMBEDDED, topics.STORY_UPDATED, topics.STORY_EDITED),
         "newstalk.search.tasks:handle_search",
         batch_handler="newstalk.search.tasks:handle_search_batch",
         # Not grown under a backlog: a bigger batch would hold the cores longer each turn.

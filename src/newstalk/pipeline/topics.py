@@ -18,9 +18,11 @@ SOURCE_POLL: Final = "source.poll"
 SOURCE_PUSH: Final = "source.push"
 SOURCE_WEBSUB: Final = "source.websub"
 
-# collect → stories, search (and extract for summary-only feeds)
+# collect → embed, search (and extract for summary-only feeds)
 ARTICLE_INGESTED: Final = "article.ingested"
 ARTICLE_EXTRACT: Final = "article.extract"
+# embed → stories, search: the article's embedding and features are stored
+ARTICLE_EMBEDDED: Final = "article.embedded"
 
 # stories → factcheck, search, briefings, live
 STORY_UPDATED: Final = "story.updated"
@@ -52,6 +54,7 @@ ALL_TOPICS: Final = (
     SOURCE_WEBSUB,
     ARTICLE_INGESTED,
     ARTICLE_EXTRACT,
+    ARTICLE_EMBEDDED,
     STORY_UPDATED,
     STORY_EDITED,
     STORY_CHECKED,
@@ -71,6 +74,15 @@ class SourceRef(TypedDict):
 
 class ArticleIngested(TypedDict):
     """``article.ingested`` and ``article.extract``: one newly stored article."""
+
+    article_id: int
+    source_id: int
+    content_hash: str
+    language: str
+
+
+class ArticleEmbedded(TypedDict):
+    """``article.embedded``: the embed stage stored this article's row in ``article_embeddings``."""
 
     article_id: int
     source_id: int

@@ -21,9 +21,9 @@ from newstalk.kit import logs, metrics, tracing
 from newstalk.kit.bus import Job, LeaseLost
 from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error
-from newstalk.pipeline.context import BatchContext, BatchHandler, Handler, JobContext, StageServices
+from newstalk.pipeline.context import BatchContext, BatchHandler, Gate, Handler, JobContext, StageServices
 
-__all__ = ["BatchContext", "BatchHandler", "Handler", "JobContext", "Stage", "StageWorker"]
+__all__ = ["BatchContext", "BatchHandler", "Gate", "Handler", "JobContext", "Stage", "StageWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ class Stage:
     # Under a backlog (the last claim came back full) a batch stage doubles its claim, up to
     # this many jobs: one batch then embeds and refreshes a story once for many articles.
     backlog_batch_size: int | None = None
+    # Asked before every claim: False means this worker may not claim now (a single-writer
+    # stage whose lease another worker holds; docs/pipeline.md).
+    gate: Gate | None = None
 
 
 class Priorities:
@@ -127,6 +130,8 @@ class StageWorker:
         limit = self._backlog_limit or base
         if self.priorities is not None:
             await self.priorities.turn(self.stage, self.stop)
+        if self.stage.gate is not None and not await self.stage.gate(self.services):
+            return 0
         jobs = await self.services.transport.claim(
             self.stage.name, limit=limit, lease_s=settings.queue_lease_s
         )

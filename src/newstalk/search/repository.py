@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from newstalk.articles.models import Article
 from newstalk.search.models import ARTICLE, STORY, SearchDoc
 from newstalk.sources.models import Source
-from newstalk.stories.models import OPEN, ArticleFeatures, Story, StoryArticle
+from newstalk.stories.models import OPEN, ArticleEmbedding, ArticleFeatures, Story, StoryArticle
 
 _FTS = table("search_fts", column("rowid"))
 _SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
@@ -121,7 +121,8 @@ async def text_search(
 
 async def vector_rows(session: AsyncSession, *, changed_since: datetime | None) -> Sequence[Any]:
     """Documents with an embedding (changed since a time, or all), with what the filters need."""
-    vector = func.coalesce(ArticleFeatures.embedding, Story.centroid)
+    # The embed stage's vector; articles embedded before it existed have theirs in article_features.
+    vector = func.coalesce(ArticleEmbedding.embedding, ArticleFeatures.embedding, Story.centroid)
     stmt = (
         select(
             SearchDoc.id,
@@ -134,6 +135,7 @@ async def vector_rows(session: AsyncSession, *, changed_since: datetime | None) 
             SearchDoc.indexed_at,
             vector.label("vector"),
         )
+        .outerjoin(ArticleEmbedding, ArticleEmbedding.article_id == SearchDoc.article_id)
         .outerjoin(ArticleFeatures, ArticleFeatures.article_id == SearchDoc.article_id)
         .outerjoin(Story, Story.id == SearchDoc.story_id)
         .where(SearchDoc.has_vector.is_(True))
@@ -237,8 +239,11 @@ async def articles_to_index(session: AsyncSession, article_ids: Sequence[int]) -
             body.label("body"),
             Article.published_at,
             Story.category,
-            ArticleFeatures.article_id.is_not(None).label("has_vector"),
+            or_(ArticleEmbedding.article_id.is_not(None), ArticleFeatures.article_id.is_not(None)).label(
+                "has_vector"
+            ),
         )
+        .outerjoin(ArticleEmbedding, ArticleEmbedding.article_id == Article.id)
         .outerjoin(ArticleFeatures, ArticleFeatures.article_id == Article.id)
         .outerjoin(StoryArticle, StoryArticle.article_id == Article.id)
         .outerjoin(Story, Story.id == StoryArticle.story_id)

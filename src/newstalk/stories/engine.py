@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -26,14 +27,16 @@ from newstalk.stories.category import CategoryClassifier
 from newstalk.stories.cluster import ArticleFeatures, StoryClusterer, features_from_title
 from newstalk.stories.keywords import keywords
 from newstalk.stories.models import OPEN, Story, StoryArticle, StoryBlock
+from newstalk.stories.models import ArticleEmbedding as EmbeddingRow
 from newstalk.stories.models import ArticleFeatures as FeaturesRow
 from newstalk.stories.sentiment import sentiment
-from newstalk.stories.text import sentences
+from newstalk.stories.text import sentences, words
 
 log = logging.getLogger(__name__)
 
 LEAD_SENTENCES = 4
 EMBED_CHARS = 300
+TEXT_CHARS = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,19 @@ class ArticleInput:
     text: str
     published_at: datetime
     first_seen_at: datetime
+
+
+def article_input(row: Any) -> ArticleInput:
+    """An ``ArticleInput`` from a row with the ``articles`` columns of that name (``id`` first)."""
+    return ArticleInput(
+        article_id=row.id,
+        source_id=row.source_id,
+        language=row.language,
+        title=row.title,
+        text=(row.content_text or "")[:TEXT_CHARS],
+        published_at=row.published_at,
+        first_seen_at=row.first_seen_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +86,72 @@ def embedding_text(title: str, lead: Sequence[str]) -> str:
     return (title or (lead[0] if lead else ""))[:EMBED_CHARS]
 
 
+def compute(embeddings: EmbeddingProvider, articles: Sequence[ArticleInput]) -> list[Computed]:
+    """Everything derived from each article alone (run in a thread): leads, keywords, entities, MinHash, embeddings.
+
+    Stateless, so the ``embed`` stage runs it on as many replicas as there are cores; the
+    stories stage reads the stored result (:func:`from_stored`).
+    """
+    leads = [sentences(a.text, a.language)[:LEAD_SENTENCES] for a in articles]
+    vectors = embeddings.encode(
+        [embedding_text(a.title, lead) for a, lead in zip(articles, leads, strict=True)]
+    )
+    out = []
+    for a, lead, vector in zip(articles, leads, vectors, strict=True):
+        body = f"{a.title}\n{a.text}"
+        out.append(
+            Computed(
+                article=a,
+                # The clusterer compares headlines (what its thresholds were chosen on).
+                features=features_from_title(
+                    a.article_id, a.source_id, a.language, a.published_at, a.title, vector
+                ),
+                keywords=keywords(body, a.language),
+                minhash=neardup.signature(body, a.language),
+                lead=lead,
+                sentiment=sentiment(" ".join([a.title, *lead]), a.language),
+            )
+        )
+    return out
+
+
+def from_stored(article: ArticleInput, row: EmbeddingRow) -> Computed:
+    """The ``Computed`` of an article from the embed stage's row: no model runs, no Kiwi call."""
+    return Computed(
+        article=article,
+        features=ArticleFeatures(
+            article_id=article.article_id,
+            source_id=article.source_id,
+            language=article.language,
+            published_at=article.published_at,
+            title=article.title,
+            embedding=np.frombuffer(row.embedding, dtype=np.float32),
+            keywords=frozenset(words(article.title, article.language)),
+            entities=frozenset(row.entities),
+        ),
+        keywords=list(row.keywords),
+        minhash=neardup.signature_from_bytes(row.minhash),
+        lead=list(row.lead),
+        sentiment=row.sentiment if row.sentiment is not None else 0.0,
+    )
+
+
+def to_stored(c: Computed, content_hash: str, model: str) -> dict[str, object]:
+    """The ``article_embeddings`` row of one computed article."""
+    return {
+        "article_id": c.article.article_id,
+        "content_hash": content_hash,
+        "model": model,
+        "embedding": np.asarray(c.features.embedding, dtype=np.float32).tobytes(),
+        "minhash": neardup.signature_bytes(c.minhash),
+        "keywords": c.keywords,
+        "entities": sorted(c.features.entities),
+        "lead": c.lead,
+        "sentiment": c.sentiment,
+        "computed_at": utcnow(),
+    }
+
+
 class StoryEngine:
     """Holds the models and the incremental state of the stories stage."""
 
@@ -89,28 +171,8 @@ class StoryEngine:
         self.loaded = False
 
     def compute(self, articles: Sequence[ArticleInput]) -> list[Computed]:
-        """CPU work for a batch (run in a thread): leads, keywords, entities, MinHash, embeddings."""
-        leads = [sentences(a.text, a.language)[:LEAD_SENTENCES] for a in articles]
-        vectors = self.embeddings.encode(
-            [embedding_text(a.title, lead) for a, lead in zip(articles, leads, strict=True)]
-        )
-        out = []
-        for a, lead, vector in zip(articles, leads, vectors, strict=True):
-            body = f"{a.title}\n{a.text}"
-            out.append(
-                Computed(
-                    article=a,
-                    # The clusterer compares headlines (what its thresholds were chosen on).
-                    features=features_from_title(
-                        a.article_id, a.source_id, a.language, a.published_at, a.title, vector
-                    ),
-                    keywords=keywords(body, a.language),
-                    minhash=neardup.signature(body, a.language),
-                    lead=lead,
-                    sentiment=sentiment(" ".join([a.title, *lead]), a.language),
-                )
-            )
-        return out
+        """CPU work for a batch (run in a thread); the fallback for articles the embed stage has not done."""
+        return compute(self.embeddings, articles)
 
     def rename_stories(self, ids: dict[int, int], article_ids: Sequence[int]) -> None:
         """Give stories opened under placeholder ids their database ids (``article_ids``: their new members)."""

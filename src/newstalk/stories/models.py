@@ -94,3 +94,28 @@ class ArticleFeatures(Base):
     )
     duplicate_score: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ArticleEmbedding(Base):
+    """What the ``embed`` stage computed from an article, before the stories stage places it.
+
+    One pass over the article gives the e5 vector of its headline and the other features
+    clustering reads (MinHash, keywords, entities, lead, sentiment). ``content_hash`` and
+    ``model`` say what it was computed from: a redelivered event finds the row and computes
+    nothing. ``article_features`` copies it when the stories stage places the article.
+    """
+
+    __tablename__ = "article_embeddings"
+
+    article_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    entities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lead: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

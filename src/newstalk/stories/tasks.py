@@ -1,4 +1,10 @@
-"""The stories stage: article.ingested → near-dup + clustering + analysis → story.updated."""
+"""The stories stage: article.embedded → near-dup + clustering + analysis → story.updated.
+
+The per-article work (e5, keywords, MinHash, lead, sentiment) is the embed stage's
+(``stories/embed.py``); this stage reads its rows and only places articles and refreshes
+stories. An article without a current row (a job queued before the embed stage existed)
+is computed here.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +13,37 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.articles.models import Article
-from newstalk.kit.bus import Job
-from newstalk.kit.db import utcnow
+from newstalk.kit import lease
+from newstalk.kit.bus import Job, LeaseLost
+from newstalk.kit.db import Database, utcnow
 from newstalk.kit.resources import ResourceKey
 from newstalk.pipeline import topics
 from newstalk.pipeline.worker import BatchContext, JobContext
 from newstalk.providers.embeddings import shared_embeddings
 from newstalk.stories import service
-from newstalk.stories.engine import ArticleInput, StoryEngine
-from newstalk.stories.models import OPEN, Story, StoryArticle
+from newstalk.stories.embed import INPUT_COLUMNS, model_label
+from newstalk.stories.engine import ArticleInput, Computed, StoryEngine, article_input, from_stored
+from newstalk.stories.models import OPEN, ArticleEmbedding, Story, StoryArticle
 
 if TYPE_CHECKING:
     from newstalk.pipeline.context import StageServices
 
 log = logging.getLogger(__name__)
 
-TEXT_CHARS = 4000
+ARTICLE_TOPICS = (topics.ARTICLE_EMBEDDED, topics.ARTICLE_INGESTED)
 BASELINE_TTL_S = 300.0
 
 ENGINE: ResourceKey[StoryEngine] = ResourceKey("stories.engine")
+LEASE_NAME = "stories"
+LEASE: ResourceKey[WriterLease] = ResourceKey("stories.lease")
 # When the per-category baselines were read (monotonic seconds) and what they were.
 BASELINES: ResourceKey[tuple[float, dict[str, float]]] = ResourceKey("stories.baselines")
 _engine_lock = asyncio.Lock()
@@ -68,6 +80,60 @@ async def baselines_for(services: StageServices) -> dict[str, float]:
     return values
 
 
+@dataclass(slots=True)
+class WriterLease:
+    """This process's claim on the stories writer lease (``kit/lease.py``); released on close."""
+
+    db: Database
+    holder: str
+    ttl_s: float
+    held: bool = False
+    renewed_at: float = 0.0
+
+    async def aclose(self) -> None:
+        """Hand the lease back so a standby takes over at once (clean shutdown)."""
+        if self.held:
+            self.held = False
+            await lease.release(self.db, LEASE_NAME, self.holder)
+
+
+def _writer_lease(services: StageServices) -> WriterLease:
+    return services.resources.get_or_build(
+        LEASE, lambda: WriterLease(services.db, lease.new_holder(), services.settings.stories_lease_s)
+    )
+
+
+async def hold_writer_lease(services: StageServices) -> bool:
+    """The stage's gate: True while this worker is the one stories writer (takes the lease when free).
+
+    Asked before every claim; the lease is renewed in the database at most every third of
+    its time. A worker that becomes the writer reloads the engine's state, since the
+    previous writer may have placed articles since it was read.
+    """
+    wl = _writer_lease(services)
+    now = time.monotonic()
+    if wl.held and now - wl.renewed_at < wl.ttl_s / 3:
+        return True
+    held = await lease.acquire(services.db, LEASE_NAME, wl.holder, wl.ttl_s)
+    if held and not wl.held:
+        log.info("stories: %s is now the stories writer", wl.holder)
+        engine = services.resources.get(ENGINE)
+        if engine is not None:
+            engine.loaded = False
+    elif wl.held and not held:
+        log.warning("stories: %s lost the stories writer lease; standing by", wl.holder)
+    wl.held, wl.renewed_at = held, now if held else 0.0
+    return held
+
+
+async def _fence(services: StageServices, session: AsyncSession) -> None:
+    """Renew the lease in the unit that commits the batch: a writer that lost it commits nothing."""
+    wl = _writer_lease(services)
+    if not await lease.renew(session, LEASE_NAME, wl.holder, wl.ttl_s):
+        wl.held = False
+        raise LeaseLost(f"stories: {wl.holder} no longer holds the writer lease; its batch rolled back")
+
+
 async def handle_stories_batch(ctx: BatchContext) -> None:
     """Handle a claimed batch in one unit (embeddings are computed for the whole batch at once)."""
     await _process(ctx.services, ctx.jobs, ctx)
@@ -79,11 +145,16 @@ async def handle_stories(ctx: JobContext) -> None:
 
 
 async def _process(services: StageServices, jobs: Sequence[Job], ctx: BatchContext | JobContext) -> None:
+    if not await hold_writer_lease(services):
+        raise LeaseLost("stories: another worker holds the writer lease; this one stands by")
     engine = await engine_for(services)
     edited = [j for j in jobs if j.topic == topics.STORY_EDITED]
-    article_ids = [int(j.payload["article_id"]) for j in jobs if j.topic == topics.ARTICLE_INGESTED]
-    articles = await _load_articles(services, article_ids)
-    computed = await asyncio.to_thread(engine.compute, articles) if articles else []
+    # article.ingested: jobs queued for this stage before the embed stage existed.
+    article_ids = [int(j.payload["article_id"]) for j in jobs if j.topic in ARTICLE_TOPICS]
+    stored, missing = await _load_articles(services, article_ids)
+    computed = list(stored)
+    if missing:
+        computed += await asyncio.to_thread(engine.compute, missing)
     baselines = await baselines_for(services)
     async with engine.lock:
         try:
@@ -91,6 +162,7 @@ async def _process(services: StageServices, jobs: Sequence[Job], ctx: BatchConte
                 async with services.db.read() as session:
                     await engine.load(session)
             async with ctx.commit() as uow:
+                await _fence(services, uow.session)
                 touched = await service.assign(uow, engine, computed)
                 for job in edited:
                     touched.update(int(s) for s in job.payload.get("stories", []))
@@ -105,37 +177,32 @@ async def _process(services: StageServices, jobs: Sequence[Job], ctx: BatchConte
             raise
 
 
-async def _load_articles(services: StageServices, article_ids: Sequence[int]) -> list[ArticleInput]:
+async def _load_articles(
+    services: StageServices, article_ids: Sequence[int]
+) -> tuple[list[Computed], list[ArticleInput]]:
+    """The articles with the embed stage's features, and those without (computed here instead)."""
     if not article_ids:
-        return []
+        return [], []
+    model = model_label(services.settings)
     async with services.db.read() as session:
         rows = (
             await session.execute(
-                select(
-                    Article.id,
-                    Article.source_id,
-                    Article.language,
-                    Article.title,
-                    Article.content_text,
-                    Article.published_at,
-                    Article.first_seen_at,
-                )
+                select(*INPUT_COLUMNS, ArticleEmbedding)
+                .outerjoin(ArticleEmbedding, ArticleEmbedding.article_id == Article.id)
                 .where(Article.id.in_(article_ids))
                 .order_by(Article.first_seen_at, Article.id)
             )
         ).all()
-    return [
-        ArticleInput(
-            article_id=r.id,
-            source_id=r.source_id,
-            language=r.language,
-            title=r.title,
-            text=(r.content_text or "")[:TEXT_CHARS],
-            published_at=r.published_at,
-            first_seen_at=r.first_seen_at,
-        )
-        for r in rows
-    ]
+    stored: list[Computed] = []
+    missing: list[ArticleInput] = []
+    for r in rows:
+        article = article_input(r)
+        row = r.ArticleEmbedding
+        if row is not None and row.content_hash == r.content_hash and row.model == model:
+            stored.append(from_stored(article, row))
+        else:
+            missing.append(article)
+    return stored, missing
 
 
 async def refresh_trending(services: StageServices) -> int:
