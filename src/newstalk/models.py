@@ -13,6 +13,7 @@ def import_all_models() -> None:
     import newstalk.factcheck.models
     import newstalk.feed.models
     import newstalk.kit.bus.dbqueue
+    import newstalk.kit.bus.outbox
     import newstalk.listeners.models
     import newstalk.search.models
     import newstalk.sources.models
