@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # how long sent outbox rows and processed-event keys are kept.
     kafka_relay_poll_s: float = Field(0.1, gt=0)
     kafka_relay_lease_s: float = Field(15.0, gt=1)
+    # How often the relay checks that the broker still has the topics (a wiped cluster gets
+    # the kept outbox rows again).
+    kafka_relay_check_s: float = Field(30.0, gt=0)
     kafka_outbox_retention_s: int = Field(3600, ge=60)
     kafka_processed_retention_s: int = Field(7 * 86400, ge=3600)
 

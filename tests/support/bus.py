@@ -33,7 +33,10 @@ async def drain(*workers: StageWorker, timeout_s: float = 60.0) -> int:
         lease_s=5,
         outbox_retention_s=3600,
         processed_retention_s=86400,
+        lost=transport.topics_recreated,
     )
+    # A broker that lost its topics (restarted in memory) gets the kept events again.
+    await relay.check()
     settle_s = 3 * workers[0].services.settings.kafka_fetch_max_wait_ms / 1000
     total, quiet_since = 0, None
     deadline = time.monotonic() + timeout_s

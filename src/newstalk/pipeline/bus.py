@@ -87,5 +87,7 @@ async def run_relay(settings: Settings, db: Database, transport: Transport, stop
         lease_s=settings.kafka_relay_lease_s,
         outbox_retention_s=settings.kafka_outbox_retention_s,
         processed_retention_s=settings.kafka_processed_retention_s,
+        lost=transport.topics_recreated,
+        check_s=settings.kafka_relay_check_s,
     )
     await asyncio.gather(relay.run(stop), transport.sink_dead_letters(stop))

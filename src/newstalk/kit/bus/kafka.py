@@ -171,6 +171,7 @@ class KafkaTransport:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._topics_ready = False
+        self._created = False
 
     # -- topics and clients ------------------------------------------------------------------
 
@@ -186,10 +187,15 @@ class KafkaTransport:
             | {self.config.dead_topic}
         )
 
-    async def ensure_topics(self) -> None:
-        """Create the missing topics (when ``create_topics``); once per process."""
-        if self._topics_ready or not self.config.create_topics:
-            return
+    async def ensure_topics(self, *, force: bool = False) -> int:
+        """Create the missing topics (when ``create_topics``); once per process unless ``force``.
+
+        Returns how many were created. Topics that must be created while the outbox holds
+        sent events mean the cluster lost them (a new or wiped cluster): the relay then
+        publishes the retained ones again (:meth:`topics_recreated`).
+        """
+        if (self._topics_ready and not force) or not self.config.create_topics:
+            return 0
         admin = AIOKafkaAdminClient(**self.config.client_options())
         await admin.start()
         try:
@@ -202,10 +208,18 @@ class KafkaTransport:
                 for name, code, *rest in getattr(resp, "topic_errors", ()):
                     if code not in (0, TOPIC_ALREADY_EXISTS):
                         raise RuntimeError(f"kafka: cannot create topic {name}: error {code} {rest}")
-                log.info("kafka: created %d topics", len(missing))
+                log.warning("kafka: created %d missing topics", len(missing))
+                self._created = True
         finally:
             await admin.close()
         self._topics_ready = True
+        return len(missing)
+
+    async def topics_recreated(self) -> bool:
+        """Whether this process created topics since the last call (checking the broker now)."""
+        await self.ensure_topics(force=True)
+        created, self._created = self._created, False
+        return created
 
     async def producer(self) -> AIOKafkaProducer:
         async with self._lock:

@@ -181,6 +181,7 @@ async def drop_lease(db: Database, name: str, holder: str) -> None:
 
 
 Send = Callable[[Sequence[OutboxEvent]], Awaitable[None]]
+Check = Callable[[], Awaitable[bool]]
 
 
 class Relay:
@@ -188,6 +189,11 @@ class Relay:
 
     ``send`` must return only when the broker has acknowledged every row it was given. A
     failed send leaves the rows unsent and is tried again after a backoff (up to 5 s).
+
+    ``lost`` (every ``check_s`` and after a failed send) says whether the broker lost what
+    was sent (its topics had to be created again); the relay then publishes again the sent
+    rows still kept (``outbox_retention_s``), in id order, and consumers skip what they
+    have already processed.
     """
 
     LEASE = "relay"
@@ -202,6 +208,8 @@ class Relay:
         outbox_retention_s: float,
         processed_retention_s: float,
         batch: int = 500,
+        lost: Check | None = None,
+        check_s: float = 10.0,
     ) -> None:
         self.db = db
         self.send = send
@@ -210,6 +218,9 @@ class Relay:
         self.outbox_retention_s = outbox_retention_s
         self.processed_retention_s = processed_retention_s
         self.batch = batch
+        self.lost = lost
+        self.check_s = check_s
+        self._last_check = 0.0
         self.holder = f"relay-{uuid.uuid4()}"
         self._lease_until = 0.0
         self._last_prune = 0.0
@@ -223,6 +234,9 @@ class Relay:
                 wait = self.poll_s
                 try:
                     if await self._hold(loop.time()):
+                        if failures or loop.time() - self._last_check > self.check_s:
+                            await self.check()
+                            self._last_check = loop.time()
                         sent = await self.relay_once()
                         if sent >= self.batch:
                             wait = 0.0
@@ -254,6 +268,35 @@ class Relay:
             return True
         self._lease_until = 0.0
         return False
+
+    async def check(self) -> int:
+        """Publish the kept sent rows again if the broker lost them; returns how many."""
+        if self.lost is None or not await self.lost():
+            return 0
+        since = utcnow() - timedelta(seconds=self.outbox_retention_s)
+        after, total = 0, 0
+        while True:
+            async with self.db.read() as session:
+                rows = list(
+                    (
+                        await session.scalars(
+                            select(OutboxEvent)
+                            .where(
+                                OutboxEvent.sent_at.is_not(None),
+                                OutboxEvent.sent_at >= since,
+                                OutboxEvent.id > after,
+                            )
+                            .order_by(OutboxEvent.id)
+                            .limit(self.batch)
+                        )
+                    ).all()
+                )
+            if not rows:
+                break
+            await self.send(rows)
+            after, total = rows[-1].id, total + len(rows)
+        log.warning("relay: the broker lost its topics; published %d kept events again", total)
+        return total
 
     async def relay_once(self) -> int:
         """Send one batch of due, unsent rows; returns how many were sent."""
