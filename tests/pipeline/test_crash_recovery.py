@@ -37,7 +37,7 @@ STRAGGLER_DELAY_S = 2.5
 
 
 class WorkerProcess:
-    """One ``newstalk worker collect`` subprocess with its log in a file."""
+    """One ``newstalk worker <stage>`` subprocess (collect unless told) with its log in a file."""
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class WorkerProcess:
         batch: int,
         concurrency: int,
         extra_env: dict[str, str] | None = None,
+        stage: str = "collect",
     ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
         env.update(
@@ -64,7 +65,7 @@ class WorkerProcess:
         self._log = self.log_path.open("wb")
         # cwd is the test's directory so a developer's .env never leaks into the worker.
         self.proc = subprocess.Popen(
-            [str(NEWSTALK), "worker", "collect"],
+            [str(NEWSTALK), "worker", stage],
             env=env,
             cwd=tmp_path,
             stdout=self._log,

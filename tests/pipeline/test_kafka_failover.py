@@ -6,7 +6,7 @@ committed and its offsets not. Then the broker (Tansu, in memory) restarts: it c
 empty, so the relay of the restarted worker creates the topics again and publishes the
 outbox rows it still keeps; consumers skip the events they have processed. The stories
 and live stages then run here, the broker restarts once more, and everything is read
-again. Every article is stored once, every ``story.updated`` event reaches ``live`` once,
+again. A second test runs ``newstalk worker all`` on Kafka with a Korean and an English feed. Every article is stored once, every ``story.updated`` event reaches ``live`` once,
 and nothing is left in the outbox, on a partition, or among the dead letters.
 """
 
@@ -41,11 +41,21 @@ from tests.pipeline.test_crash_recovery import (
     wait_for,
 )
 from tests.support.bus import drain
-from tests.support.feedserver import FeedServer
+from tests.support.feedserver import FeedServer, Route, items, rss
 from tests.support.kafka import Broker
 from tests.support.newsroom import stage_worker
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.kafka]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.slow,
+    pytest.mark.kafka,
+    # CI runs these worker-process tests once, in its PostgreSQL pass (the production shape),
+    # to keep the Kafka tests' CI minutes down; elsewhere they run on whatever database is given.
+    pytest.mark.skipif(
+        os.environ.get("CI") == "true" and not os.environ.get("NEWSTALK_TEST_DATABASE_URL"),
+        reason="CI runs the Kafka worker-process tests in its PostgreSQL pass",
+    ),
+]
 
 
 @pytest.fixture
@@ -75,8 +85,10 @@ def workers(
     env["NEWSTALK_QUEUE_RETRY_BASE_S"] = "0.2"
     started: list[WorkerProcess] = []
 
-    def start(*, batch: int = 8, concurrency: int = 8) -> WorkerProcess:
-        w = WorkerProcess(database_url, tmp_path, batch=batch, concurrency=concurrency, extra_env=env)
+    def start(*, batch: int = 8, concurrency: int = 8, stage: str = "collect") -> WorkerProcess:
+        w = WorkerProcess(
+            database_url, tmp_path, batch=batch, concurrency=concurrency, extra_env=env, stage=stage
+        )
         started.append(w)
         return w
 
@@ -161,3 +173,28 @@ async def test_killed_worker_and_restarted_broker_lose_and_double_nothing(
     assert await outbox_backlog(services.db) == 0
     assert dead == 0
     assert feed_server.hits[f"/feed{straggler}.xml"] == 2
+
+
+async def test_worker_all_runs_every_stage_on_kafka(
+    services: Services, feed_server: FeedServer, workers: Callable[..., WorkerProcess]
+) -> None:
+    """``NEWSTALK_BUS=kafka newstalk worker all``: a Korean and an English feed go all the way through."""
+    ko = items("서울", 3, base_url=feed_server.url(""), lang="ko")
+    en = items("springfield", 3, base_url=feed_server.url(""))
+    feed_server.routes["/ko.xml"] = Route(rss("서울 뉴스", ko, lang="ko"))
+    feed_server.routes["/en.xml"] = Route(rss("Springfield", en))
+    await subscribe(services, [feed_server.url("/ko.xml"), feed_server.url("/en.xml")])
+    worker = workers(stage="all")
+    wanted = {"collect", "stories", "search", "factcheck", "live", "briefings"}
+
+    async def stages_done() -> bool:
+        async with services.db.read() as session:
+            stages = set((await session.scalars(select(ProcessedEvent.stage).distinct())).all())
+            clustered = int(await session.scalar(select(func.count()).select_from(StoryArticle)) or 0)
+        return wanted <= stages and clustered == 6
+
+    await wait_for(stages_done, within=150, what="every stage to process its events", worker=worker)
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.log()
+    assert "Traceback" not in worker.log(), worker.log()
+    assert await outbox_backlog(services.db, due_only=True) == 0
