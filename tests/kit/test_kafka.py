@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import UTC, datetime
 
 import httpx
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 
 from newstalk.config import Settings
 from newstalk.kit.bus import Event, Job, LeaseLost
-from newstalk.kit.bus.kafka import KafkaTransport
+from newstalk.kit.bus.kafka import KafkaConfig, KafkaTransport
 from newstalk.kit.bus.outbox import OutboxEvent, ProcessedEvent, drop_lease, take_lease
 from newstalk.pipeline import topics
 from newstalk.pipeline.bus import run_relay
@@ -148,3 +149,29 @@ async def test_delayed_events_debounce_in_the_outbox(services: Services) -> None
     assert len(rows) == 1
     assert rows[0].partition_key == "story:7"
     assert rows[0].available_at > rows[0].created_at
+
+
+class FixedToken:
+    """A token provider as an MSK IAM one would be plugged in (no AWS call here)."""
+
+    async def token(self) -> str:
+        return "signed-token"
+
+
+async def test_client_options_for_scram_and_oauthbearer() -> None:
+    scram = KafkaConfig(
+        "b-1:9096", security_protocol="SASL_SSL", sasl_username="u", sasl_password="s3cret-pw"
+    )
+    opts = scram.client_options()
+    assert (opts["sasl_mechanism"], opts["sasl_plain_username"], opts["sasl_plain_password"]) == (
+        "SCRAM-SHA-512",
+        "u",
+        "s3cret-pw",
+    )
+    assert opts["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    assert "s3cret-pw" not in repr(scram)
+    iam = KafkaConfig(
+        "b-1:9098", security_protocol="SASL_SSL", sasl_mechanism="OAUTHBEARER", token_provider=FixedToken()
+    )
+    assert await iam.client_options()["sasl_oauth_token_provider"].token() == "signed-token"
+    assert "ssl_context" not in KafkaConfig("localhost:9092").client_options()
