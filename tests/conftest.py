@@ -28,6 +28,12 @@ PG_URL = os.environ.get("NEWSTALK_TEST_DATABASE_URL", "")
 DB_FIXTURES = {"database_url", "settings", "services", "client"}
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``buses`` run once on the queue table and once on Kafka (a real Tansu broker)."""
+    if metafunc.definition.get_closest_marker("buses") and "settings" in metafunc.fixturenames:
+        metafunc.parametrize("bus", ["queue", "kafka"], indirect=True)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
@@ -94,8 +100,27 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Tansu broker for the session; each test has its own topic prefix."""
+    from tests.support.kafka import Broker
+
+    broker = Broker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def bus(request: pytest.FixtureRequest) -> str:
+    """The pipeline transport of this test: "queue" unless the test is marked ``buses``."""
+    return str(getattr(request, "param", "queue"))
+
+
+@pytest.fixture
+def settings(database_url: str, bus: str, request: pytest.FixtureRequest) -> Settings:
+    if bus == "kafka":
+        return make_settings(database_url, **request.getfixturevalue("kafka_broker").settings())
     return make_settings(database_url)
 
 

@@ -242,6 +242,16 @@ def test_worker_with_an_unknown_stage(tmp_path: Path) -> None:
     assert "unknown stage 'nonsense'" in line
     assert "collect" in line
     assert "'all'" in line
+    assert "'relay'" in line
+
+
+def test_worker_relay_needs_kafka_and_kafka_needs_servers(tmp_path: Path) -> None:
+    proc = run("worker", "relay", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "NEWSTALK_BUS=kafka" in one_line_error(proc)
+    proc = run("worker", "relay", cwd=tmp_path, NEWSTALK_BUS="kafka")
+    assert proc.returncode != 0
+    assert "NEWSTALK_KAFKA_BOOTSTRAP_SERVERS" in proc.stderr
 
 
 def test_sources_add_with_an_interval_and_list_shows_why(

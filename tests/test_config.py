@@ -216,3 +216,33 @@ def test_cli_refuses_production_defaults_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("newstalk: config: NEWSTALK_JWT_SECRET must be set")
     assert not (tmp_path / "data").exists()  # refused before touching the database
+
+
+def test_kafka_settings_are_checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NEWSTALK_BUS", "kafka")
+    with pytest.raises(ConfigError, match="NEWSTALK_KAFKA_BOOTSTRAP_SERVERS"):
+        load_settings()
+    monkeypatch.setenv("NEWSTALK_KAFKA_BOOTSTRAP_SERVERS", "b-1.msk.example:9096,b-2.msk.example:9096")
+    assert load_settings().kafka_security_protocol == "PLAINTEXT"  # development: a local broker
+    monkeypatch.setenv("NEWSTALK_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(ConfigError, match="NEWSTALK_KAFKA_SASL_USERNAME and NEWSTALK_KAFKA_SASL_PASSWORD"):
+        load_settings()
+    password = tmp_path / "kafka_password"
+    password.write_text("scram-secret\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSTALK_KAFKA_SASL_USERNAME", "newstalk")
+    monkeypatch.setenv("NEWSTALK_KAFKA_SASL_PASSWORD_FILE", str(password))
+    monkeypatch.setenv("NEWSTALK_ENVIRONMENT", "production")
+    monkeypatch.setenv("NEWSTALK_JWT_SECRET", GOOD_TOKEN)
+    settings = load_settings()
+    assert settings.kafka_sasl_password is not None
+    assert settings.kafka_sasl_password.get_secret_value() == "scram-secret"
+    assert "scram-secret" not in repr(settings)
+    # IAM on MSK: OAUTHBEARER needs a token provider; production refuses anything but SASL_SSL.
+    monkeypatch.setenv("NEWSTALK_KAFKA_SASL_MECHANISM", "OAUTHBEARER")
+    with pytest.raises(ConfigError, match="NEWSTALK_KAFKA_OAUTH_TOKEN_PROVIDER"):
+        load_settings()
+    monkeypatch.setenv("NEWSTALK_KAFKA_OAUTH_TOKEN_PROVIDER", "mypackage.msk:token_provider")
+    assert load_settings().kafka_sasl_mechanism == "OAUTHBEARER"
+    monkeypatch.setenv("NEWSTALK_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    with pytest.raises(ConfigError, match="needs NEWSTALK_KAFKA_SECURITY_PROTOCOL=SASL_SSL"):
+        load_settings()

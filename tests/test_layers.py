@@ -137,7 +137,8 @@ def _layer_owner() -> dict[str, str]:
         owner[f"newstalk.{name}"] = "api"
     owner["newstalk.pipeline.endpoints"] = "api"
     # What handlers and emitters use sits below the domains (stages names handlers as strings).
-    for name in ("topics", "context", "worker", "stages"):
+    # bus builds the transport settings choose (runtime and runner use it; no domain does).
+    for name in ("topics", "context", "worker", "stages", "bus"):
         owner[f"newstalk.pipeline.{name}"] = "pipeline_base"
     return owner
 

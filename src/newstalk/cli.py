@@ -223,7 +223,13 @@ MetricsPortOpt = Annotated[
 ]
 
 
-def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool, metrics_port: int = 0) -> None:
+def _run_roles(
+    settings: Settings,
+    stages: list[str] | None,
+    scheduler: bool,
+    metrics_port: int = 0,
+    relay: bool | None = None,
+) -> None:
     import asyncio
 
     from newstalk import __version__
@@ -243,7 +249,7 @@ def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool, me
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks = start_pipeline(services, stop, stages=stages, scheduler=scheduler)
+        tasks = start_pipeline(services, stop, stages=stages, scheduler=scheduler, relay=relay)
         try:
             await stop.wait()
             logging.getLogger("newstalk").info("stopping: finishing in-flight jobs, releasing the rest")
@@ -259,17 +265,28 @@ def _run_roles(settings: Settings, stages: list[str] | None, scheduler: bool, me
 
 @app.command()
 def worker(
-    stage: Annotated[str, typer.Argument(help="A stage name (collect, extract, websub) or 'all'.")],
+    stage: Annotated[
+        str, typer.Argument(help="A stage name (collect, extract, stories, ...), 'all', or 'relay'.")
+    ],
     metrics_port: MetricsPortOpt = 0,
 ) -> None:
-    """Run one pipeline stage (or all of them) until SIGTERM."""
+    """Run one pipeline stage (or all of them) until SIGTERM.
+
+    'relay' runs only the Kafka outbox relay and dead-letter sink (NEWSTALK_BUS=kafka); every
+    worker process on Kafka runs one too, and one of them at a time publishes.
+    """
     from newstalk.pipeline.stages import STAGE_NAMES as names
 
     settings = settings_or_exit()
-    if stage != "all" and stage not in names:
-        fail(f"worker: unknown stage {stage!r}; choose one of {', '.join(names)} or 'all'", 2)
+    if stage not in (*names, "all", "relay"):
+        fail(f"worker: unknown stage {stage!r}; choose one of {', '.join(names)}, 'all' or 'relay'", 2)
+    if stage == "relay" and settings.bus != "kafka":
+        fail("worker relay: the outbox relay is for NEWSTALK_BUS=kafka; the queue table needs none", 2)
     setup_logging(settings, "worker")
     ensure_migrated(settings, auto=False)
+    if stage == "relay":
+        _run_roles(settings, [], scheduler=False, metrics_port=metrics_port, relay=True)
+        return
     _run_roles(settings, None if stage == "all" else [stage], scheduler=False, metrics_port=metrics_port)
 
 

@@ -10,7 +10,7 @@ import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +32,7 @@ SECRET_FIELDS = (
     "llm_api_key",
     "audio_s3_access_key_id",
     "audio_s3_secret_access_key",
+    "kafka_sasl_password",
 )
 # Settings that may also come from a file (NEWSTALK_<NAME>_FILE): the secrets, and the URLs that
 # carry passwords (Kubernetes mounts them from the newstalk-secrets Secret, docs/deploy.md).
@@ -110,6 +111,39 @@ class Settings(BaseSettings):
     queue_poll_idle_s: float = Field(0.5, gt=0)
     # The stories stage has one writer; a standby takes over this long after it stops renewing.
     stories_lease_s: float = Field(15.0, ge=1)
+    # The pipeline transport: "queue" (the queue table in the database) or "kafka"
+    # (docs/pipeline.md). Kafka needs NEWSTALK_KAFKA_BOOTSTRAP_SERVERS.
+    bus: Literal["queue", "kafka"] = "queue"
+    kafka_bootstrap_servers: str = ""
+    # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (MSK: SASL_SSL with SCRAM or IAM, port 9096/9098).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", "OAUTHBEARER"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # OAUTHBEARER (MSK IAM): "package.module:factory" returning a kit.bus.kafka.TokenProvider.
+    kafka_oauth_token_provider: str | None = None
+    # A CA bundle for SSL/SASL_SSL; empty: the system's trust store.
+    kafka_ssl_cafile: str | None = None
+    kafka_topic_prefix: str = Field("newstalk.", pattern=r"^[A-Za-z0-9._-]*$")
+    # Topics the workers create when missing (off where Terraform or an operator owns them).
+    kafka_create_topics: bool = True
+    kafka_partitions: int = Field(6, ge=1, le=1000)
+    kafka_replication_factor: int = Field(1, ge=1, le=10)
+    kafka_session_timeout_ms: int = Field(30_000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(3000, ge=100)
+    # How long a claim waits for records before it reports an empty batch.
+    kafka_poll_timeout_ms: int = Field(500, ge=10)
+    # How long the broker holds a fetch open waiting for new records (Kafka's default is 500).
+    kafka_fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
+    # The outbox relay: how often it looks for unsent events, how long its lease holds,
+    # how long sent outbox rows and processed-event keys are kept.
+    kafka_relay_poll_s: float = Field(0.1, gt=0)
+    kafka_relay_lease_s: float = Field(15.0, gt=1)
+    # How often the relay checks that the broker still has the topics (a wiped cluster gets
+    # the kept outbox rows again).
+    kafka_relay_check_s: float = Field(30.0, gt=0)
+    kafka_outbox_retention_s: int = Field(3600, ge=60)
+    kafka_processed_retention_s: int = Field(7 * 86400, ge=3600)
 
     # models (providers/); the defaults run offline from what pip installs
     embedding_provider: str = Field("e5-small", pattern="^(e5-small|openai)$")
@@ -317,9 +351,36 @@ class Settings(BaseSettings):
                     f'NEWSTALK_RATE_LIMIT_ROUTES: {route!r}: {limit} is not "METHOD /path": n with n >= 0, '
                     'e.g. {"POST /api/v1/auth/login": 10}'
                 )
+        if self.bus == "kafka":
+            self._check_kafka()
         if self.poll_min_s > self.poll_max_s:
             raise ValueError("NEWSTALK_POLL_MIN_S must not exceed NEWSTALK_POLL_MAX_S")
         return self
+
+    def _check_kafka(self) -> None:
+        if not self.kafka_bootstrap_servers.strip():
+            raise ValueError(
+                "NEWSTALK_BUS=kafka needs NEWSTALK_KAFKA_BOOTSTRAP_SERVERS (host:port,host:port)"
+            )
+        sasl = self.kafka_security_protocol.startswith("SASL")
+        if sasl and self.kafka_sasl_mechanism == "OAUTHBEARER":
+            if not self.kafka_oauth_token_provider:
+                raise ValueError(
+                    "NEWSTALK_KAFKA_SASL_MECHANISM=OAUTHBEARER needs NEWSTALK_KAFKA_OAUTH_TOKEN_PROVIDER "
+                    "('package.module:factory')"
+                )
+        elif sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"NEWSTALK_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} with "
+                f"{self.kafka_sasl_mechanism} needs NEWSTALK_KAFKA_SASL_USERNAME and "
+                "NEWSTALK_KAFKA_SASL_PASSWORD (or NEWSTALK_KAFKA_SASL_PASSWORD_FILE)"
+            )
+        if self.environment is Environment.production and self.kafka_security_protocol != "SASL_SSL":
+            raise ValueError(
+                "NEWSTALK_BUS=kafka in production needs NEWSTALK_KAFKA_SECURITY_PROTOCOL=SASL_SSL "
+                "(TLS and an authenticated principal); PLAINTEXT, SSL without a client identity and "
+                "SASL without TLS are refused"
+            )
 
     @cached_property
     def is_sqlite(self) -> bool:

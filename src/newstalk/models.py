@@ -14,6 +14,7 @@ def import_all_models() -> None:
     import newstalk.feed.models
     import newstalk.kit.bus.dbqueue
     import newstalk.kit.lease
+    import newstalk.kit.bus.outbox
     import newstalk.listeners.models
     import newstalk.search.models
     import newstalk.sources.models

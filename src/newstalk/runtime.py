@@ -10,20 +10,21 @@ from dataclasses import dataclass, field
 from newstalk.accounts.principals import INVALIDATION_CODEC, InvalidationFanout
 from newstalk.config import Settings
 from newstalk.delivery.live_fanout import Broadcaster, build_broadcaster
-from newstalk.kit.bus.dbqueue import DbQueueTransport
+from newstalk.kit.bus import Transport
 from newstalk.kit.db import Database
 from newstalk.kit.http import Fetcher
 from newstalk.kit.pubsub import build_broadcaster as build_pubsub
 from newstalk.kit.ratelimit import Limiter, build_limiter
 from newstalk.kit.resources import Resources
-from newstalk.pipeline.stages import routes
+from newstalk.pipeline.bus import build_transport
 
 
 @dataclass
 class Services:
     settings: Settings
     db: Database
-    transport: DbQueueTransport
+    # The queue table, or Kafka with an outbox (NEWSTALK_BUS, pipeline/bus.py).
+    transport: Transport
     fetcher: Fetcher
     limiter: Limiter
     # Live events between processes: Redis pub/sub when configured, in process otherwise.
@@ -41,7 +42,7 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         """Open the database, transport, fetcher and rate limiter; no model and no stage handler is loaded."""
         db = Database.open(settings.async_database_url)
-        transport = DbQueueTransport(db, routes())
+        transport = build_transport(settings, db)
         db.transport = transport
         fetcher = build_fetcher(settings)
         return cls(
@@ -68,6 +69,7 @@ class Services:
         await self.resources.aclose()
         await self.fetcher.aclose()
         await self.limiter.aclose()
+        await self.transport.aclose()
         await self.broadcaster.aclose()
         await self.principal_fanout.broadcaster.aclose()
         await self.db.dispose()

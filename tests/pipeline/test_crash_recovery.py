@@ -37,9 +37,18 @@ STRAGGLER_DELAY_S = 2.5
 
 
 class WorkerProcess:
-    """One ``newstalk worker collect`` subprocess with its log in a file."""
+    """One ``newstalk worker <stage>`` subprocess (collect unless told) with its log in a file."""
 
-    def __init__(self, database_url: str, tmp_path: Path, *, batch: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        tmp_path: Path,
+        *,
+        batch: int,
+        concurrency: int,
+        extra_env: dict[str, str] | None = None,
+        stage: str = "collect",
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
         env.update(
             NEWSTALK_DATABASE_URL=database_url,
@@ -51,11 +60,12 @@ class WorkerProcess:
             NEWSTALK_QUEUE_POLL_IDLE_S="0.05",
             NEWSTALK_FETCH_TIMEOUT_S="10",
         )
+        env.update(extra_env or {})
         self.log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
         # cwd is the test's directory so a developer's .env never leaks into the worker.
         self.proc = subprocess.Popen(
-            [str(NEWSTALK), "worker", "collect"],
+            [str(NEWSTALK), "worker", stage],
             env=env,
             cwd=tmp_path,
             stdout=self._log,

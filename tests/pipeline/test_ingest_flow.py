@@ -13,9 +13,10 @@ from newstalk.pipeline.stages import all_stages
 from newstalk.pipeline.worker import StageWorker
 from newstalk.runtime import Services
 from newstalk.sources.models import Source
+from tests.support.bus import drain as drain_workers
 from tests.support.feedserver import FeedServer, Route, atom, items, rss
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.buses]
 
 
 def collect_worker(services: Services) -> StageWorker:
@@ -24,10 +25,8 @@ def collect_worker(services: Services) -> StageWorker:
 
 
 async def drain(worker: StageWorker) -> int:
-    total = 0
-    while handled := await worker.run_once():
-        total += handled
-    return total
+    """Handle the stage's jobs until none is left (on Kafka: relayed, read to the end)."""
+    return await drain_workers(worker)
 
 
 async def count(services: Services, model: type[Article] | type[QueueJob]) -> int:

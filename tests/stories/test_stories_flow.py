@@ -15,7 +15,7 @@ from tests.pipeline.test_ingest_flow import collect_worker, drain
 from tests.support.feedserver import FeedServer, Item, Route, rss
 from tests.support.newsroom import Feeds, drain_stories, subscribe_and_collect
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.buses]
 
 T0 = datetime.now(UTC) - timedelta(hours=2)
 

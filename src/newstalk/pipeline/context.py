@@ -14,12 +14,11 @@ from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from newstalk.kit.bus import Job
+from newstalk.kit.bus import Job, Transport
 from newstalk.kit.db import UnitOfWork
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
-    from newstalk.kit.bus.dbqueue import DbQueueTransport
     from newstalk.kit.db import Database
     from newstalk.kit.http import Fetcher
     from newstalk.kit.pubsub import Broadcaster
@@ -32,7 +31,7 @@ class StageServices(Protocol):
 
     settings: Settings
     db: Database
-    transport: DbQueueTransport
+    transport: Transport
     fetcher: Fetcher
     limiter: Limiter
     broadcaster: Broadcaster[Any]

@@ -142,12 +142,16 @@ class StageWorker:
         self._backlog_limit = min(max(limit * 2, base), grow) if full and grow and grow > base else None
         if not jobs:
             return 0
+        transport = self.services.transport
         if self.stage.batch_handler is not None and len(jobs) > 1 and await self._handle_batch(jobs):
+            await transport.ack(self.stage.name, jobs)
             return len(jobs)
         unstarted: list[Job] = []
         await asyncio.gather(*(self._guarded(job, unstarted) for job in jobs))
         if unstarted:
-            await self.services.transport.release(unstarted)
+            await transport.release(unstarted)
+        # Every job is now committed, retried or dead (or released): Kafka commits offsets here.
+        await transport.ack(self.stage.name, jobs)
         return len(jobs)
 
     async def _handle_batch(self, jobs: list[Job]) -> bool:

@@ -3,8 +3,9 @@
 A stage consumes the topics it subscribes to and emits new events inside the same
 transaction as its results (see ``UnitOfWork.emit``). Delivery is at-least-once;
 handlers are idempotent, keyed by content hashes. The embedded transport is a queue
-table in the service database (``dbqueue``); a Kafka transport plugs in behind the
-same interface (publishing through an outbox table) without touching domain code.
+table in the service database (``dbqueue``); the Kafka transport (``kafka``, chosen by
+``NEWSTALK_BUS=kafka``) plugs in behind the same interface, publishing through an outbox
+table (``outbox``) in the same transaction, without touching domain code.
 """
 
 from __future__ import annotations
@@ -101,8 +102,24 @@ class Transport(Protocol):
     async def release(self, jobs: Sequence[Job]) -> None:
         """Give leased jobs back unprocessed (shutdown)."""
 
+    async def ack(self, stage: str, jobs: Sequence[Job]) -> None:
+        """The last claim of ``stage`` is settled (each job committed, failed or released).
+
+        The queue table has nothing left to do; Kafka commits the consumer offsets here, after
+        the transactions, never before.
+        """
+
     async def depth(self) -> list[QueueDepth]:
         """Pending, running and dead counts per stage."""
 
     async def oldest_due(self) -> dict[str, datetime]:
         """Per stage, when its oldest due job (ready or running) became due; stages with none absent."""
+
+    async def dead_jobs(self, *, stage: str | None, limit: int, after_id: int | None) -> Sequence[Any]:
+        """Dead-lettered jobs (rows of the queue table), oldest first."""
+
+    async def retry_dead(self, job_id: int) -> bool:
+        """Put a dead job back in line; False when no dead job has this id."""
+
+    async def aclose(self) -> None:
+        """Close broker connections (nothing for the queue table)."""

@@ -172,6 +172,12 @@ class DbQueueTransport:
                     )
                 )
 
+    async def ack(self, stage: str, jobs: Sequence[Job]) -> None:
+        """Nothing to do: ``complete`` deleted each job in its own transaction."""
+
+    async def aclose(self) -> None:
+        """Nothing to close: the queue lives in the database."""
+
     async def depth(self) -> list[QueueDepth]:
         async with self.db.read() as session:
             rows = await session.execute(
