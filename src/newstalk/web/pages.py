@@ -6,6 +6,7 @@ Adding a page: docs/web.md, "Adding a page".
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs
 import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
 
 from newstalk.accounts import service as accounts
 from newstalk.accounts.service import Principal
@@ -60,6 +62,68 @@ def _iso(value: str | datetime | None) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
 
+_NUMBER = re.compile(r"\d[\d.,]*")
+_PUNCT = ".,;:!?\"'()[]“”‘’…"
+
+
+def conflict_terms(claim: str, quote: str, conflicts: list[str]) -> list[str]:
+    """What to mark in an evidence quote: the evidence's side of each conflict, as written there.
+
+    Conflicts read ``"number: 4.5 percent vs 5.5 percent"`` (the claim's value, then the
+    evidence's), normalized, so the quote may write it differently (``4천100억 원`` for
+    ``41000000000 krw``). The evidence's value is marked where the quote has it; else its
+    leading number; else the words of the quote with digits that the claim does not have.
+    """
+    lowered = quote.lower()
+    terms: list[str] = []
+    for conflict in conflicts:
+        _kind, _, values = conflict.partition(": ")
+        _claimed, sep, found = values.partition(" vs ")
+        if not sep:
+            continue
+        if found and found.lower() in lowered:
+            terms.append(found)
+            continue
+        number = _NUMBER.match(found)
+        if number and re.search(rf"(?<![\d.]){re.escape(number.group())}(?![\d])", quote):
+            terms.append(number.group())
+            continue
+        claim_words = {w.strip(_PUNCT) for w in claim.split()}
+        terms.extend(
+            word
+            for word in (w.strip(_PUNCT) for w in quote.split())
+            if _NUMBER.search(word) and word not in claim_words
+        )
+    return terms
+
+
+def highlight(text: str, terms: list[str]) -> Markup:
+    """``text`` escaped, each occurrence of a term (a conflicting number, date or name) in ``<mark>``."""
+    spans: list[tuple[int, int]] = []
+    lowered = text.lower()
+    for term in sorted({t for t in terms if t.strip()}, key=len, reverse=True):
+        start = lowered.find(term.lower())
+        while start >= 0:
+            end = start + len(term)
+            if all(end <= a or start >= b for a, b in spans):
+                spans.append((start, end))
+            start = lowered.find(term.lower(), end)
+    return mark_spans(text, spans)
+
+
+def mark_spans(text: str, spans: list[tuple[int, int]] | list[list[int]]) -> Markup:
+    """``text`` escaped with the character ranges ``spans`` (non-overlapping) in ``<mark>``."""
+    out, at = [], 0
+    for start, end in sorted((int(a), int(b)) for a, b in spans):
+        if start < at or end > len(text):
+            continue
+        out.append(escape(text[at:start]))
+        out.append(Markup("<mark>") + escape(text[start:end]) + Markup("</mark>"))
+        at = end
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -74,6 +138,9 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = _local_time
     env.filters["iso"] = _iso
     env.filters["pct"] = lambda v: f"{round(float(v) * 100)}%" if v is not None else ""
+    env.filters["highlight"] = highlight
+    env.filters["spans"] = mark_spans
+    env.globals["conflict_terms"] = conflict_terms
     return env
 
 
@@ -107,6 +174,23 @@ class Page:
         response.headers["vary"] = "Cookie, Accept-Language"
         self.jar.apply(response)
         return response
+
+    def fragment(self, template: str, **values: Any) -> HTMLResponse:
+        """A piece of a page (live updates fetch it), same context as render."""
+        html = (
+            environment()
+            .get_template(template)
+            .render(page=self, t=self.t, lang=self.lang, csrf=self.csrf, user=self.principal, **values)
+        )
+        response = HTMLResponse(html)
+        response.headers["cache-control"] = "private, no-cache"
+        self.jar.apply(response)
+        return response
+
+    def not_found(self) -> HTMLResponse:
+        return self.render(
+            "error.html", status=404, title=self.t("error.not_found"), detail=self.t("error.not_found_detail")
+        )
 
     def redirect(self, to: str) -> RedirectResponse:
         response = RedirectResponse(to, status_code=303)
@@ -175,10 +259,21 @@ def _keep_tokens(jar: ws.CookieJar, pair: accounts.TokenPair) -> None:
     jar.put(ws.REFRESH_COOKIE, pair.refresh_token, pair.refresh_expires_in)
 
 
-async def read_form(request: Request, page: Page) -> dict[str, str]:
-    """The posted form (urlencoded), after its CSRF token checked out; 403 otherwise."""
+class Form(dict[str, str]):
+    """A posted form: the first value of each field, and ``getlist`` for repeated ones (checkboxes)."""
+
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        super().__init__({k: v[0] for k, v in values.items()})
+        self.lists = values
+
+    def getlist(self, name: str) -> list[str]:
+        return [v for v in self.lists.get(name, []) if v]
+
+
+async def read_form(request: Request, page: Page) -> Form:
+    """The posted form (urlencoded), after its CSRF token checked out; raises CsrfRefused otherwise."""
     body = (await request.body()).decode("utf-8", errors="replace")
-    form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    form = Form(parse_qs(body, keep_blank_values=True))
     if not ws.csrf_valid(page.settings, page.nonce, form.get(ws.CSRF_FIELD)):
         raise CsrfRefused
     return form

@@ -54,14 +54,33 @@
       }
       announce(story.title || "");
     }
-    if (page === "story" && String(id) === document.body.dataset.story) {
-      var region = document.querySelector("[data-live-region]");
-      if (region) {
-        fetch(location.pathname + "?fragment=live", { credentials: "same-origin" })
-          .then(function (r) { return r.ok ? r.text() : null; })
-          .then(function (html) { if (html !== null) { region.innerHTML = html; announce(region.dataset.updated || ""); } });
-      }
-    }
+    if (page === "story" && String(id) === document.body.dataset.story) { refreshStory(); }
   });
-  document.addEventListener("DOMContentLoaded", live);
+  // Re-render the story's coverage and fact-check from the server, keeping open evidence open.
+  function refreshStory() {
+    var region = document.querySelector("[data-live-region]");
+    if (!region) { return; }
+    fetch(location.pathname + "?fragment=live", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null) { return; }
+        var open = Array.prototype.map.call(region.querySelectorAll("details[open]"), function (d) { return d.dataset.claimDetails; });
+        region.innerHTML = html;
+        open.forEach(function (cid) { var d = region.querySelector('details[data-claim-details="' + cid + '"]'); if (d) { d.open = true; } });
+        announce(region.dataset.updated || "");
+      });
+  }
+
+  // Copy buttons (podcast link, new API key, webhook secret).
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!btn) { return; }
+    var input = document.getElementById(btn.dataset.copy);
+    if (!input) { return; }
+    var done = function () { btn.textContent = btn.dataset.copied || btn.textContent; announce(btn.dataset.copied || ""); };
+    if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(input.value).then(done, function () { input.select(); }); }
+    else { input.select(); try { document.execCommand("copy"); done(); } catch (err) { /* selected for manual copy */ } }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { live(); if (window.NewsTalkPlayer) { window.NewsTalkPlayer.init(); } });
 })();
