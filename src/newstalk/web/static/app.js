@@ -35,6 +35,7 @@
     var page = document.body.dataset.page;
     if (page !== "today" && page !== "story") { return; }
     var src = new EventSource("/api/v1/stream");
+    src.onopen = function () { document.body.dataset.live = "open"; };
     var handle = function (ev) {
       var data; try { data = JSON.parse(ev.data); } catch (e) { return; }
       document.dispatchEvent(new CustomEvent("newstalk:live", { detail: { type: ev.type, data: data } }));
