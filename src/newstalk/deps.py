@@ -15,7 +15,7 @@ from newstalk.accounts.principals import PrincipalCache
 from newstalk.accounts.service import Principal, authenticate, note_api_key_use
 from newstalk.errors import Forbidden, RateLimited, Unauthorized
 from newstalk.kit import logs, ratelimit
-from newstalk.kit.api import PRINCIPAL_SCOPE_KEY
+from newstalk.kit.api import INTERNAL_SCOPE_KEY, PRINCIPAL_SCOPE_KEY
 from newstalk.kit.db import RequestSession
 from newstalk.runtime import Services
 
@@ -184,7 +184,7 @@ async def enforce_rate_limit(request: Request, db: DbDep) -> None:
     policy: ratelimit.Policy | None = getattr(request.app.state, "rate_limits", None)
     route = request.scope.get("route")
     template = getattr(route, "path", None)
-    if policy is None or template is None:
+    if policy is None or template is None or request.scope.get(INTERNAL_SCOPE_KEY):
         return
     try:
         principal = await optional_principal(request, db)

@@ -27,6 +27,8 @@ from newstalk.kit.logs import install_redaction
 from newstalk.kit.ratelimit import DEFAULT_ROUTE_LIMITS, Policy, RateLimitHeadersMiddleware
 from newstalk.kit.text import CleanTextMiddleware
 from newstalk.runtime import Services
+from newstalk.web import app as web
+from newstalk.web.session import CookieAuthMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,9 @@ def create_app(
         summary="Self-hosted AI newsroom: collect, merge, fact-check and speak the news",
         lifespan=lifespan,
         dependencies=[Depends(enforce_rate_limit)],
+        # Served by the web app from local files (web/app.py): no CDN, so they work offline.
+        docs_url=None,
+        redoc_url=None,
     )
     # Inside the body cap: the cleaner reads JSON bodies whole, so only capped ones.
     app.add_middleware(CleanTextMiddleware, raw_prefixes=("/websub/",))
@@ -102,6 +107,9 @@ def create_app(
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(NoStoreMiddleware)
+    # Outside the page cache: a browser's session cookie becomes its bearer credential first.
+    app.add_middleware(CookieAuthMiddleware, settings=settings)
+    app.add_middleware(SecurityHeadersMiddleware, exempt=("/docs", "/redoc"))
     app.add_middleware(MetricsMiddleware)
     # Outermost: every log line of the request, the error handlers' included, carries its id.
     app.add_middleware(RequestContextMiddleware)
@@ -143,6 +151,7 @@ def create_app(
         telemetry_router,
     ):
         app.include_router(router)
+    web.install(app)
     if demo:
         from newstalk.demo import router as demo_router
 

@@ -268,6 +268,7 @@ async def review_claim(
     """An editor confirms or overturns a verdict, with a note; readers see the editor's verdict."""
     async with db.unit() as uow:
         claim = await service.review(uow.session, claim_id, body.decision, body.verdict, body.note)
+        await service.announce_review(uow, claim)
         return (await claims_out(uow.session, services.settings, [claim]))[0]
 
 

@@ -408,6 +408,33 @@ async def review(
     return claim
 
 
+async def announce_review(uow: UnitOfWork, claim: Claim) -> None:
+    """Emit story.checked for the reviewed claim's story, so open pages and webhooks show the editor's verdict."""
+    if claim.story_id is None or claim.reviewed_at is None:
+        return
+    story = await uow.session.get(Story, claim.story_id)
+    if story is None:
+        return
+    finals = (
+        await uow.session.execute(select(Claim.final_verdict).where(Claim.story_id == story.id))
+    ).scalars()
+    counts = Counter(v for v in finals if v)
+    uow.emit(
+        Event(
+            CHECKED_TOPIC,
+            f"reviewed:{claim.id}:{claim.reviewed_at.isoformat()}",
+            {
+                "story_id": story.id,
+                "version": story.version,
+                "claims": sum(counts.values()),
+                "verdicts": dict(counts),
+                "reviewed_claim": claim.id,
+            },
+            claim.reviewed_at,
+        )
+    )
+
+
 async def update_agreement_gauge(session: AsyncSession) -> None:
     """Set the agreement gauges from the database (every replica reports the same truth)."""
     confirmed, reviewed = await repository.agreement(session)

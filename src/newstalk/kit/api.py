@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 # Where deps.optional_principal leaves the request's principal (or its Unauthorized) in the scope.
 PRINCIPAL_SCOPE_KEY = "newstalk_principal"
+# Set by the web pages on the API calls they make in process (never by the network): the
+# page request already counted against the caller's rate limit, its calls do not count again.
+INTERNAL_SCOPE_KEY = "newstalk_internal"
 
 
 class Caller(Protocol):
@@ -603,7 +606,7 @@ class PageCacheMiddleware:
         if caller is not None:
             scope[PRINCIPAL_SCOPE_KEY] = caller
         policy: ratelimit.Policy | None = getattr(scope["app"].state, "rate_limits", None)
-        if policy is not None:
+        if policy is not None and not scope.get(INTERNAL_SCOPE_KEY):
             template = page.route.path
             if caller is not None and caller.user_id is not None and template not in ratelimit.ADDRESS_ROUTES:
                 who = f"user:{caller.user_id}"

@@ -48,6 +48,10 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
     "POST /api/v1/auth/login": 10,
     "POST /api/v1/auth/register": 5,
     "POST /api/v1/auth/refresh": 30,
+    # The web app's sign-in forms and background refresh (newstalk.web) take the same limits.
+    "POST /login": 10,
+    "POST /register": 5,
+    "POST /session/refresh": 30,
     # Runs claim detection, embeddings and the verifier in the API process.
     "POST /api/v1/fact-check": 10,
     # Each resolves the target's host; a ping is a real POST to someone's server.
@@ -69,7 +73,9 @@ DEFAULT_ROUTE_LIMITS: dict[str, int] = {
 # Routes that act on an account named in the body: always counted per client address,
 # whatever credential rides along (else any valid token of one's own buys a fresh bucket).
 # Telemetry is anonymous by contract: counted per address even when a token rides along.
-ADDRESS_ROUTES = frozenset({"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/telemetry"})
+ADDRESS_ROUTES = frozenset(
+    {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/telemetry", "/login", "/register"}
+)
 ACCOUNT_PERIOD_S = 3600.0
 
 

@@ -1,0 +1,62 @@
+"""UI strings in Korean and English (``i18n/<lang>.json``) and choosing the language of a request."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+LANGUAGES = ("ko", "en")
+DEFAULT_LANGUAGE = "en"
+
+
+@cache
+def strings(lang: str) -> dict[str, str]:
+    """The strings of one language; English fills any key a translation lacks."""
+
+    def load(code: str) -> dict[str, str]:
+        text = resources.files("newstalk.web").joinpath("i18n", f"{code}.json").read_text("utf-8")
+        data: dict[str, str] = json.loads(text)
+        return data
+
+    base = load(DEFAULT_LANGUAGE)
+    return base if lang == DEFAULT_LANGUAGE else {**base, **load(lang)}
+
+
+class Translator:
+    """``t("key", name=...)`` in templates: the string in this language, formatted."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.table = strings(lang)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        text = self.table.get(key, key)
+        return text.format(**values) if values else text
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The first of our languages in an Accept-Language header, by weight."""
+    if not header:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and weight > 0:
+            ranked.append((-weight, index, primary))
+    return min(ranked)[2] if ranked else None
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The switch's choice (a cookie, also set from the listener's preferences at sign-in), else the browser's."""
+    if cookie in LANGUAGES:
+        return cookie
+    return from_accept_language(accept_language) or DEFAULT_LANGUAGE

@@ -1,0 +1,211 @@
+// The persistent player: story audio, ±15 s, speed, chapters, a transcript that follows the
+// audio, a queue, Media Session metadata, and the resume position saved to the server
+// (as "listened" feedback with the percent heard; see docs/web.md).
+(function () {
+  "use strict";
+  var QUEUE_KEY = "nt_queue", NOW_KEY = "nt_now", SPEED_KEY = "nt_speed";
+  var el = {}, now = null, saveTimer = null, lastSaved = -1;
+
+  function $(id) { return document.getElementById(id); }
+  function store(key, value) { try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode */ } }
+  function load(key, fallback) { try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; } catch (e) { return fallback; } }
+  function fmt(s) { s = Math.max(0, Math.floor(s || 0)); return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2); }
+  function status(text) { document.querySelectorAll("[data-audio-status]").forEach(function (n) { n.textContent = text; }); }
+  function api() { return window.NewsTalk.api.apply(null, arguments); }
+
+  function show() { el.player.hidden = false; document.body.classList.add("has-player"); }
+
+  function setSpeed(value) {
+    var v = Math.min(2, Math.max(0.8, parseFloat(value) || 1));
+    el.audio.playbackRate = v; el.audio.defaultPlaybackRate = v;
+    var opt = Array.prototype.find.call(el.speed.options, function (o) { return Math.abs(parseFloat(o.value) - v) < 0.01; });
+    if (opt) { el.speed.value = opt.value; }
+    store(SPEED_KEY, v);
+  }
+
+  function mediaSession() {
+    if (!("mediaSession" in navigator) || !now) { return; }
+    navigator.mediaSession.metadata = new MediaMetadata({
+      title: now.title, artist: "NewsTalk", album: now.character || "",
+      artwork: [{ src: "/podcasts/artwork.png", sizes: "1400x1400", type: "image/png" }]
+    });
+    var a = el.audio;
+    var handlers = {
+      play: function () { a.play(); }, pause: function () { a.pause(); },
+      seekbackward: function () { a.currentTime = Math.max(0, a.currentTime - 15); },
+      seekforward: function () { a.currentTime = Math.min(a.duration || 0, a.currentTime + 15); },
+      nexttrack: next
+    };
+    Object.keys(handlers).forEach(function (k) { try { navigator.mediaSession.setActionHandler(k, handlers[k]); } catch (e) { /* unsupported */ } });
+  }
+
+  function renderChapters(doc) {
+    var box = $("chapters-box"), list = $("chapters");
+    if (!box || !list) { return; }
+    list.innerHTML = "";
+    (doc.chapters || []).forEach(function (c) {
+      var li = document.createElement("li"), b = document.createElement("button");
+      b.type = "button"; b.className = "link"; b.textContent = fmt(c.startTime) + " " + c.title;
+      b.addEventListener("click", function () { el.audio.currentTime = c.startTime; el.audio.play(); });
+      li.appendChild(b); list.appendChild(li);
+    });
+    box.hidden = !(doc.chapters || []).length;
+  }
+
+  function renderTranscript(track) {
+    var box = $("transcript-box"), holder = $("transcript");
+    if (!box || !holder || !track.cues) { return; }
+    holder.innerHTML = "";
+    Array.prototype.forEach.call(track.cues, function (cue, i) {
+      var p = document.createElement("p");
+      p.className = "cue"; p.dataset.index = i; p.textContent = cue.text; p.tabIndex = 0;
+      p.addEventListener("click", function () { el.audio.currentTime = cue.startTime; });
+      p.addEventListener("keydown", function (e) { if (e.key === "Enter") { el.audio.currentTime = cue.startTime; } });
+      holder.appendChild(p);
+    });
+    box.hidden = !track.cues.length;
+    track.addEventListener("cuechange", function () {
+      holder.querySelectorAll(".cue.active").forEach(function (n) { n.classList.remove("active"); });
+      Array.prototype.forEach.call(track.activeCues || [], function (cue) {
+        var idx = Array.prototype.indexOf.call(track.cues, cue), n = holder.querySelector('[data-index="' + idx + '"]');
+        if (n) { n.classList.add("active"); if (n.scrollIntoView) { n.scrollIntoView({ block: "nearest" }); } }
+      });
+    });
+  }
+
+  function attach(audio, autoplay, resumeAt) {
+    now = { id: audio.story_id, title: audio.title, url: audio.url, transcript: audio.transcript_url,
+      chapters: audio.chapters_url, character: (audio.characters || [])[0] || "", time: resumeAt || 0 };
+    store(NOW_KEY, now);
+    el.title.textContent = now.title;
+    Array.prototype.forEach.call(el.audio.querySelectorAll("track"), function (t) { t.remove(); });
+    el.audio.src = now.url;
+    if (now.transcript) {
+      var track = document.createElement("track");
+      track.kind = "metadata"; track.src = now.transcript; track.default = true;
+      el.audio.appendChild(track);
+      track.addEventListener("load", function () { renderTranscript(track.track); });
+      track.track.mode = "hidden";
+    }
+    if (now.chapters) { fetch(now.chapters, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : {}; }).then(renderChapters, function () {}); }
+    el.audio.addEventListener("loadedmetadata", function once() {
+      el.audio.removeEventListener("loadedmetadata", once);
+      if (now.time > 0 && now.time < (el.audio.duration || 0) - 2) { el.audio.currentTime = now.time; }
+      setSpeed(load(SPEED_KEY, el.audio.playbackRate));
+    });
+    show(); mediaSession();
+    if (autoplay) { el.audio.play().catch(function () { /* needs a gesture; the button is there */ }); }
+  }
+
+  // Where this listener stopped last time: their latest "listened" feedback for the story.
+  function resumePoint(storyId, duration) {
+    return api("GET", "/api/v1/me/feedback?story_id=" + storyId + "&limit=1").then(function (page) {
+      var last = (page.items || [])[0];
+      if (!last || last.event !== "listened" || last.percent >= 98 || !duration) { return 0; }
+      return duration * last.percent / 100;
+    }, function () { return 0; });
+  }
+
+  function saveProgress(final) {
+    if (!now || !now.id || !el.audio.duration) { return; }
+    var percent = Math.round(100 * el.audio.currentTime / el.audio.duration);
+    if (el.audio.ended) { percent = 100; }
+    now.time = el.audio.currentTime; store(NOW_KEY, now);
+    if (percent === lastSaved || percent < 1) { return; }
+    lastSaved = percent;
+    var body = JSON.stringify({ story_id: Number(now.id), event: "listened", percent: percent });
+    fetch("/api/v1/me/feedback", { method: "POST", credentials: "same-origin", keepalive: !!final,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": window.NewsTalk.csrf }, body: body }).catch(function () {});
+  }
+
+  function poll(statusUrl, title, storyId, tries) {
+    return api("GET", statusUrl).then(function (a) { return settle(a, title, storyId, tries); });
+  }
+
+  function settle(a, title, storyId, tries) {
+    a.title = title; a.story_id = storyId;
+    if (a.status === "ready") {
+      status("");
+      return resumePoint(storyId, a.duration_s).then(function (at) { lastSaved = -1; attach(a, true, at); });
+    }
+    if (a.status === "pending" && tries < 90) {
+      status(document.body.dataset.tPending || "…");
+      return new Promise(function (res) { setTimeout(res, 2000); }).then(function () { return poll(a.status_url, title, storyId, tries + 1); });
+    }
+    status(document.body.dataset.tFailed || a.error || "failed");
+    return null;
+  }
+
+  function playStory(storyId, title, character) {
+    var body = { story_id: Number(storyId) };
+    if (character) { body.character = character; }
+    status(document.body.dataset.tPending || "…");
+    return api("POST", "/api/v1/voice", body).then(function (a) { return settle(a, title, storyId, 0); }, function () {
+      status(document.body.dataset.tFailed || "failed");
+    });
+  }
+
+  function queue() { return load(QUEUE_KEY, []); }
+  function renderQueue() {
+    var list = $("queue");
+    if (!list) { return; }
+    var items = queue();
+    list.innerHTML = "";
+    if (!items.length) { var e = document.createElement("li"); e.className = "muted"; e.textContent = list.dataset.empty; list.appendChild(e); return; }
+    items.forEach(function (item, i) {
+      var li = document.createElement("li"), play = document.createElement("button"), rm = document.createElement("button");
+      play.type = "button"; play.className = "link"; play.textContent = item.title;
+      play.addEventListener("click", function () { playStory(item.id, item.title); });
+      rm.type = "button"; rm.className = "link"; rm.textContent = list.dataset.remove;
+      rm.setAttribute("aria-label", list.dataset.remove + ": " + item.title);
+      rm.addEventListener("click", function () { var q = queue(); q.splice(i, 1); store(QUEUE_KEY, q); renderQueue(); });
+      li.appendChild(play); li.appendChild(document.createTextNode(" ")); li.appendChild(rm); list.appendChild(li);
+    });
+  }
+  function enqueue(id, title) {
+    var q = queue();
+    if (!q.some(function (x) { return String(x.id) === String(id); })) { q.push({ id: id, title: title }); store(QUEUE_KEY, q); }
+    renderQueue(); status(document.body.dataset.tQueued || "");
+  }
+  function next() {
+    var q = queue();
+    var at = now ? q.findIndex(function (x) { return String(x.id) === String(now.id); }) : -1;
+    var item = q[at + 1] || (at < 0 ? q[0] : null);
+    if (item) { playStory(item.id, item.title); }
+  }
+
+  function init() {
+    el.player = $("player"); el.audio = $("audio");
+    if (!el.player || !el.audio || el.player.dataset.signedIn !== "yes") { return; }
+    el.title = $("player-title"); el.toggle = $("player-toggle"); el.speed = $("player-speed"); el.time = $("player-time");
+    var a = el.audio, t = el.player.dataset;
+    el.toggle.addEventListener("click", function () { if (a.paused) { a.play(); } else { a.pause(); } });
+    $("player-back").addEventListener("click", function () { a.currentTime = Math.max(0, a.currentTime - 15); });
+    $("player-fwd").addEventListener("click", function () { a.currentTime = Math.min(a.duration || 0, a.currentTime + 15); });
+    el.speed.addEventListener("change", function () {
+      setSpeed(el.speed.value);
+      api("PATCH", "/api/v1/me/preferences", { playback_speed: parseFloat(el.speed.value) }).catch(function () {});
+    });
+    a.addEventListener("play", function () { el.toggle.textContent = t.tPause; if ("mediaSession" in navigator) { navigator.mediaSession.playbackState = "playing"; } });
+    a.addEventListener("pause", function () { el.toggle.textContent = t.tPlay; saveProgress(false); if ("mediaSession" in navigator) { navigator.mediaSession.playbackState = "paused"; } });
+    a.addEventListener("ended", function () { saveProgress(false); next(); });
+    a.addEventListener("timeupdate", function () {
+      el.time.textContent = fmt(a.currentTime) + " / " + fmt(a.duration);
+      if (!saveTimer) { saveTimer = setTimeout(function () { saveTimer = null; if (!a.paused) { saveProgress(false); } }, 30000); }
+    });
+    window.addEventListener("pagehide", function () { if (!a.paused) { saveProgress(true); } });
+    document.addEventListener("click", function (e) {
+      var b = e.target.closest ? e.target.closest("[data-play-story],[data-voice-story],[data-queue-story]") : null;
+      if (!b) { return; }
+      if (b.dataset.playStory) { playStory(b.dataset.playStory, b.dataset.title); }
+      else if (b.dataset.voiceStory) { var pick = $("voice-pick"); playStory(b.dataset.voiceStory, b.dataset.title, pick ? pick.value : null); }
+      else { enqueue(b.dataset.queueStory, b.dataset.title); }
+    });
+    setSpeed(load(SPEED_KEY, 1));
+    renderQueue();
+    var last = load(NOW_KEY, null);
+    if (last && last.url) { attach({ story_id: last.id, title: last.title, url: last.url, transcript_url: last.transcript, chapters_url: last.chapters, characters: [last.character] }, false, last.time); }
+  }
+
+  window.NewsTalkPlayer = { init: init, playStory: playStory, enqueue: enqueue };
+})();

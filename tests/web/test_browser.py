@@ -1,0 +1,203 @@
+"""The web app in a real Chromium against a real ``newstalk up --demo`` (see conftest.py).
+
+One listener's journey (register, feed, story, evidence, audio, speed, ask, podcast), an
+editor's overturned verdict reaching an open story page live, axe-core on every page in
+Korean and English (with screenshots), and keyboard reachability.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import Server, artifacts_dir
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "a long enough passphrase"
+SERIOUS = ("serious", "critical")
+
+
+def new_listener(browser: Any, server: Server, email: str, lang: str = "en") -> Any:
+    """A fresh browser context with a registered, signed-in listener."""
+    context = browser.new_context(
+        base_url=server.url,
+        locale="ko-KR" if lang == "ko" else "en-US",
+        viewport={"width": 1100, "height": 900},
+    )
+    page = context.new_page()
+    page.goto("/register")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    return context, page
+
+
+def serious_violations(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS
+    ]
+
+
+def test_a_listener_reads_checks_listens_asks_and_subscribes(
+    browser: Any, server: Server, conflicting_story: dict[str, Any], spoken_story: dict[str, Any]
+) -> None:
+    story_id = conflicting_story["story"]["id"]
+    claim_id = conflicting_story["claim"]["id"]
+    context, page = new_listener(browser, server, "journey@example.org")
+    try:
+        # Today: the personal feed with its reasons, trending with its reason.
+        assert page.locator("#feed-h").is_visible()
+        assert page.locator(".main-col .card .why").count() > 0
+        assert page.locator("#latest .card").count() > 0
+
+        # A story: coverage side by side, the claim's evidence with the conflict marked.
+        page.goto(f"/stories/{story_id}")
+        assert page.locator(".coverage .outlet").count() >= 2
+        details = page.locator(f'details[data-claim-details="{claim_id}"]')
+        assert not details.locator("blockquote").first.is_visible()
+        details.locator("summary").click()
+        mark = details.locator("blockquote mark").first
+        assert mark.is_visible()
+        assert mark.inner_text().strip()
+
+        # Listen: the story's audio plays past a second; the speed changes.
+        page.click(f'button[data-play-story="{story_id}"]')
+        page.wait_for_function("() => document.getElementById('audio').currentTime > 1", timeout=30_000)
+        page.select_option("#player-speed", "1.5")
+        assert page.evaluate("() => document.getElementById('audio').playbackRate") == 1.5
+        assert page.evaluate("() => navigator.mediaSession.metadata && navigator.mediaSession.metadata.title")
+        page.click("#player-toggle")
+        page.wait_for_function("() => document.getElementById('audio').paused")
+
+        # Ask: the answer cites quotes, in a saved thread.
+        # The claim itself as the question: the coverage certainly has sentences about it.
+        page.fill("#question", conflicting_story["claim"]["text"][:300])
+        page.click("form[action$='/ask'] button[type=submit]")
+        page.wait_for_url(f"{server.url}/ask/**")
+        assert page.locator(".turn .answer").first.inner_text().strip()
+        assert page.locator(".citations blockquote").count() > 0
+        page.goto("/ask")
+        assert page.locator("main .card").count() == 1
+
+        # Podcast: a private feed link to copy and its QR code.
+        page.goto("/listen")
+        page.click("form[action='/listen/podcasts'] button[type=submit]")
+        feed_url = page.input_value("#feed-url")
+        assert feed_url.endswith("/feed.xml")
+        assert page.locator("figure.qr svg").is_visible()
+        assert context.request.get(feed_url).ok
+    finally:
+        context.close()
+
+
+def test_an_editor_overturns_a_verdict_and_the_open_page_shows_it(
+    browser: Any, server: Server, conflicting_story: dict[str, Any]
+) -> None:
+    story_id = conflicting_story["story"]["id"]
+    claim_id = conflicting_story["claim"]["id"]
+    context, page = new_listener(browser, server, "live@example.org")
+    try:
+        page.goto(f"/stories/{story_id}")
+        claim = page.locator(f"#claim-{claim_id}")
+        assert claim.locator("[data-reviewed]").count() == 0
+        page.locator("body[data-live=open]").wait_for(state="attached")
+        current = server.api("GET", f"/api/v1/claims/{claim_id}")
+        overturned = "supported" if current["verdict"] != "supported" else "disputed"
+        server.api(
+            "POST",
+            f"/api/v1/claims/{claim_id}/review",
+            {
+                "decision": "overturn",
+                "verdict": overturned,
+                "note": "Both figures appear; the later one stands.",
+            },
+        )
+        claim.locator("[data-reviewed]").wait_for(timeout=20_000)
+        assert claim.locator("[data-verdict]").get_attribute("class") == f"verdict {overturned}"
+        assert "the later one stands" in claim.inner_text()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_every_page_passes_axe_and_is_captured(
+    browser: Any, server: Server, conflicting_story: dict[str, Any], lang: str
+) -> None:
+    story_id = conflicting_story["story"]["id"]
+    context, page = new_listener(browser, server, f"axe-{lang}@example.org", lang)
+    anonymous = browser.new_context(base_url=server.url, locale="ko-KR" if lang == "ko" else "en-US")
+    shots = artifacts_dir()
+    try:
+        page.goto(f"/stories/{story_id}")
+        page.fill("#question", "무엇이 다른가요?" if lang == "ko" else "What differs?")
+        page.click("form[action$='/ask'] button[type=submit]")
+        page.wait_for_url(f"{server.url}/ask/**")
+        thread = page.url.removeprefix(server.url)
+        pages = {
+            "today": "/",
+            "story": f"/stories/{story_id}",
+            "search": "/search?q=" + ("금리" if lang == "ko" else "rate"),
+            "listen": "/listen",
+            "ask": "/ask",
+            "thread": thread,
+            "settings": "/settings",
+        }
+        problems: dict[str, list[str]] = {}
+        for name, path in pages.items():
+            page.goto(path)
+            assert page.evaluate("() => document.documentElement.lang") == lang
+            if name == "story":
+                page.locator("details").first.evaluate("d => d.open = true")
+            problems[name] = serious_violations(page)
+            page.screenshot(path=shots / f"{name}-{lang}.png", full_page=False)
+        phone = anonymous.new_page()
+        phone.set_viewport_size({"width": 390, "height": 844})
+        for name, path in {"login": "/login", "register": "/register", "today-anonymous": "/"}.items():
+            phone.goto(path)
+            problems[name] = serious_violations(phone)
+            phone.screenshot(path=shots / f"{name}-{lang}-phone.png")
+        assert {k: v for k, v in problems.items() if v} == {}
+    finally:
+        anonymous.close()
+        context.close()
+
+
+def test_everything_is_reachable_by_keyboard(
+    browser: Any, server: Server, conflicting_story: dict[str, Any]
+) -> None:
+    story_id = conflicting_story["story"]["id"]
+    context, page = new_listener(browser, server, "keys@example.org")
+    try:
+        page.goto(f"/stories/{story_id}")
+        # Keyed by what an element is, not by node: a live update may re-render the fact-check.
+        key = "e => [e.tagName, e.getAttribute('href') || '', e.id || '', e.textContent.trim().slice(0, 60)].join('|')"
+        wanted = set(
+            page.evaluate(
+                f"""() => Array.from(document.querySelectorAll(
+                        'a[href], button, input:not([type=hidden]), select, textarea, summary'))
+                      .filter(e => !e.closest('[hidden]') && e.getClientRects().length)
+                      .filter(e => e.tagName === 'SUMMARY' || !e.closest('details:not([open])')).map({key})"""
+            )
+        )
+        reached: set[str] = set()
+        for _ in range(2 * len(wanted) + 10):
+            if wanted <= reached:
+                break
+            page.keyboard.press("Tab")
+            reached.add(page.evaluate(f"() => ({key})(document.activeElement)"))
+        assert sorted(wanted - reached) == []
+        # The evidence opens from the keyboard.
+        summary = page.locator("details summary").first
+        summary.focus()
+        page.keyboard.press("Enter")
+        assert page.locator("details").first.evaluate("d => d.open")
+    finally:
+        context.close()
