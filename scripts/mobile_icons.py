@@ -12,15 +12,23 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "apps" / "mobile" / "assets"
-SIZES = {"icon.png": 1024, "adaptive-icon.png": 1024, "splash.png": 1024, "favicon.png": 48, "notification-icon.png": 96}
+SIZES = {
+    "icon.png": 1024,
+    "adaptive-icon.png": 1024,
+    "splash.png": 1024,
+    "favicon.png": 48,
+    "notification-icon.png": 96,
+}
 
 
-def _artwork():  # type: ignore[no-untyped-def]
+def _artwork() -> ModuleType:
     spec = importlib.util.spec_from_file_location("podcast_artwork", ROOT / "scripts" / "podcast_artwork.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -99,6 +99,18 @@ def create_app(
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(MetricsMiddleware)
+    if settings.cors_origins:
+        # Outermost, so browsers' preflight requests are answered before limits and routing.
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After", "Location"],
+            max_age=600,
+        )
     install_error_handlers(app)
 
     from newstalk.accounts.endpoints import router as accounts_router
@@ -107,6 +119,7 @@ def create_app(
     from newstalk.delivery.endpoints import feed_router
     from newstalk.delivery.endpoints import router as listen_router
     from newstalk.delivery.live_endpoints import router as live_router
+    from newstalk.delivery.push_endpoints import router as push_router
     from newstalk.factcheck.endpoints import router as factcheck_router
     from newstalk.feed.endpoints import router as personal_feed_router
     from newstalk.listeners.endpoints import router as listeners_router
@@ -131,6 +144,7 @@ def create_app(
         listen_router,
         feed_router,
         live_router,
+        push_router,
         pipeline_router,
         websub_router,
     ):

@@ -10,6 +10,7 @@ def import_all_models() -> None:
     import newstalk.ask.models
     import newstalk.briefings.models
     import newstalk.delivery.live_models
+    import newstalk.delivery.push_models
     import newstalk.factcheck.models
     import newstalk.feed.models
     import newstalk.kit.bus.dbqueue

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newstalk.listeners.models import FeedbackEvent, OutletChoice, Preferences
+from newstalk.listeners.models import FeedbackEvent, ListeningPosition, OutletChoice, Preferences
 from newstalk.sources.models import Source
 
 
@@ -49,3 +49,7 @@ async def list_feedback(
         stmt = stmt.where(FeedbackEvent.id < before_id)
     stmt = stmt.order_by(FeedbackEvent.id.desc()).limit(limit)
     return (await session.execute(stmt)).scalars().all()
+
+
+async def get_position(session: AsyncSession, user_id: int, audio_id: str) -> ListeningPosition | None:
+    return await session.get(ListeningPosition, (user_id, audio_id))
