@@ -60,6 +60,8 @@ export function AppProvider(props: AppProviderProps) {
     return created;
   }, [server, fetchImpl, tokenStore]);
   const signedIn = auth.client === client && client !== null && auth.value;
+  // Until the stored tokens of this server have been read, nobody is known to be signed out.
+  const authKnown = client === null || auth.client === client;
   const markSignedIn = useCallback((value: boolean) => setAuth({ client, value }), [client]);
 
   useEffect(() => {
@@ -108,7 +110,7 @@ export function AppProvider(props: AppProviderProps) {
   const t = useCallback((key: StringKey) => strings[locale][key], [locale]);
 
   const value: AppState = {
-    ready,
+    ready: ready && authKnown,
     server,
     client,
     signedIn,
