@@ -64,7 +64,9 @@ class _SpaHandler(SimpleHTTPRequestHandler):
 def serve_static(directory: Path = DIST) -> Iterator[str]:
     """The web build over HTTP on 127.0.0.1; yields its origin."""
     if not (directory / "index.html").exists():
-        raise SystemExit(f"mobile: no web build in {directory}; run 'npx expo export --platform web' in apps/mobile")
+        raise SystemExit(
+            f"mobile: no web build in {directory}; run 'npx expo export --platform web' in apps/mobile"
+        )
     handler = functools.partial(_SpaHandler, directory=str(directory))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -98,16 +100,22 @@ def newstalk_demo(web_origin: str, *, ready_timeout_s: float = 180) -> Iterator[
     newstalk = shutil.which("newstalk", path=str(ROOT / ".venv" / "bin")) or "newstalk"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [newstalk, "up", "--demo", "--port", str(port)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT
+            [newstalk, "up", "--demo", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"mobile: newstalk up exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"mobile: newstalk up exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+                )
             try:
-                with urllib.request.urlopen(f"{url}/ready", timeout=2) as res:  # noqa: S310 - our own server
+                with urllib.request.urlopen(f"{url}/ready", timeout=2) as res:
                     if res.status == 200:
                         break
             except OSError:
@@ -131,7 +139,7 @@ def wait_for_stories(url: str, timeout_s: float = 180) -> int:
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         try:
-            with urllib.request.urlopen(f"{url}/api/v1/trending?limit=1", timeout=5) as res:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/api/v1/trending?limit=1", timeout=5) as res:
                 if json.loads(res.read()):
                     return int(time.monotonic() - started)
         except OSError:

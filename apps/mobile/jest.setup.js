@@ -31,3 +31,4 @@ jest.mock("expo-audio", () => {
 });
 
 jest.mock("expo-localization", () => ({ getLocales: () => [{ languageCode: "en" }] }));
+

@@ -10,12 +10,12 @@ describe("refresh rotation", () => {
     const tokens = memoryTokens();
     let seen: string[] = [];
     const fetch = scriptedFetch({
-      "GET /api/v1/me": (init) => {
+      "GET /api/v1/me": (init?: RequestInit) => {
         const auth = (init?.headers as Record<string, string>).Authorization ?? "";
         seen.push(auth);
         return auth === "Bearer access-2" ? { id: 1 } : { status: 401, body: { detail: "expired" } };
       },
-      "POST /api/v1/auth/refresh": (init) => {
+      "POST /api/v1/auth/refresh": (init?: RequestInit) => {
         expect(JSON.parse(String(init?.body))).toEqual({ refresh_token: "refresh-1" });
         return { ...TOKENS, access_token: "access-2", refresh_token: "refresh-2" };
       },

@@ -93,7 +93,8 @@ beforeEach(async () => {
 describe("today", () => {
   it("shows loading while the feed is on its way", async () => {
     renderApp({ url: "/today", routes, fetch: scriptedFetch({ "/api/v1/feed": "pending", "/api/v1/trending": "pending" }) });
-    expect(await screen.findAllByTestId("state-loading")).toHaveLength(2);
+    await waitFor(() => expect(screen.getAllByTestId("state-loading")).toHaveLength(2));
+    expect(screen.getByText("For you")).toBeTruthy();
   });
 
   it("shows the feed with reasons and what is trending", async () => {
@@ -252,7 +253,7 @@ describe("settings", () => {
     const saved: unknown[] = [];
     const fetch = scriptedFetch({
       "GET /api/v1/me/preferences": prefs,
-      "PUT /api/v1/me/preferences": (init) => {
+      "PUT /api/v1/me/preferences": (init?: RequestInit) => {
         saved.push(JSON.parse(String(init?.body)));
         return prefs;
       },

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from benchmarks._mobile_web import APP, launch_chromium, newstalk_demo, serve_static, wait_for_stories
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 SHOTS = Path(os.environ.get("MOBILE_SCREENSHOTS", APP / "e2e" / "screenshots"))
-PASSWORD = "listen-on-the-way-1234"
+PASSWORD = "listen-on-the-way-1234"  # noqa: S105 - a test account on a throwaway server
 
 
 @pytest.fixture(scope="module")
