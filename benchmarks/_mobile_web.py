@@ -14,8 +14,8 @@ import functools
 import json
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _feeds import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "apps" / "mobile"
@@ -41,12 +45,6 @@ CHROMIUM_ARGS = [
     # The player starts after the audio is synthesized, seconds after the tap.
     "--autoplay-policy=no-user-gesture-required",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _SpaHandler(SimpleHTTPRequestHandler):
