@@ -58,10 +58,14 @@ def sign_up(page: Any, web: str, server: str) -> None:
     page.get_by_test_id("today").wait_for(timeout=30_000)
 
 
+def story_cards(page: Any) -> Any:
+    """The first story card of today's feed or trending list."""
+    return page.locator("[data-testid^='feed-item-'], [data-testid^='trending-item-']").first
+
+
 def open_first_story(page: Any) -> None:
-    items = page.locator("[data-testid^='feed-item-'], [data-testid^='trending-item-']")
-    items.first.wait_for(timeout=60_000)
-    items.first.click()
+    story_cards(page).wait_for(timeout=60_000)
+    story_cards(page).click()
     page.get_by_test_id("coverage").first.wait_for(timeout=30_000)
 
 
@@ -74,6 +78,7 @@ def test_sign_in_feed_story_play_ask_in_english_and_korean(stack: tuple[str, str
     try:
         sign_up(page, web, server)
         assert page.get_by_role("heading", name="Today").is_visible()
+        story_cards(page).wait_for(timeout=60_000)
         shot(page, "en-today")
 
         open_first_story(page)
@@ -104,6 +109,7 @@ def test_sign_in_feed_story_play_ask_in_english_and_korean(stack: tuple[str, str
         page.get_by_test_id("locale-ko").click()
         page.get_by_test_id("tab-today").click()
         page.get_by_role("heading", name="오늘").wait_for()
+        story_cards(page).wait_for(timeout=60_000)
         shot(page, "ko-today")
         open_first_story(page)
         assert page.get_by_text("언론사별 보도").is_visible()
