@@ -7,7 +7,7 @@
 #
 # --dry-run             print every step with its command, run the offline checks, change nothing
 # --skip-infrastructure no terraform plan/apply (its outputs are still read)
-# --submit-to-stores    also eas build + eas submit the mobile app's production profiles
+# --submit-to-stores    also eas build + eas submit the mobile app (production-ios, production-android)
 #
 # Environment: DB_PASSWORD, REDIS_AUTH_TOKEN, JWT_SECRET_KEY (required); GRAFANA_ADMIN_PASSWORD
 # (required when Terraform runs); OPENAI_API_KEY, CLOUDFLARE_API_TOKEN (optional); API_CERTIFICATE_ARN
@@ -208,7 +208,10 @@ rollout_started=false
 if $submit; then
   step "mobile app: eas build and submit (production profiles) in $mobile_dir"
   if ! $dry_run && [ ! -f "$mobile_dir/package.json" ]; then die "no Expo app at $mobile_dir (set MOBILE_DIR)"; fi
-  run env -C "$mobile_dir" eas build --platform all --profile production --non-interactive --wait
-  run env -C "$mobile_dir" eas submit --platform all --profile production --non-interactive --latest
+  # One profile per store (apps/mobile/eas.json); each build is submitted as soon as it exists.
+  for platform in ios android; do
+    run env -C "$mobile_dir" eas build --platform "$platform" --profile "production-$platform" --non-interactive --wait
+    run env -C "$mobile_dir" eas submit --platform "$platform" --profile "production-$platform" --non-interactive --latest
+  done
 fi
 log "done: $environment at $image$($dry_run && echo ' (dry run: nothing changed)')"

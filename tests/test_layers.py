@@ -21,7 +21,7 @@ PACKAGE = SRC / "newstalk"
 
 # Domain modules that belong to a layer above their domain: endpoints are the API layer,
 # stage handlers the pipeline layer. They may import newstalk.deps / runtime / pipeline.
-API_MODULES = {"endpoints", "live_endpoints"}
+API_MODULES = {"endpoints", "live_endpoints", "push_endpoints"}
 PIPELINE_MODULES = {"tasks", "live", "webhooks", "websub", "collect"}
 UPPER = {"cli", "main", "web", "demo", "ops", "deps", "runtime", "pipeline", "models", "migrations"}
 

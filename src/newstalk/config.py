@@ -33,6 +33,7 @@ SECRET_FIELDS = (
     "audio_s3_access_key_id",
     "audio_s3_secret_access_key",
     "kafka_sasl_password",
+    "push_expo_access_token",
 )
 # Settings that may also come from a file (NEWSTALK_<NAME>_FILE): the secrets, and the URLs that
 # carry passwords (Kubernetes mounts them from the newstalk-secrets Secret, docs/deploy.md).
@@ -286,6 +287,24 @@ class Settings(BaseSettings):
     webhook_disable_after: int = Field(15, ge=1, description="Failed attempts in a row, then disabled")
     webhook_response_max_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
     webhook_log_retention_days: int = Field(7, ge=1, le=365)
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API from another site (the app's web build); none by default",
+    )
+    # Push notifications to the mobile app (delivery/push.py, docs/mobile.md); off by default.
+    push_provider: Literal["none", "expo"] = Field("none", description="none, or expo (Expo's push service)")
+    push_expo_url: str = Field("https://exp.host", description="Base URL of Expo's push HTTP API")
+    push_expo_access_token: SecretStr | None = Field(
+        None, description="Expo access token (enhanced push security)"
+    )
+    push_timeout_s: float = Field(10.0, gt=0, le=60)
+    push_max_attempts: int = Field(
+        3, ge=1, le=10, description="Tries per batch on 429, 5xx or network errors"
+    )
+    push_retry_base_s: float = Field(1.0, ge=0, le=60, description="First retry delay; doubles each time")
+    push_receipt_delay_s: float = Field(
+        900.0, ge=0, le=86_400, description="Receipts are read this long after sending (Expo: ~15 min)"
+    )
 
     @field_validator("verifier_provider")
     @classmethod

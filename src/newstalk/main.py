@@ -111,6 +111,18 @@ def create_app(
     app.add_middleware(CookieAuthMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, exempt=("/docs", "/redoc"))
     app.add_middleware(MetricsMiddleware)
+    if settings.cors_origins:
+        # Outside limits and routing, so browsers' preflight requests are answered first.
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Last-Event-ID", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After", "Location"],
+            max_age=600,
+        )
     # Outermost: every log line of the request, the error handlers' included, carries its id.
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
@@ -121,6 +133,7 @@ def create_app(
     from newstalk.delivery.endpoints import feed_router
     from newstalk.delivery.endpoints import router as listen_router
     from newstalk.delivery.live_endpoints import router as live_router
+    from newstalk.delivery.push_endpoints import router as push_router
     from newstalk.factcheck.endpoints import router as factcheck_router
     from newstalk.feed.endpoints import router as personal_feed_router
     from newstalk.listeners.endpoints import router as listeners_router
@@ -146,6 +159,7 @@ def create_app(
         listen_router,
         feed_router,
         live_router,
+        push_router,
         pipeline_router,
         websub_router,
         telemetry_router,

@@ -10,11 +10,12 @@ def import_all_models() -> None:
     import newstalk.ask.models
     import newstalk.briefings.models
     import newstalk.delivery.live_models
+    import newstalk.delivery.push_models
     import newstalk.factcheck.models
     import newstalk.feed.models
     import newstalk.kit.bus.dbqueue
-    import newstalk.kit.lease
     import newstalk.kit.bus.outbox
+    import newstalk.kit.lease
     import newstalk.listeners.models
     import newstalk.search.models
     import newstalk.sources.models

@@ -116,7 +116,8 @@ def test_dry_run_prints_every_step_runs_the_offline_checks_and_changes_nothing(s
         "would run: kubectl apply -f",
         "would run: kubectl -n newstalk-ai-staging wait --for=condition=complete job/newstalk-migrate",
         "would run: env -C",
-        "eas submit --platform all --profile production",
+        "eas build --platform ios --profile production-ios",
+        "eas submit --platform android --profile production-android",
     ):
         assert planned in result.stderr
     # Only the offline work ran: the checks and the real kustomize render.
@@ -144,8 +145,10 @@ def test_a_release_runs_in_order_with_the_image_by_digest(stubs: dict[str, str])
         "kubectl -n newstalk-ai-staging wait --for=condition=complete job/newstalk-migrate",
         "kubectl -n newstalk-ai-staging rollout status deployment.apps/newstalk-api",
         "recorder production-checklist --namespace newstalk-ai-staging",
-        "eas build --platform all --profile production",
-        "eas submit --platform all --profile production",
+        "eas build --platform ios --profile production-ios",
+        "eas submit --platform ios --profile production-ios",
+        "eas build --platform android --profile production-android",
+        "eas submit --platform android --profile production-android",
     ]
     positions = [index(calls, prefix) for prefix in order]
     assert positions == sorted(positions)

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from newstalk.briefings.models import STORY as STORY_SCRIPT
 from newstalk.briefings.models import ScriptRecord
 from newstalk.delivery import live_repository as repo
+from newstalk.delivery import push
 from newstalk.delivery.live_fanout import LiveMessage
 from newstalk.delivery.live_models import LiveEvent
 from newstalk.kit import metrics
@@ -294,6 +295,7 @@ async def handle_live(ctx: JobContext) -> None:
     async with ctx.commit() as uow:
         msg = await record_event(uow, ctx.job)
     await publish(ctx.services, [msg] if msg else [])
+    await push.notify(ctx.services, [msg] if msg else [])
     await _maybe_prune(ctx.services)
 
 
@@ -306,6 +308,7 @@ async def handle_live_batch(ctx: BatchContext) -> None:
             if msg is not None:
                 messages.append(msg)
     await publish(ctx.services, messages)
+    await push.notify(ctx.services, messages)
     await _maybe_prune(ctx.services)
 
 

@@ -1,19 +1,29 @@
-"""HTTP for a listener's own data: /api/v1/me/preferences and /api/v1/me/feedback."""
+"""HTTP for a listener's own data: /api/v1/me/preferences, /feedback and /positions."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from newstalk.deps import CurrentAccount, DbDep
 from newstalk.kit import metrics
 from newstalk.kit.api import cached_json, decode_cursor, encode_cursor
 from newstalk.listeners import repository, service
 from newstalk.listeners.models import FeedbackEvent
-from newstalk.listeners.schemas import FeedbackIn, FeedbackOut, FeedbackPage, PreferencesIn, PreferencesOut
+from newstalk.listeners.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    FeedbackPage,
+    PositionIn,
+    PositionOut,
+    PreferencesIn,
+    PreferencesOut,
+)
 
 router = APIRouter(prefix="/api/v1/me", tags=["listeners"])
+
+AudioId = Annotated[str, Path(pattern="^[0-9a-f]{64}$")]
 
 
 def _feedback_out(event: FeedbackEvent) -> FeedbackOut:
@@ -83,3 +93,19 @@ async def list_feedback(
         )
     items = [_feedback_out(r) for r in rows[:limit]]
     return FeedbackPage(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+
+@router.get("/positions/{audio_id}", response_model=PositionOut)
+async def get_position(audio_id: AudioId, db: DbDep, principal: CurrentAccount) -> PositionOut:
+    """Where you stopped in an audio file (0 when never played), to resume on any device."""
+    async with db.reading() as session:
+        return await service.get_position(session, principal.account_id, audio_id)
+
+
+@router.put("/positions/{audio_id}", response_model=PositionOut)
+async def put_position(
+    audio_id: AudioId, body: PositionIn, db: DbDep, principal: CurrentAccount
+) -> PositionOut:
+    """Remember where you stopped in an audio file."""
+    async with db.unit() as uow:
+        return await service.save_position(uow, principal.account_id, audio_id, body.position_s)

@@ -69,3 +69,15 @@ class FeedbackEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     percent: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ListeningPosition(Base):
+    """Where a listener stopped in one audio file, so another device resumes there."""
+
+    __tablename__ = "listening_positions"
+    __table_args__ = (CheckConstraint("position_s >= 0", name="position"),)
+
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    audio_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position_s: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

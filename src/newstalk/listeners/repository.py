@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newstalk.listeners.models import FeedbackEvent, OutletChoice, Preferences
+from newstalk.listeners.models import FeedbackEvent, ListeningPosition, OutletChoice, Preferences
 from newstalk.sources.models import Source
 
 
@@ -58,3 +58,7 @@ async def active_listeners(session: AsyncSession, since: datetime) -> int:
         select(func.count(func.distinct(FeedbackEvent.user_id))).where(FeedbackEvent.created_at >= since)
     )
     return int(count or 0)
+
+
+async def get_position(session: AsyncSession, user_id: int, audio_id: str) -> ListeningPosition | None:
+    return await session.get(ListeningPosition, (user_id, audio_id))

@@ -84,3 +84,15 @@ class FeedbackOut(BaseModel):
 class FeedbackPage(BaseModel):
     items: list[FeedbackOut]
     next_cursor: str | None
+
+
+class PositionIn(BaseModel):
+    """Where playback stopped, in seconds from the start of the file."""
+
+    position_s: float = Field(ge=0, le=86_400)
+
+
+class PositionOut(BaseModel):
+    audio_id: str
+    position_s: float
+    updated_at: datetime | None

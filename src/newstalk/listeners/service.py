@@ -11,8 +11,8 @@ from newstalk.errors import InvalidInput, NotFound
 from newstalk.kit import metrics
 from newstalk.kit.db import UnitOfWork, utcnow
 from newstalk.listeners import repository
-from newstalk.listeners.models import FOLLOW, MUTE, FeedbackEvent, Preferences
-from newstalk.listeners.schemas import FeedbackIn, PreferencesOut
+from newstalk.listeners.models import FOLLOW, MUTE, FeedbackEvent, ListeningPosition, Preferences
+from newstalk.listeners.schemas import FeedbackIn, PositionOut, PreferencesOut
 from newstalk.speech.voices import VOICES
 from newstalk.stories.category import CATEGORIES
 from newstalk.stories.models import MERGED, Story
@@ -127,3 +127,24 @@ async def update_listener_gauges(session: AsyncSession) -> None:
     now = utcnow()
     for window, span in ACTIVE_WINDOWS.items():
         metrics.ACTIVE_LISTENERS.labels(window).set(await repository.active_listeners(session, now - span))
+
+
+async def get_position(session: AsyncSession, user_id: int, audio_id: str) -> PositionOut:
+    """Where this listener stopped in one audio file (0 when never played)."""
+    row = await repository.get_position(session, user_id, audio_id)
+    if row is None:
+        return PositionOut(audio_id=audio_id, position_s=0.0, updated_at=None)
+    return PositionOut(audio_id=audio_id, position_s=row.position_s, updated_at=row.updated_at)
+
+
+async def save_position(uow: UnitOfWork, user_id: int, audio_id: str, position_s: float) -> PositionOut:
+    """Keep where this listener stopped, for every device they resume on."""
+    now = utcnow()
+    row = await repository.get_position(uow.session, user_id, audio_id)
+    if row is None:
+        row = ListeningPosition(user_id=user_id, audio_id=audio_id, position_s=position_s, updated_at=now)
+        uow.session.add(row)
+    else:
+        row.position_s, row.updated_at = position_s, now
+    await uow.session.flush()
+    return PositionOut(audio_id=audio_id, position_s=position_s, updated_at=now)

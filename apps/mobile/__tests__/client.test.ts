@@ -1,0 +1,87 @@
+// The API client's token handling, the SSE parser and the player's helpers.
+import { ApiClient, ApiError, OfflineError, normalizeServerUrl } from "@/api/client";
+import { strings } from "@/i18n/strings";
+import { parseSse } from "@/lib/live";
+import { clampSpeed, formatTime, vttToText } from "@/player/player";
+import { SERVER, TOKENS, memoryTokens, scriptedFetch } from "./harness";
+
+describe("refresh rotation", () => {
+  it("refreshes once on 401, keeps the rotated pair, and retries", async () => {
+    const tokens = memoryTokens();
+    let seen: string[] = [];
+    const fetch = scriptedFetch({
+      "GET /api/v1/me": (init?: RequestInit) => {
+        const auth = (init?.headers as Record<string, string>).Authorization ?? "";
+        seen.push(auth);
+        return auth === "Bearer access-2" ? { id: 1 } : { status: 401, body: { detail: "expired" } };
+      },
+      "POST /api/v1/auth/refresh": (init?: RequestInit) => {
+        expect(JSON.parse(String(init?.body))).toEqual({ refresh_token: "refresh-1" });
+        return { ...TOKENS, access_token: "access-2", refresh_token: "refresh-2" };
+      },
+    });
+    const client = new ApiClient(SERVER, tokens, fetch);
+    // Two requests at once share one refresh (the server would treat a second use as reuse).
+    await Promise.all([client.me(), client.me()]);
+    expect(fetch.calls.filter((c) => c === "POST /api/v1/auth/refresh")).toHaveLength(1);
+    expect(tokens.current?.refresh_token).toBe("refresh-2");
+    seen = [];
+    await client.me();
+    expect(seen).toEqual(["Bearer access-2"]);
+  });
+
+  it("a refused refresh signs out", async () => {
+    const tokens = memoryTokens();
+    const signedOut = jest.fn();
+    const fetch = scriptedFetch({
+      "GET /api/v1/me": { status: 401, body: { detail: "expired" } },
+      "POST /api/v1/auth/refresh": { status: 401, body: { detail: "accounts: refresh token reused" } },
+    });
+    const client = new ApiClient(SERVER, tokens, fetch, signedOut);
+    await expect(client.me()).rejects.toBeInstanceOf(ApiError);
+    expect(tokens.current).toBeNull();
+    expect(signedOut).toHaveBeenCalledTimes(1);
+  });
+
+  it("no network is an OfflineError, not an ApiError", async () => {
+    const client = new ApiClient(SERVER, memoryTokens(), scriptedFetch({ "/api/v1/feed": "offline" }));
+    await expect(client.feed()).rejects.toBeInstanceOf(OfflineError);
+  });
+
+  it("logout works offline", async () => {
+    const tokens = memoryTokens();
+    const client = new ApiClient(SERVER, tokens, scriptedFetch({ "POST /api/v1/auth/logout": "offline" }));
+    await client.logout();
+    expect(tokens.current).toBeNull();
+  });
+});
+
+describe("helpers", () => {
+  it("server URLs", () => {
+    expect(normalizeServerUrl(" https://news.example.org/ ")).toBe("https://news.example.org");
+    expect(() => normalizeServerUrl("news.example.org")).toThrow(/http/);
+  });
+
+  it("parses SSE across chunk boundaries", () => {
+    const first = parseSse("id: 5\nevent: story.updated\ndata: {\"a\":1}\n\n: keepalive\n\nid: 6\nevent: story.ch");
+    expect(first.events).toEqual([{ id: "5", type: "story.updated", data: "{\"a\":1}" }]);
+    const second = parseSse(first.rest + "ecked\ndata: x\n\n");
+    expect(second.events).toEqual([{ id: "6", type: "story.checked", data: "x" }]);
+  });
+
+  it("speed stays within 0.8–2.0", () => {
+    expect(clampSpeed(0.5)).toBe(0.8);
+    expect(clampSpeed(3)).toBe(2);
+    expect(clampSpeed(1.25)).toBe(1.25);
+  });
+
+  it("transcripts and times", () => {
+    expect(vttToText("WEBVTT\n\n1\n00:00.000 --> 00:02.000\nHello there.\n\n2\n00:02.000 --> 00:04.000\n안녕하세요.")).toBe("Hello there.\n안녕하세요.");
+    expect(formatTime(75.4)).toBe("1:15");
+  });
+
+  it("every string exists in both languages", () => {
+    expect(Object.keys(strings.ko).sort()).toEqual(Object.keys(strings.en).sort());
+    for (const value of Object.values(strings.ko)) expect(value.trim()).not.toBe("");
+  });
+});

@@ -1,0 +1,53 @@
+// Which NewsTalk server this app talks to; asked once, changeable in settings.
+import { useRouter } from "expo-router";
+import { useState } from "react";
+import { Text, TextInput } from "react-native";
+
+import { Button, Muted, Screen, Title, colors, styles } from "@/components/ui";
+import { DEMO_SERVER, useApp } from "@/state/app";
+
+export default function ServerScreen() {
+  const { t, server, setServer } = useApp();
+  const router = useRouter();
+  const [url, setUrl] = useState(server ?? (__DEV__ ? DEMO_SERVER : "https://"));
+  const [error, setError] = useState<string | null>(null);
+  const [checking, setChecking] = useState(false);
+
+  const submit = async () => {
+    setError(null);
+    setChecking(true);
+    try {
+      const base = url.trim().replace(/\/+$/, "");
+      const res = await fetch(`${base}/health`).catch(() => null);
+      if (!res || !res.ok) {
+        setError(t("serverUnreachable"));
+        return;
+      }
+      await setServer(base);
+      router.replace("/signin");
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setChecking(false);
+    }
+  };
+
+  return (
+    <Screen>
+      <Title>{t("serverTitle")}</Title>
+      <Muted>{t("serverHint")}</Muted>
+      <TextInput
+        accessibilityLabel={t("serverUrl")}
+        testID="server-url"
+        style={styles.input}
+        value={url}
+        onChangeText={setUrl}
+        autoCapitalize="none"
+        autoCorrect={false}
+        keyboardType="url"
+      />
+      {error ? <Text style={{ color: colors.danger }} testID="server-error">{error}</Text> : null}
+      <Button label={t("serverContinue")} onPress={submit} disabled={checking} testID="server-continue" />
+    </Screen>
+  );
+}
