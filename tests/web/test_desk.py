@@ -204,6 +204,10 @@ async def test_roles_anonymous_log_in_listeners_get_403_editors_see_review_admin
         assert (await client.get(path)).status_code == 200, path
     desk = (await client.get("/desk")).text
     assert "Claims waiting for review: 1" in desk
+    review = (await client.get("/desk/review")).text
+    assert '<a href="/desk/review" aria-current="page">' in review
+    assert "style=" not in review  # the CSP forbids inline styles: desk.css is linked
+    assert "/static/desk.css?v=" in review
     assert 'href="/desk/sources"' not in desk
     for path in admin_only:
         page = await client.get(path)
@@ -318,6 +322,7 @@ async def test_an_admin_manages_sources_and_their_opml(client: httpx.AsyncClient
     assert "HTTP 503 from server" in page
     assert "2 failures in a row" in page
     assert "every 900 s" in page
+    assert 'aria-label="Pause: Wire"' in page
 
     paused = await client.post(f"/desk/sources/{desk.sources[0]}/pause", data={"csrf": token})
     assert paused.status_code == 303

@@ -297,12 +297,12 @@ async def import_opml(request: Request, page: PageDep) -> Response:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         return await _sources_page(page, status=400, error=page.t("desk.opml_no_file"))
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_OPML_UPLOAD + 100_000:
             return await _sources_page(page, status=413, error=page.t("desk.opml_too_big"))
-    fields = _multipart_fields(content_type, body)
+    fields = _multipart_fields(content_type, bytes(body))
     if not ws.csrf_valid(
         page.settings, page.nonce, fields.get(ws.CSRF_FIELD, b"").decode("ascii", "replace")
     ):
