@@ -252,7 +252,7 @@ async def test_an_editor_confirms_and_overturns_verdicts_with_notes(
         data={"csrf": token, "decision": "overturn", "verdict": "disputed", "note": "Both figures appear."},
     )
     assert done.status_code == 303
-    assert done.headers["location"] == "/desk/review?done=overturned"
+    assert done.headers["location"] == f"/desk/review?done=overturned#claim-{desk.claim}"
     claim = (await client.get(f"/api/v1/claims/{desk.claim}")).json()
     assert (claim["verdict"], claim["review"]["status"]) == ("disputed", "overturned")
     assert claim["review"]["note"] == "Both figures appear."
@@ -264,9 +264,33 @@ async def test_an_editor_confirms_and_overturns_verdicts_with_notes(
     assert 'class="verdict disputed"' in story
     assert "Both figures appear." in story
 
-    confirm = await client.post(f"/desk/review/{desk.claim}", data={"csrf": token, "decision": "confirm"})
+    # A reviewed claim leaves the queue; its story's desk page still offers the review forms.
+    story_desk = f"/desk/stories/{desk.stories[0]}"
+    page = (await client.get(story_desk)).text
+    assert f'action="/desk/review/{desk.claim}"' in page
+    assert "Reviewed by an editor (overturned)" in page
+    assert "Both figures appear." in page
+    refused = await client.post(
+        f"/desk/review/{desk.claim}",
+        data={"csrf": token, "decision": "overturn", "verdict": "refuted", "next": story_desk},
+    )
+    assert refused.status_code == 422  # refuted is NewsTalk's own verdict: that is a confirm
+    assert "use decision=confirm" in refused.text
+    assert 'id="claims-h"' in refused.text
+    confirm = await client.post(
+        f"/desk/review/{desk.claim}",
+        data={"csrf": token, "decision": "confirm", "note": "Checked the filing.", "next": story_desk},
+    )
     assert confirm.status_code == 303
-    assert (await client.get(f"/api/v1/claims/{desk.claim}")).json()["review"]["status"] == "confirmed"
+    assert confirm.headers["location"] == f"{story_desk}?done=confirmed#claim-{desk.claim}"
+    claim = (await client.get(f"/api/v1/claims/{desk.claim}")).json()
+    assert (claim["verdict"], claim["review"]["status"]) == ("refuted", "confirmed")
+    # Only a story's desk page is a place to go back to.
+    elsewhere = await client.post(
+        f"/desk/review/{desk.claim}",
+        data={"csrf": token, "decision": "confirm", "next": "https://evil.example/"},
+    )
+    assert elsewhere.headers["location"].startswith("/desk/review?done=confirmed")
 
 
 async def test_an_editor_splits_and_merges_stories(client: httpx.AsyncClient, settings: Settings) -> None:

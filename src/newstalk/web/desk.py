@@ -7,6 +7,7 @@ checks apply unchanged; the desk checks the role first only to answer with a cle
 
 from __future__ import annotations
 
+import re
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -25,6 +26,7 @@ router = APIRouter(include_in_schema=False)
 VERDICTS = ("supported", "refuted", "disputed", "unverified")
 ROLES = tuple(r.value for r in Role)
 MAX_OPML_UPLOAD = 5_000_000
+_STORY_PAGE = re.compile(r"/desk/stories/(\d{1,18})")
 # What a finished action says on the page it returns to (?done=...).
 DONE = frozenset(
     {"confirmed", "overturned", "split", "merged", "added", "paused", "resumed", "removed", "retried", "role"}
@@ -115,21 +117,31 @@ async def review_claim(claim_id: int, request: Request, page: PageDep) -> Respon
     form = await _form(request, page)
     if isinstance(form, Response):
         return form
+    # Back to where the form was: the queue, or a story's desk page (its claims, reviewed or not).
+    back = _STORY_PAGE.fullmatch(form.get("next", ""))
+    story_id = int(back.group(1)) if back else None
+
+    async def again(status: int, error: str) -> Response:
+        if story_id is not None:
+            return await _story_page(page, story_id, status=status, error=error)
+        return await _review_page(page, status=status, error=error)
+
     decision = form.get("decision", "")
     body: dict[str, Any] = {"decision": decision, "note": form.get("note", "").strip()[:2000] or None}
     if decision == "overturn":
         verdict = form.get("verdict", "")
         if verdict not in VERDICTS:
-            return await _review_page(page, status=400, error=page.t("desk.review_pick_verdict"))
+            return await again(400, page.t("desk.review_pick_verdict"))
         body["verdict"] = verdict
     elif decision != "confirm":
-        return await _review_page(page, status=400, error=page.t("desk.review_bad_decision"))
+        return await again(400, page.t("desk.review_bad_decision"))
     try:
         await page.api.request("POST", f"/api/v1/claims/{claim_id}/review", json=body)
     except ApiError as exc:
-        return await _review_page(page, status=exc.status, error=problem(exc))
+        return await again(exc.status, problem(exc))
     done = "confirmed" if decision == "confirm" else "overturned"
-    return page.redirect(f"/desk/review?done={done}")
+    where = f"/desk/stories/{story_id}" if story_id is not None else "/desk/review"
+    return page.redirect(f"{where}?done={done}#claim-{claim_id}")
 
 
 # -- stories: split and merge ------------------------------------------------------------
@@ -145,15 +157,26 @@ async def stories(page: PageDep) -> Response:
 
 
 async def _story_page(page: Page, story_id: int, *, status: int = 200, error: str | None = None) -> Response:
+    api = page.api
     try:
-        story = await page.api.get(f"/api/v1/stories/{story_id}")
+        story, check = await api.gather(
+            api.get(f"/api/v1/stories/{story_id}"), api.get_or(None, f"/api/v1/stories/{story_id}/factcheck")
+        )
     except ApiError as exc:
         if exc.status in (404, 422):
             return page.not_found()
         raise
     if story.get("merged_into"):
         return page.redirect(f"/desk/stories/{story['merged_into']}")
-    return page.render("desk_story.html", status=status, story=story, error=error, done=done_of(page))
+    return page.render(
+        "desk_story.html",
+        status=status,
+        story=story,
+        check=check,
+        verdicts=VERDICTS,
+        error=error,
+        done=done_of(page),
+    )
 
 
 @router.get("/desk/stories/{story_id}", response_class=HTMLResponse)
