@@ -268,6 +268,8 @@ async def test_an_editor_confirms_and_overturns_verdicts_with_notes(
     story_desk = f"/desk/stories/{desk.stories[0]}"
     page = (await client.get(story_desk)).text
     assert f'action="/desk/review/{desk.claim}"' in page
+    assert "<title>Bus drivers settle pay · NewsTalk</title>" in page
+    assert page.count('id="claims-h"') == 1
     assert "Reviewed by an editor (overturned)" in page
     assert "Both figures appear." in page
     refused = await client.post(
