@@ -30,12 +30,13 @@ def _docs_assets() -> Path:
 
 def install(app: FastAPI) -> None:
     """Pages at ``/``, their assets at ``/static``, and ``/docs`` and ``/redoc`` without a CDN."""
-    from newstalk.web import listener, pages
+    from newstalk.web import desk, listener, pages
 
     app.mount(DOCS_ASSETS, CachedStatic(directory=_docs_assets()), name="docs-assets")
     app.mount("/static", CachedStatic(packages=[("newstalk.web", "static")]), name="static")
     app.include_router(pages.router)
     app.include_router(listener.router)
+    app.include_router(desk.router)
     openapi_url = app.openapi_url or "/openapi.json"
 
     @app.get("/docs", include_in_schema=False)

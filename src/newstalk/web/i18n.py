@@ -16,8 +16,9 @@ def strings(lang: str) -> dict[str, str]:
     """The strings of one language; English fills any key a translation lacks."""
 
     def load(code: str) -> dict[str, str]:
-        text = resources.files("newstalk.web").joinpath("i18n", f"{code}.json").read_text("utf-8")
-        data: dict[str, str] = json.loads(text)
+        folder = resources.files("newstalk.web").joinpath("i18n")
+        data: dict[str, str] = json.loads(folder.joinpath(f"{code}.json").read_text("utf-8"))
+        data.update(json.loads(folder.joinpath(f"desk.{code}.json").read_text("utf-8")))  # the desk's strings
         return data
 
     base = load(DEFAULT_LANGUAGE)
