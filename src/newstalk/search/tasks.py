@@ -4,7 +4,8 @@ A stage of its own rather than writes inside the collect and stories units: inde
 costs Kiwi time (a few ms per Korean article) that the stories stage's per-article
 budget cannot absorb, the index can lag a moment behind without harm, and a failure
 here retries on its own instead of rolling back ingestion. ``article.ingested`` makes
-an article findable by its words at once; ``story.updated``/``story.edited`` index the
+an article findable by its words at once, ``article.embedded`` by its meaning (the embed
+stage stored its vector); ``story.updated``/``story.edited`` index the
 story and refresh its members (category, embedding now present). Handlers are
 idempotent: text whose hash is unchanged is not tokenized or written again.
 """
