@@ -99,9 +99,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``newstalk up --demo`` in its own folder on a free port, until the demo stories are checked and spoken."""
+    """``newstalk up --demo`` in its own folder on a free port (module scope, like the browser).
+
+    Playwright's sync API runs its own event loop while the browser is open; closing both at
+    the end of the browser module keeps the async tests that follow on pytest's loop.
+    """
     home = tmp_path_factory.mktemp("newstalk-up")
     port = _free_port()
     env = {
@@ -137,7 +141,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.wait(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def conflicting_story(server: Server) -> dict[str, Any]:
     """A demo story whose fact-check refutes a claim with a conflicting number in the evidence."""
 
@@ -153,7 +157,7 @@ def conflicting_story(server: Server) -> dict[str, Any]:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spoken_story(server: Server, conflicting_story: dict[str, Any]) -> dict[str, Any]:
     """The story's audio in the default voice, synthesized (the pipeline records every story)."""
     story_id = conflicting_story["story"]["id"]
@@ -166,7 +170,7 @@ def spoken_story(server: Server, conflicting_story: dict[str, Any]) -> dict[str,
     return audio
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

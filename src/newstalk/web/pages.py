@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 
+from newstalk import __version__
 from newstalk.accounts import service as accounts
 from newstalk.accounts.service import Principal
 from newstalk.config import Settings
@@ -134,6 +135,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.globals["static_url"] = static_url
+    env.globals["app_version"] = __version__
     env.globals["languages"] = LANGUAGES
     env.filters["when"] = _local_time
     env.filters["iso"] = _iso

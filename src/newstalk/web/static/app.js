@@ -25,7 +25,19 @@
       return r.status === 204 ? null : r.json();
     });
   }
-  window.NewsTalk = { api: api, csrf: csrf, signedIn: signedIn };
+  // Client telemetry (docs/web.md): best effort, failures ignored, nothing personal.
+  function telemetry(events) {
+    var headers = { "Content-Type": "application/json" };
+    if (signedIn) { headers["X-CSRF-Token"] = csrf; }
+    fetch("/api/v1/telemetry", { method: "POST", credentials: "same-origin", keepalive: true, headers: headers,
+      body: JSON.stringify({ platform: "web", app_version: meta("app-version"), events: events }) }).catch(function () {});
+  }
+  window.addEventListener("load", function () {
+    try { if (sessionStorage.getItem("nt_started")) { return; } sessionStorage.setItem("nt_started", "1"); } catch (e) { return; }
+    setTimeout(function () { telemetry([{ type: "start", duration_ms: Math.round(performance.now()) }]); }, 0);
+  });
+  window.addEventListener("error", function () { telemetry([{ type: "crash" }]); });
+  window.NewsTalk = { api: api, csrf: csrf, signedIn: signedIn, telemetry: telemetry };
 
   function announce(text) { var s = document.getElementById("live-status"); if (s) { s.textContent = text; } }
 

@@ -189,6 +189,7 @@
     a.addEventListener("play", function () { el.toggle.textContent = t.tPause; if ("mediaSession" in navigator) { navigator.mediaSession.playbackState = "playing"; } });
     a.addEventListener("pause", function () { el.toggle.textContent = t.tPlay; saveProgress(false); if ("mediaSession" in navigator) { navigator.mediaSession.playbackState = "paused"; } });
     a.addEventListener("ended", function () { saveProgress(false); next(); });
+    a.addEventListener("error", function () { if (a.src) { window.NewsTalk.telemetry([{ type: "playback_error" }]); } });
     a.addEventListener("timeupdate", function () {
       el.time.textContent = fmt(a.currentTime) + " / " + fmt(a.duration);
       if (!saveTimer) { saveTimer = setTimeout(function () { saveTimer = null; if (!a.paused) { saveProgress(false); } }, 30000); }
