@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "a long enough passphrase"
 SERIOUS = ("serious", "critical")
+NOW_KEY = "nt_now"  # static/player.js: the current audio in localStorage
 
 
 def new_listener(browser: Any, server: Server, email: str, lang: str = "en") -> Any:
@@ -76,6 +77,17 @@ def test_a_listener_reads_checks_listens_asks_and_subscribes(
         assert page.evaluate("() => navigator.mediaSession.metadata && navigator.mediaSession.metadata.title")
         page.click("#player-toggle")
         page.wait_for_function("() => document.getElementById('audio').paused")
+        # Pausing saved where it stopped on the server (the position the mobile app resumes from).
+        saved = page.wait_for_function(
+            """async () => {
+                const now = JSON.parse(localStorage.getItem(NOW_KEY));
+                const r = await fetch('/api/v1/me/positions/' + encodeURIComponent(now.audio));
+                const p = await r.json();
+                return p.position_s >= 1 ? p.position_s : null;
+            }""".replace("NOW_KEY", repr(NOW_KEY)),
+            timeout=10_000,
+        )
+        assert saved.json_value() >= 1
 
         # Ask: the answer cites quotes, in a saved thread.
         # The claim itself as the question: the coverage certainly has sentences about it.

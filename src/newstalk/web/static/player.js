@@ -74,7 +74,7 @@
   }
 
   function attach(audio, autoplay, resumeAt) {
-    now = { id: audio.story_id, title: audio.title, url: audio.url, transcript: audio.transcript_url,
+    now = { id: audio.story_id, audio: audio.id, title: audio.title, url: audio.url, transcript: audio.transcript_url,
       chapters: audio.chapters_url, character: (audio.characters || [])[0] || "", time: resumeAt || 0 };
     store(NOW_KEY, now);
     el.title.textContent = now.title;
@@ -98,24 +98,29 @@
   }
 
   // Where this listener stopped last time: their latest "listened" feedback for the story.
-  function resumePoint(storyId, duration) {
-    return api("GET", "/api/v1/me/feedback?story_id=" + storyId + "&limit=1").then(function (page) {
-      var last = (page.items || [])[0];
-      if (!last || last.event !== "listened" || last.percent >= 98 || !duration) { return 0; }
-      return duration * last.percent / 100;
+  function resumePoint(audioId, duration) {
+    // Where this listener stopped in this file, on any device (the mobile app saves there too).
+    if (!audioId) { return Promise.resolve(0); }
+    return api("GET", "/api/v1/me/positions/" + encodeURIComponent(audioId)).then(function (p) {
+      var at = p.position_s || 0;
+      return (!duration || at >= duration - 2) ? 0 : at;
     }, function () { return 0; });
   }
 
+  function send(method, path, body, final) {
+    fetch(path, { method: method, credentials: "same-origin", keepalive: !!final,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": window.NewsTalk.csrf }, body: JSON.stringify(body) }).catch(function () {});
+  }
+
   function saveProgress(final) {
-    if (!now || !now.id || !el.audio.duration) { return; }
-    var percent = Math.round(100 * el.audio.currentTime / el.audio.duration);
-    if (el.audio.ended) { percent = 100; }
+    if (!now || !now.audio || !el.audio.duration) { return; }
+    var at = el.audio.ended ? 0 : Math.floor(el.audio.currentTime);
     now.time = el.audio.currentTime; store(NOW_KEY, now);
-    if (percent === lastSaved || percent < 1) { return; }
-    lastSaved = percent;
-    var body = JSON.stringify({ story_id: Number(now.id), event: "listened", percent: percent });
-    fetch("/api/v1/me/feedback", { method: "POST", credentials: "same-origin", keepalive: !!final,
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": window.NewsTalk.csrf }, body: body }).catch(function () {});
+    if (at === lastSaved) { return; }
+    lastSaved = at;
+    send("PUT", "/api/v1/me/positions/" + encodeURIComponent(now.audio), { position_s: at }, final);
+    // A finished listen is feedback the personal feed learns from (once, not every save).
+    if (el.audio.ended && now.id) { send("POST", "/api/v1/me/feedback", { story_id: Number(now.id), event: "listened", percent: 100 }, final); }
   }
 
   function poll(statusUrl, title, storyId, tries) {
@@ -126,7 +131,7 @@
     a.title = title; a.story_id = storyId;
     if (a.status === "ready") {
       status("");
-      return resumePoint(storyId, a.duration_s).then(function (at) { lastSaved = -1; attach(a, true, at); });
+      return resumePoint(a.id, a.duration_s).then(function (at) { lastSaved = -1; attach(a, true, at); });
     }
     if (a.status === "pending" && tries < 90) {
       status(document.body.dataset.tPending || "…");
@@ -205,7 +210,7 @@
     setSpeed(load(SPEED_KEY, 1));
     renderQueue();
     var last = load(NOW_KEY, null);
-    if (last && last.url) { attach({ story_id: last.id, title: last.title, url: last.url, transcript_url: last.transcript, chapters_url: last.chapters, characters: [last.character] }, false, last.time); }
+    if (last && last.url) { attach({ id: last.audio, story_id: last.id, title: last.title, url: last.url, transcript_url: last.transcript, chapters_url: last.chapters, characters: [last.character] }, false, last.time); }
   }
 
   window.NewsTalkPlayer = { init: init, playStory: playStory, enqueue: enqueue };
