@@ -30,6 +30,9 @@ needs_parallel = pytest.mark.skipif(
         ("정부는 3조 원을 투입한다.", "ko", 3e12, "krw", "3조 원"),
         ("초당 12조3천억 번의 계산", "ko", 12.3e12, "times", "12조3천억 번"),
         ("관중 1만5000명이 모였다.", "ko", 15000.0, "person", "1만5000명"),
+        # Inside a 만/억 group 천, 백 and 십 add up: (4천 + 200) × 억, not 4천 and 200억.
+        ("예산 4천200억 원을 편성했다.", "ko", 4.2e11, "krw", "4천200억 원"),
+        ("시위대 3천200명이 모였다.", "ko", 3200.0, "person", "3천200명"),
         ("실업률이 3.5퍼센트로 올랐다.", "ko", 3.5, "percent", "3.5퍼센트"),
         ("두 명이 다쳤다.", "ko", 2.0, "person", "두 명"),
         ("83마일의 배선", "ko", 83.0, "mile", "83마일"),
@@ -62,6 +65,7 @@ def test_approximate_quantities_are_marked() -> None:
 def test_rounding_precision_follows_the_written_digits() -> None:
     assert extract("$1.1 billion", "en").quantities[0].precision == pytest.approx(1e8)
     assert extract("1억1천만 달러", "ko").quantities[0].precision == pytest.approx(1e7)
+    assert extract("4천200억 원", "ko").quantities[0].precision == pytest.approx(1e8)
     assert extract("12 dead", "en").quantities[0].precision == 1.0
 
 

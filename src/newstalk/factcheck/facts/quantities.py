@@ -210,36 +210,39 @@ class _Amount:
 
 
 def _parse_amount(text: str, num: str, num_end: int) -> _Amount:
-    """Read "1억1천만", "12조3천억", "3천" or a plain number whose digits end at ``num_end``."""
-    group = float(num.replace(",", ""))
-    group_precision = _digits_precision(num)
-    total = 0.0
-    finest = group_precision
+    """Read "1억1천만", "12조3천억", "4천200억", "3천" or a plain number whose digits end at ``num_end``.
+
+    Korean groups numbers by 만, 억, 조 and 경; inside a group, 십, 백 and 천 add up, so
+    "4천200억" is (4천 + 200) × 억 = 420,000,000,000 and "3천200명" is 3,200 people.
+    """
+    value = float(num.replace(",", ""))
+    precision = _digits_precision(num)
+    total = 0.0  # finished groups
+    group = 0.0  # the group being read, before its 만/억/조/경: "4천200"
+    group_precision = float("inf")
+    finest = float("inf")
     pos = num_end
     korean = False
-    last_big = float("inf")
     while True:
         m = _KO_MULT.match(text, pos)
         small = m["small"] if m else None
         big = m["big"].strip() if m and m["big"] else None
-        if m is None or (not small and not big):
-            total += group
-            finest = min(finest, group_precision) if korean else group_precision
-            break
-        korean = True
         if small:
-            group *= _KO_SMALL[small]
-            group_precision *= _KO_SMALL[small]
-        pos = m.end()
-        if not big:
-            finest = min(finest, group_precision) if total else group_precision
-            total += group
+            value *= _KO_SMALL[small]
+            precision *= _KO_SMALL[small]
+        if small or big:
+            korean = True
+            pos = m.end()  # type: ignore[union-attr]
+        group += value
+        group_precision = min(group_precision, precision)
+        if big:
+            total += group * _KO_BIG[big]
+            finest = min(finest, group_precision * _KO_BIG[big])
+            group, group_precision = 0.0, float("inf")
+        if not small and not big:
             break
-        multiplier = _KO_BIG[big]
-        total += group * multiplier
-        finest = group_precision * multiplier
-        last_big = multiplier
-        # A following segment continues the number: "1억1천만", "1억 2000만", "1만5000".
+        # A following segment continues the number: "1억1천만", "1억 2000만", "1만5000", "4천200억".
+        last_unit = _KO_BIG[big] if big else _KO_SMALL[small]  # type: ignore[index]
         nxt = _NUM_AT.match(text, pos)
         if nxt is None or nxt["cur"]:
             break
@@ -247,11 +250,14 @@ def _parse_amount(text: str, num: str, num_end: int) -> _Amount:
         has_mult = bool(after and (after["small"] or after["big"]))
         glued = nxt.start("num") == pos
         seg_value = float(nxt["num"].replace(",", ""))
-        if not has_mult and (not glued or seg_value >= last_big):
+        if not has_mult and (not glued or seg_value >= last_unit):
             break
-        group = seg_value
-        group_precision = _digits_precision(nxt["num"])
+        value = seg_value
+        precision = _digits_precision(nxt["num"])
         pos = nxt.end()
+    total += group
+    if group:
+        finest = min(finest, group_precision)
     return _Amount(total, finest, pos, korean)
 
 
