@@ -115,13 +115,14 @@ async def mark_processed(session: AsyncSession, stage: str, event_ids: Sequence[
         return 0
     now = utcnow()
     rows = [{"stage": stage, "event_id": i, "processed_at": now} for i in event_ids]
+    # RETURNING, not rowcount: the PostgreSQL driver reports -1 for a multi-row INSERT.
     stmt = (
         _insert(session, ProcessedEvent)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["stage", "event_id"])
+        .returning(ProcessedEvent.event_id)
     )
-    result = await session.execute(stmt)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len((await session.execute(stmt)).all())
 
 
 async def already_processed(db: Database, stage: str, event_ids: Sequence[int]) -> set[int]:
