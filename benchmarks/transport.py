@@ -243,7 +243,8 @@ def run_one(
             out_rows.append(
                 {
                     "bus": bus,
-                    "workers": 1 if stage in SINGLE_WRITERS else workers,
+                    # A single writer runs one process whatever the run's worker count.
+                    "workers": f"1 (run of {workers})" if stage in SINGLE_WRITERS else str(workers),
                     "stage": stage,
                     "done": f"{len(done)}/{len(measured)}",
                     "rate": len(done) / span if span else 0.0,
