@@ -286,7 +286,8 @@ def test_sources_add_with_an_interval_and_list_shows_why(
     assert listed.stdout.strip().split("\t")[4] == "polled every 3600 s: set by source"
 
 
-def test_worker_serves_its_metrics_with_metrics_port(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_worker_serves_its_metrics_with_metrics_port(database_url: str, tmp_path: Path, how: str) -> None:
     import socket
     import time
     import urllib.request
@@ -296,8 +297,13 @@ def test_worker_serves_its_metrics_with_metrics_port(database_url: str, tmp_path
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSTALK_")}
     env["NEWSTALK_DATABASE_URL"] = database_url
+    args = [str(NEWSTALK), "worker", "live"]
+    if how == "flag":
+        args += ["--metrics-port", str(port)]
+    else:  # how Kubernetes sets it (deploy/k8s/base/config.yaml)
+        env["NEWSTALK_METRICS_PORT"], env["NEWSTALK_METRICS_HOST"] = str(port), "127.0.0.1"
     proc = subprocess.Popen(
-        [str(NEWSTALK), "worker", "live", "--metrics-port", str(port)],
+        args,
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,

@@ -213,10 +213,11 @@ def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
 
 
 MetricsPortOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--metrics-port",
-        help="Serve Prometheus /metrics on this port of 127.0.0.1 (0: none; the API serves the shared gauges).",
+        help="Serve Prometheus /metrics on this port of NEWSTALK_METRICS_HOST (default 127.0.0.1; "
+        "0: none; default NEWSTALK_METRICS_PORT; the API serves the shared gauges).",
         min=0,
         max=65535,
     ),
@@ -227,7 +228,7 @@ def _run_roles(
     settings: Settings,
     stages: list[str] | None,
     scheduler: bool,
-    metrics_port: int = 0,
+    metrics_port: int | None = None,
     relay: bool | None = None,
 ) -> None:
     import asyncio
@@ -238,10 +239,11 @@ def _run_roles(
     from newstalk.runtime import Services
 
     metrics.BUILD_INFO.labels(__version__).set(1)
-    if metrics_port:
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if port:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY)
+        start_http_server(port, addr=settings.metrics_host, registry=metrics.REGISTRY)
 
     async def main() -> None:
         services = Services.build(settings)
@@ -268,7 +270,7 @@ def worker(
     stage: Annotated[
         str, typer.Argument(help="A stage name (collect, extract, stories, ...), 'all', or 'relay'.")
     ],
-    metrics_port: MetricsPortOpt = 0,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Run one pipeline stage (or all of them) until SIGTERM.
 

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # JSON the backup job writes after each successful base backup (scripts/backup.sh);
     # /metrics exports it as newstalk_backup_last_success_timestamp_seconds and _size_bytes.
     backup_status_file: Path | None = None
+    # Workers and the scheduler serve Prometheus /metrics here (0: none; `--metrics-port`
+    # overrides). Kubernetes sets 9100 on 0.0.0.0 so Prometheus can scrape the pods.
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     api_max_body_bytes: int = Field(1024 * 1024, ge=1024)
 
     # fetching

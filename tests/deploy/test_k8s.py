@@ -198,6 +198,32 @@ def test_network_policies_deny_by_default_and_open_only_the_needed_flows() -> No
                 assert peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0"
 
 
+def test_every_process_is_scraped_from_the_monitoring_namespace_only() -> None:
+    # The API serves /metrics on 8000; workers and the scheduler on NEWSTALK_METRICS_PORT.
+    (config,) = [c for name, c in of("production", "ConfigMap").items() if name.startswith("newstalk-config")]
+    assert (config["data"]["NEWSTALK_METRICS_PORT"], config["data"]["NEWSTALK_METRICS_HOST"]) == (
+        "9100",
+        "0.0.0.0",
+    )
+    for name, deployment in of("production", "Deployment").items():
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == ("8000" if name.endswith("-api") else "9100"), name
+    metrics_in = of("production", "NetworkPolicy")["metrics-ingress"]["spec"]["ingress"]
+    assert metrics_in == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "newstalk-ai-monitoring"}
+                    }
+                }
+            ],
+            "ports": [{"port": 9100, "protocol": "TCP"}],
+        }
+    ]
+
+
 def test_processes_get_no_kubernetes_api_rights_and_the_deployer_cannot_rewire_the_network() -> None:
     accounts = of("production", "ServiceAccount")
     assert all(sa["automountServiceAccountToken"] is False for sa in accounts.values())
