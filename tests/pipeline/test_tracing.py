@@ -22,7 +22,7 @@ from tests.support.newsroom import stage_worker
 
 pytestmark = pytest.mark.anyio
 
-STAGES = ("collect", "stories", "factcheck", "briefings", "speech")
+STAGES = ("collect", "embed", "stories", "factcheck", "briefings", "speech")
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ async def test_one_article_is_one_trace_from_the_api_to_audio(
         for s in in_trace
         if s.attributes and "newstalk.stage" in s.attributes
     }
-    assert {"collect", "stories", "factcheck", "briefings", "speech"} <= stages
+    assert set(STAGES) <= stages
     # Every span of the trace hangs under another one of it, up to the API request.
     by_id = {s.context.span_id: s for s in in_trace}
     for s in in_trace:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from newstalk.pipeline import topics
 from newstalk.web import session as ws
 from newstalk.web.client import ApiError
 from newstalk.web.pages import CsrfRefused, Page, PageDep, csrf_refused, read_form
@@ -220,6 +221,7 @@ async def _settings_page(page: Page, *, status: int = 200, **extra: Any) -> Resp
         "categories": CATEGORIES,
         "characters": CHARACTERS,
         "speeds": SPEEDS,
+        "webhook_topics": topics.LIVE_TOPICS,
         "new_key": None,
         "new_hook": None,
         "error": None,
@@ -275,11 +277,7 @@ async def settings_action(action: str, request: Request, page: PageDep) -> Respo
             await api.request("DELETE", f"/api/v1/me/api-keys/{action.removeprefix('api-keys-revoke-')}")
             return page.redirect("/settings#keys")
         if action == "webhooks":
-            types = [
-                t
-                for t in form.getlist("event_types")
-                if t in ("story.updated", "story.checked", "audio.ready")
-            ]
+            types = [t for t in form.getlist("event_types") if t in topics.LIVE_TOPICS]
             created = await api.request(
                 "POST",
                 "/api/v1/webhooks",
