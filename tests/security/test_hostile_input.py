@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -151,9 +152,13 @@ def test_hostile_strings_in_every_operation_never_give_a_server_error(hostile_ap
             if isinstance(case.body, dict | list | str) and "json" in (case.media_type or ""):
                 # Sent as an attacker's client would: \ud800 escapes in ASCII JSON (the
                 # client library refuses to encode a lone surrogate itself).
+                # Path parameters percent-encoded, as case.call() does (a raw NUL is no URL).
+                path = case.operation.path.format(
+                    **{k: quote(str(v), safe="") for k, v in (case.path_parameters or {}).items()}
+                )
                 response = httpx.request(
                     case.method,
-                    BASE[0] + case.formatted_path,
+                    BASE[0] + path,
                     params=case.query or None,
                     content=json.dumps(case.body).encode(),
                     headers={**(case.headers or {}), **AUTH, "content-type": "application/json"},

@@ -30,7 +30,7 @@ from tests.stories.test_stories_flow import (
     item,
 )
 from tests.support.feedserver import FeedServer
-from tests.support.newsroom import subscribe_and_collect
+from tests.support.newsroom import stage_worker, subscribe_and_collect
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -124,6 +124,7 @@ async def test_stage_refresh_in_small_batches_matches_a_full_reread(
         ),
     }
     await subscribe_and_collect(client, services, feed_server, admin, feeds)
+    await drain(stage_worker(services, "embed"))  # the features stories reads
     stage = next(s for s in all_stages(services.settings) if s.name == "stories")
     # Two articles per unit: stories grow across units, so later refreshes are incremental.
     await drain(StageWorker(services, dataclasses.replace(stage, batch_size=2)))

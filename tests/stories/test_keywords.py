@@ -1,5 +1,3 @@
-import time
-
 import pytest
 
 from newstalk.stories.keywords import keywords, merge_keywords
@@ -64,14 +62,10 @@ def test_merge_keywords_votes_by_rank() -> None:
     assert merged == ["Grindavik", "volcano"]
 
 
-def test_english_two_kilobyte_article_under_five_ms() -> None:
+def test_a_repeated_two_kilobyte_article_keeps_its_keywords() -> None:
+    # Repetition must not change what the article is about (speed: benchmarks/stories.py).
     text = (EN_ARTICLE + " ") * 5
     assert 1800 < len(text) < 2600
-    keywords(text, "en")
-    timings = []
-    for _ in range(15):
-        started = time.perf_counter()
-        keywords(text, "en")
-        timings.append(time.perf_counter() - started)
-    # The best of 15 runs filters out a busy CI box; the budget is 5 ms.
-    assert min(timings) < 0.005, f"{min(timings) * 1000:.1f} ms"
+    found = keywords(text, "en")
+    assert {"Grindavik", "Met Office"} <= set(found)
+    assert found == keywords(text, "en")
