@@ -4,8 +4,8 @@ A real ``newstalk worker collect`` subprocess on ``NEWSTALK_BUS=kafka`` polls fe
 local server; one feed is a straggler, so the worker is SIGKILLed with part of a batch
 committed and its offsets not. Then the broker (Tansu, in memory) restarts: it comes back
 empty, so the relay of the restarted worker creates the topics again and publishes the
-outbox rows it still keeps; consumers skip the events they have processed. The stories
-and live stages then run here, the broker restarts once more, and everything is read
+outbox rows it still keeps; consumers skip the events they have processed. The embed,
+stories and live stages then run here, the broker restarts once more, and everything is read
 again. A second test runs ``newstalk worker all`` on Kafka with a Korean and an English feed. Every article is stored once, every ``story.updated`` event reaches ``live`` once,
 and nothing is left in the outbox, on a partition, or among the dead letters.
 """
@@ -131,15 +131,15 @@ async def test_killed_worker_and_restarted_broker_lose_and_double_nothing(
     assert second.wait(timeout=30) == 0, second.log()
     assert "Traceback" not in second.log(), second.log()
 
-    # Stories and live run here; then the broker restarts once more and all is read again.
-    stories, live = stage_worker(services, "stories"), stage_worker(services, "live")
-    await drain(stories, live, timeout_s=180)
+    # Embed, stories and live run here; then the broker restarts once more and all is read again.
+    embed, stories, live = (stage_worker(services, name) for name in ("embed", "stories", "live"))
+    await drain(embed, stories, live, timeout_s=180)
     async with services.db.read() as session:
         live_before = int(await session.scalar(select(func.count()).select_from(LiveEvent)) or 0)
     assert isinstance(services.transport, KafkaTransport)
     await services.transport.aclose()
     broker.restart()
-    assert await drain(stories, live, timeout_s=120) == 0  # replayed, every event skipped
+    assert await drain(embed, stories, live, timeout_s=120) == 0  # replayed, every event skipped
 
     async with services.db.read() as session:
         urls_stored = list((await session.scalars(select(Article.url))).all())
