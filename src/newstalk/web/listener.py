@@ -93,18 +93,7 @@ async def thread(thread_id: int, page: PageDep) -> Response:
 
 @router.post("/ask/{thread_id}/delete")
 async def delete_thread(thread_id: int, request: Request, page: PageDep) -> Response:
-    if (login := sign_in_first(page)) is not None:
-        return login
-    try:
-        await read_form(request, page)
-    except CsrfRefused:
-        return csrf_refused(page)
-    try:
-        await page.api.request("DELETE", f"/api/v1/ask/threads/{thread_id}")
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-    return page.redirect("/ask")
+    return await _delete_then(request, page, f"/api/v1/ask/threads/{thread_id}", "/ask")
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -183,6 +172,11 @@ async def subscribe(request: Request, page: PageDep) -> Response:
 
 @router.post("/listen/podcasts/{podcast_id}/revoke")
 async def revoke_podcast(podcast_id: int, request: Request, page: PageDep) -> Response:
+    return await _delete_then(request, page, f"/api/v1/podcasts/{podcast_id}", "/listen")
+
+
+async def _delete_then(request: Request, page: Page, api_path: str, back: str) -> Response:
+    """A signed-in form's DELETE of one of the listener's things (already gone is fine), then ``back``."""
     if (login := sign_in_first(page)) is not None:
         return login
     try:
@@ -190,11 +184,11 @@ async def revoke_podcast(podcast_id: int, request: Request, page: PageDep) -> Re
     except CsrfRefused:
         return csrf_refused(page)
     try:
-        await page.api.request("DELETE", f"/api/v1/podcasts/{podcast_id}")
+        await page.api.request("DELETE", api_path)
     except ApiError as exc:
         if exc.status != 404:
             raise
-    return page.redirect("/listen")
+    return page.redirect(back)
 
 
 CATEGORIES = ("politics", "economy", "society", "world", "tech", "culture", "sports", "entertainment")
