@@ -167,7 +167,7 @@ async def test_killed_worker_and_restarted_broker_lose_and_double_nothing(
     assert {e.id for e in updated} <= live_processed
     # (The live stage folds a batch's versions of one story into one row, on either transport.)
     assert {r.story_id for r in live_updates} == {e.payload["story_id"] for e in updated}
-    assert len({(r.story_id, r.payload.get("version")) for r in live_updates}) == len(live_updates)
+    assert len({(r.story_id, r.payload["story"]["version"]) for r in live_updates}) == len(live_updates)
     assert live_after == live_before
     # Nothing stuck: the outbox is relayed, no dead letters, the last drain read to the end.
     assert await outbox_backlog(services.db) == 0
