@@ -292,13 +292,11 @@ def test_logs_are_read_only_from_every_newstalk_node_and_shipped_to_loki() -> No
     endpoint = collector["exporters"]["otlphttp/loki"]["endpoint"]
     (loki,) = of("monitoring", "Service")["loki"]["spec"]["ports"]
     assert endpoint == f"http://loki.newstalk-ai-monitoring.svc:{loki['port']}/otlp"
-    datasources = yaml.safe_load(
-        next(
-            d
-            for n, d in of("monitoring", "ConfigMap").items()
-            if n.startswith("newstalk-grafana-provisioning")
-        )["data"]["grafana-datasources.yaml"]
-    )["datasources"]
+    (provisioned,) = [
+        d for n, d in of("monitoring", "ConfigMap").items() if n.startswith("newstalk-grafana-datasources")
+    ]
+    assert provisioned["metadata"]["labels"]["grafana_datasource"] == "1"
+    datasources = yaml.safe_load(provisioned["data"]["grafana-datasources-logs.yaml"])["datasources"]
     by_uid = {d["uid"]: d for d in datasources}
     assert by_uid["loki"]["url"] == f"http://loki.newstalk-ai-monitoring.svc:{loki['port']}"
     assert by_uid["loki"]["jsonData"]["derivedFields"][0]["datasourceUid"] == "jaeger"
