@@ -322,6 +322,27 @@ def test_only_the_log_collector_reaches_loki_and_it_reaches_nothing_else() -> No
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "log-collector"}},
         }
     ]
+    # Prometheus, and only Prometheus's namespace, reads the collector's metrics (the log alerts).
+    (metrics_in,) = policies["log-collector-metrics-ingress"]["spec"]["ingress"]
+    assert metrics_in == {
+        "from": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "newstalk-ai-monitoring"}}}
+        ],
+        "ports": [{"port": 8888, "protocol": "TCP"}],
+    }
+    (daemonset,) = of("logging", "DaemonSet").values()
+    annotations = daemonset["spec"]["template"]["metadata"]["annotations"]
+    assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "8888")
+    out = of("monitoring", "NetworkPolicy")["monitoring-flows"]["spec"]["egress"]
+    assert {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "newstalk-ai-logging"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "log-collector"}},
+            }
+        ],
+        "ports": [{"port": 8888, "protocol": "TCP"}],
+    } in out
     (loki,) = of("monitoring", "StatefulSet").values()
     spec = loki["spec"]["template"]["spec"]
     assert spec["securityContext"]["runAsNonRoot"] is True
