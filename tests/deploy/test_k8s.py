@@ -222,6 +222,15 @@ def test_every_process_is_scraped_from_the_monitoring_namespace_only() -> None:
             "ports": [{"port": 9100, "protocol": "TCP"}],
         }
     ]
+    # ...and the monitoring namespace's own egress policy lets Prometheus out to both ports.
+    out = of("monitoring", "NetworkPolicy")["monitoring-flows"]["spec"]["egress"]
+    to_newstalk = [
+        rule
+        for rule in out
+        for peer in rule.get("to", [])
+        if "newstalk-ai-prod" in str(peer.get("namespaceSelector", {}))
+    ]
+    assert {p["port"] for rule in to_newstalk for p in rule["ports"]} == {8000, 9100}
 
 
 def test_processes_get_no_kubernetes_api_rights_and_the_deployer_cannot_rewire_the_network() -> None:
