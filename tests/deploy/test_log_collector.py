@@ -265,6 +265,11 @@ def test_a_stage_line_keeps_every_correlation_field_and_the_trace(
     assert record["spanId"] == SPAN_ID
     assert record["severityText"] == "warning"
     assert record["severityNumber"] == 13  # WARN
+    # The timestamp is the line's own "time" (millisecond precision), not when the collector read it.
+    stamp = int(record["timeUnixNano"])
+    assert stamp % 1_000_000 == 0
+    assert stamp != int(record["observedTimeUnixNano"])
+    assert abs(stamp / 1e9 - time.time()) < 600
     assert _attributes(record["attributes"]) == {
         "request_id": "req-stage-1",
         "listener": listener_hash(42, "a-test-secret"),
