@@ -285,3 +285,64 @@ def test_a_line_that_is_not_json_is_kept_whole(shipped: tuple[str, list[dict[str
     _, records = shipped
     bodies = [r["body"].get("stringValue") for r in records]
     assert "Traceback (most recent call last): not JSON" in bodies
+
+
+class _Refuser(BaseHTTPRequestHandler):
+    """A store that refuses every batch (HTTP 400, as Loki answers a line too old to take)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_series_the_log_alerts_read_are_what_the_collector_serves(
+    collector: Path, tmp_path: Path
+) -> None:
+    ours = tmp_path / "pods" / f"newstalk-ai-prod_{POD}_{POD_UID}" / "newstalk"
+    ours.mkdir(parents=True)
+    (ours / "0.log").write_text(_cri(_stage_line()), encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuser)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = _free_port()
+    config = log_collector.local_config(tmp_path / "pods", f"http://127.0.0.1:{server.server_port}", port)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    process = subprocess.Popen(
+        [str(collector), f"--config={tmp_path / 'config.yaml'}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        series: dict[str, float] = {}
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
+                text = ""
+            series = {
+                line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("otelcol_exporter_") and 'exporter="otlphttp/loki"' in line
+            }
+            if series.get("otelcol_exporter_send_failed_log_records_total", 0) >= 1:
+                break
+            time.sleep(0.5)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        server.shutdown()
+        server.server_close()
+    # deploy/monitoring/newstalk-alerts.yaml: NewsTalkLogShippingStalled and NewsTalkLogsDropped.
+    assert series["otelcol_exporter_send_failed_log_records_total"] == 1
+    assert series["otelcol_exporter_queue_capacity"] == 5000
+    assert "otelcol_exporter_queue_size" in series
+    rules = (ROOT / "deploy/monitoring/newstalk-alerts.yaml").read_text()
+    for name in ("queue_size", "queue_capacity", "send_failed_log_records_total"):
+        assert f'otelcol_exporter_{name}{{exporter="otlphttp/loki"}}' in rules
