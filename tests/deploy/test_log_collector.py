@@ -190,6 +190,11 @@ def shipped(
         f.write(_cri(stage[:40], partial=True))
         f.write(_cri(stage[40:]))
         f.write(_cri("Traceback (most recent call last): not JSON"))
+    job = pods / f"newstalk-ai-prod_newstalk-migrate-x7k2p_{POD_UID[:-1]}c" / "newstalk"
+    job.mkdir(parents=True)
+    (job / "0.log").write_text(
+        _cri('{"time": "2026-12-04T09:41:02.118+00:00", "level": "info", "message": "migrated"}')
+    )
     other = pods / "kube-system_coredns-1_1234" / "coredns"
     other.mkdir(parents=True)
     (other / "0.log").write_text(_cri("coredns line that must not be shipped"))
@@ -206,7 +211,7 @@ def shipped(
             [str(collector), f"--config={tmp_path / 'config.yaml'}"], stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        expected = len(lines) + 2
+        expected = len(lines) + 3
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             with _Receiver.lock:
@@ -241,6 +246,7 @@ def test_a_request_is_found_by_its_request_id_with_pod_labels(
         assert record["resource"] == {
             "k8s.namespace.name": "newstalk-ai-prod",
             "k8s.pod.name": POD,
+            "k8s.deployment.name": "newstalk-api",
             "k8s.pod.uid": POD_UID,
             "k8s.container.name": "newstalk",
             "k8s.container.restart_count": "0",
@@ -279,6 +285,14 @@ def test_a_stage_line_keeps_every_correlation_field_and_the_trace(
         "logger": "newstalk.test.logcollector",
         "log.iostream": "stderr",
     }
+
+
+def test_a_jobs_pod_has_no_deployment_label(shipped: tuple[str, list[dict[str, Any]]]) -> None:
+    _, records = shipped
+    (record,) = [r for r in records if r["body"].get("stringValue") == "migrated"]
+    assert record["resource"]["k8s.pod.name"] == "newstalk-migrate-x7k2p"
+    assert "k8s.deployment.name" not in record["resource"]
+    assert record["timeUnixNano"] == "1796377262118000000"
 
 
 def test_a_line_that_is_not_json_is_kept_whole(shipped: tuple[str, list[dict[str, Any]]]) -> None:
