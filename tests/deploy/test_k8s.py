@@ -222,6 +222,15 @@ def test_every_process_is_scraped_from_the_monitoring_namespace_only() -> None:
             "ports": [{"port": 9100, "protocol": "TCP"}],
         }
     ]
+    # ...and the monitoring namespace's own egress policy lets Prometheus out to both ports.
+    out = of("monitoring", "NetworkPolicy")["monitoring-flows"]["spec"]["egress"]
+    to_newstalk = [
+        rule
+        for rule in out
+        for peer in rule.get("to", [])
+        if "newstalk-ai-prod" in str(peer.get("namespaceSelector", {}))
+    ]
+    assert {p["port"] for rule in to_newstalk for p in rule["ports"]} == {8000, 9100}
 
 
 def test_processes_get_no_kubernetes_api_rights_and_the_deployer_cannot_rewire_the_network() -> None:
@@ -250,3 +259,107 @@ def test_secrets_come_from_aws_secrets_manager_per_environment() -> None:
     config = of("production", "ConfigMap")["newstalk-config"]["data"]
     assert config["NEWSTALK_ENVIRONMENT"] == "production"
     assert not any("SECRET" in k or "PASSWORD" in k for k in config)
+
+
+def test_logs_are_read_only_from_every_newstalk_node_and_shipped_to_loki() -> None:
+    (ns,) = of("logging", "Namespace").values()
+    assert ns["metadata"]["name"] == "newstalk-ai-logging"
+    (daemonset,) = of("logging", "DaemonSet").values()
+    spec = daemonset["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert not of("logging", "Role")
+    assert not of("logging", "ClusterRole")
+    # Every node group NewsTalk pods are placed on (all labelled newstalk.io/node-group), tainted
+    # ones (ai, memory) included.
+    (term,) = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert term["matchExpressions"] == [{"key": "newstalk.io/node-group", "operator": "Exists"}]
+    tainted = {t["key"] for pod in pods("production").values() for t in pod.get("tolerations", [])}
+    assert tainted == {"newstalk.io/node-group"}
+    assert spec["tolerations"] == [
+        {"key": "newstalk.io/node-group", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    (c,) = spec["containers"]
+    sc = c["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["privileged"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert set(c["resources"]) == {"requests", "limits"}
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert mounts["pod-logs"] == {"name": "pod-logs", "mountPath": "/var/log/pods", "readOnly": True}
+    hostpaths = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
+    assert hostpaths == {"pod-logs": "/var/log/pods", "checkpoints": "/var/lib/otelcol/newstalk-logs"}
+    (config,) = of("logging", "ConfigMap").values()
+    collector = yaml.safe_load(config["data"]["log-collector-config.yaml"])
+    assert collector["receivers"]["filelog/newstalk"]["include"] == [
+        "/var/log/pods/newstalk-ai-prod_*/*/*.log",
+        "/var/log/pods/newstalk-ai-staging_*/*/*.log",
+    ]
+    assert collector["extensions"]["file_storage/checkpoints"]["directory"] == hostpaths["checkpoints"]
+    endpoint = collector["exporters"]["otlphttp/loki"]["endpoint"]
+    (loki,) = of("monitoring", "Service")["loki"]["spec"]["ports"]
+    assert endpoint == f"http://loki.newstalk-ai-monitoring.svc:{loki['port']}/otlp"
+    (provisioned,) = [
+        d for n, d in of("monitoring", "ConfigMap").items() if n.startswith("newstalk-grafana-datasources")
+    ]
+    assert provisioned["metadata"]["labels"]["grafana_datasource"] == "1"
+    datasources = yaml.safe_load(provisioned["data"]["grafana-datasources-logs.yaml"])["datasources"]
+    by_uid = {d["uid"]: d for d in datasources}
+    assert by_uid["loki"]["url"] == f"http://loki.newstalk-ai-monitoring.svc:{loki['port']}"
+    assert by_uid["loki"]["jsonData"]["derivedFields"][0]["datasourceUid"] == "jaeger"
+    assert by_uid["jaeger"]["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "loki"
+
+
+def test_only_the_log_collector_reaches_loki_and_it_reaches_nothing_else() -> None:
+    policies = of("logging", "NetworkPolicy")
+    assert policies["default-deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    egress = policies["log-collector-egress"]["spec"]["egress"]
+    assert {p["port"] for rule in egress for p in rule["ports"]} == {3100, 53}
+    (to_loki,) = [rule for rule in egress if rule["ports"] == [{"port": 3100, "protocol": "TCP"}]]
+    assert to_loki["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "newstalk-ai-monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "loki"}},
+        }
+    ]
+    (loki_in,) = of("monitoring", "NetworkPolicy")["loki-ingress"]["spec"]["ingress"]
+    assert loki_in["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "newstalk-ai-logging"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "log-collector"}},
+        }
+    ]
+    # Prometheus, and only Prometheus's namespace, reads the collector's metrics (the log alerts).
+    (metrics_in,) = policies["log-collector-metrics-ingress"]["spec"]["ingress"]
+    assert metrics_in == {
+        "from": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "newstalk-ai-monitoring"}}}
+        ],
+        "ports": [{"port": 8888, "protocol": "TCP"}],
+    }
+    (daemonset,) = of("logging", "DaemonSet").values()
+    annotations = daemonset["spec"]["template"]["metadata"]["annotations"]
+    assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "8888")
+    out = of("monitoring", "NetworkPolicy")["monitoring-flows"]["spec"]["egress"]
+    assert {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "newstalk-ai-logging"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "log-collector"}},
+            }
+        ],
+        "ports": [{"port": 8888, "protocol": "TCP"}],
+    } in out
+    (loki,) = of("monitoring", "StatefulSet").values()
+    spec = loki["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False
+    retention = yaml.safe_load(
+        next(d for n, d in of("monitoring", "ConfigMap").items() if n.startswith("loki-config"))["data"][
+            "loki-config.yaml"
+        ]
+    )
+    assert retention["limits_config"]["retention_period"] == "336h"
+    assert retention["compactor"]["retention_enabled"] is True
