@@ -151,6 +151,7 @@ def test_a_listener_plays_their_daily_briefing_in_the_web_player(browser: Any, s
         )
         assert saved.json_value() >= 1
         assert serious_violations(page) == []
+        page.screenshot(path=artifacts_dir() / "listen-briefing-en.png", full_page=False)
     finally:
         context.close()
 
