@@ -173,6 +173,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="GETs per page for the HTML times")
     parser.add_argument("--newstalk", default=str(Path(sys.executable).parent / "newstalk"))
     parser.add_argument("--startup-timeout", type=float, default=300)
+    parser.add_argument(
+        "--pages", default="", help="comma-separated page names to time (default: all), e.g. search,story"
+    )
+    parser.add_argument("--no-browser", action="store_true", help="HTML times only (no chromium)")
     args = parser.parse_args()
 
     port = free_port()
@@ -207,6 +211,9 @@ def main() -> None:
                     "settings": "/settings",
                     "login (anonymous)": "/login",
                 }
+                if args.pages:
+                    wanted = {p.strip() for p in args.pages.split(",")}
+                    pages = {k: v for k, v in pages.items() if k in wanted}
                 rows: dict[str, tuple[float, float]] = {}
                 for name, path in pages.items():
                     if name == "login (anonymous)":
@@ -218,7 +225,9 @@ def main() -> None:
                         rows[name] = html_times(client, path, args.requests)
                     log(f"{name}: p95 {rows[name][1]:.1f} ms")
                 loads: dict[str, tuple[int, float]] = {}
-                if Path(CHROMIUM).exists():
+                if args.no_browser:
+                    pass
+                elif Path(CHROMIUM).exists():
                     browser_pages = {k: v for k, v in pages.items() if k != "login (anonymous)"}
                     loads = browser_loads(base, client.cookies, browser_pages)
                 else:
