@@ -4,7 +4,9 @@ Starts ``newstalk up --demo`` in a temporary folder on a free port, waits until 
 stories are fact-checked, registers a listener, asks one question, then:
 
 * HTML: N sequential GETs of each page as that listener (httpx, keep-alive, cookies),
-  after 3 warm-up requests; p50 and p95 of the full response time;
+  after 3 warm-up requests; p50 and p95 of the full response time. Search asks a different
+  query each time (two or three words, English and Korean), so every one is embedded: the
+  query-vector cache never answers;
 * first load: Debian chromium (Playwright) with an empty cache opens each page; bytes
   transferred (encoded, as on the wire; headers excluded) for everything but audio;
 * LCP: the last ``largest-contentful-paint`` entry (PerformanceObserver, buffered) after load.
@@ -18,15 +20,19 @@ browser columns (without it they read "-").
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import random
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -43,6 +49,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+SEARCH_WORDS = [
+    "rate", "bank", "election", "battery", "fire", "market", "talks", "inflation", "court", "energy",
+    "museum", "river", "vote", "budget", "금리", "선거", "배터리", "시장", "법원", "박물관", "예산",
+]  # fmt: skip
 LCP_SCRIPT = """
 window.__lcp = null;
 new PerformanceObserver((list) => {
@@ -96,16 +106,28 @@ def sign_up(client: httpx.Client, story_id: int) -> str:
     return answer.headers.get("location", "/ask").split("#")[0]
 
 
-def html_times(client: httpx.Client, path: str, n: int) -> tuple[float, float]:
+def search_paths() -> Iterator[str]:
+    """/search?q=... with a query never asked before: word pairs, then triples, shuffled."""
+    pairs = [" ".join(p) for p in itertools.permutations(SEARCH_WORDS, 2)]
+    triples = [" ".join(p) for p in itertools.permutations(SEARCH_WORDS, 3)]
+    random.Random(15).shuffle(pairs)
+    random.Random(16).shuffle(triples)
+    for q in itertools.chain(pairs, triples):
+        yield "/search?q=" + quote(q)
+
+
+def html_times(client: httpx.Client, path: str | Iterator[str], n: int) -> tuple[float, float]:
+    paths = path if not isinstance(path, str) else itertools.repeat(path)
     for _ in range(3):
-        client.get(path)
+        client.get(next(paths))
     times = []
     for _ in range(n):
+        this = next(paths)
         start = time.perf_counter()
-        response = client.get(path)
+        response = client.get(this)
         times.append((time.perf_counter() - start) * 1000)
         if response.status_code != 200:
-            raise SystemExit(f"web: {path} answered {response.status_code}")
+            raise SystemExit(f"web: {this} answered {response.status_code}")
     times.sort()
     return statistics.median(times), times[max(0, int(0.95 * len(times)) - 1)]
 
@@ -151,6 +173,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="GETs per page for the HTML times")
     parser.add_argument("--newstalk", default=str(Path(sys.executable).parent / "newstalk"))
     parser.add_argument("--startup-timeout", type=float, default=300)
+    parser.add_argument(
+        "--pages", default="", help="comma-separated page names to time (default: all), e.g. search,story"
+    )
+    parser.add_argument("--no-browser", action="store_true", help="HTML times only (no chromium)")
     args = parser.parse_args()
 
     port = free_port()
@@ -185,16 +211,23 @@ def main() -> None:
                     "settings": "/settings",
                     "login (anonymous)": "/login",
                 }
+                if args.pages:
+                    wanted = {p.strip() for p in args.pages.split(",")}
+                    pages = {k: v for k, v in pages.items() if k in wanted}
                 rows: dict[str, tuple[float, float]] = {}
                 for name, path in pages.items():
                     if name == "login (anonymous)":
                         with httpx.Client(base_url=base, timeout=30) as anonymous:
                             rows[name] = html_times(anonymous, path, args.requests)
+                    elif name == "search":
+                        rows[name] = html_times(client, search_paths(), args.requests)
                     else:
                         rows[name] = html_times(client, path, args.requests)
                     log(f"{name}: p95 {rows[name][1]:.1f} ms")
                 loads: dict[str, tuple[int, float]] = {}
-                if Path(CHROMIUM).exists():
+                if args.no_browser:
+                    pass
+                elif Path(CHROMIUM).exists():
                     browser_pages = {k: v for k, v in pages.items() if k != "login (anonymous)"}
                     loads = browser_loads(base, client.cookies, browser_pages)
                 else:
@@ -206,6 +239,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+    load = os.getloadavg()
     print("| page | HTML p50 (ms) | HTML p95 (ms) | first load, bytes (no audio) | LCP (ms) |")
     print("|---|---:|---:|---:|---:|")
     for name, (p50, p95) in rows.items():
@@ -214,7 +248,8 @@ def main() -> None:
         lcp_s = f"{lcp:.0f}" if lcp == lcp else "-"
         print(f"| {name} | {p50:.1f} | {p95:.1f} | {size_s} | {lcp_s} |")
     print(
-        f"\n{args.requests} sequential requests per page after 3 warm-ups, signed in, `newstalk up --demo` running its pipeline."
+        f"\n{args.requests} sequential requests per page after 3 warm-ups, signed in, `newstalk up --demo` running its pipeline;"
+        f" search: a new query each request; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end."
     )
 
 

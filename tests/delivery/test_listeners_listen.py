@@ -169,7 +169,19 @@ async def test_personal_podcast_briefing_follows_the_listener(
     assert briefing.story_ids  # the English stories that are left
     spoken = " ".join(x["text"] for x in briefing.lines).lower()
     assert "earthquake" not in spoken  # muted
+    # GET /me/briefings lists it for the web player before it is spoken, without a file yet.
+    mine = await client.get("/api/v1/me/briefings", headers=listener)
+    assert mine.status_code == 200
+    (listed,) = mine.json()["items"]
+    assert (listed["id"], listed["podcast_id"]) == (briefing.id, created.json()["id"])
+    assert listed["story_ids"] == briefing.story_ids
+    assert listed["audio"] is None or listed["audio"]["url"] is None
+    assert (await client.get("/api/v1/me/briefings", headers=other)).json()["items"] == []
     assert await drain(stage_worker(services, "speech")) == 1
+    (listed,) = (await client.get("/api/v1/me/briefings?format=mp3", headers=listener)).json()["items"]
+    assert listed["audio"]["status"] == "ready"
+    assert listed["audio"]["url"] == f"/api/v1/audio/{listed['audio']['id']}.mp3"
+    assert (await client.get(listed["audio"]["url"], headers=listener)).status_code == 200
 
     feed = await client.get(path)
     items = ET.fromstring(feed.content).findall("channel/item")
@@ -185,6 +197,58 @@ async def test_personal_podcast_briefing_follows_the_listener(
     their_feed = await client.get(theirs.json()["feed_url"].removeprefix(settings.public_url))
     their_items = ET.fromstring(their_feed.content).findall("channel/item")
     assert [i.findtext("guid") for i in their_items] == [i.findtext("guid") for i in items]
+    # Each lists their own briefing of the one shared file.
+    (theirs_listed,) = (await client.get("/api/v1/me/briefings", headers=second)).json()["items"]
+    assert theirs_listed["id"] != listed["id"]
+    assert theirs_listed["audio"]["id"] == listed["audio"]["id"]
+
+
+async def test_briefings_list_pages_and_refuses_what_it_cannot_answer(
+    client: httpx.AsyncClient, services: Services, settings: Settings
+) -> None:
+    listener = await make_account(settings, Role.listener)
+    created = await client.post("/api/v1/podcasts", json={"story_count": 3}, headers=listener.headers)
+    podcast_id = created.json()["id"]
+    async with services.db.unit() as uow:
+        for day in range(1, 4):
+            uow.session.add(
+                ScriptRecord(
+                    content_hash=uuid.uuid4().hex,
+                    kind="briefing",
+                    lang="en",
+                    form="solo",
+                    speakers=["anchor"],
+                    title=f"Daily briefing 2026-12-0{day}",
+                    lines=[{"speaker": "anchor", "text": f"Good morning, day {day}.", "chapter": "Intro"}],
+                    story_ids=[],
+                    briefing_key=f"podcast:{podcast_id}",
+                    briefing_date=f"2026-12-0{day}",
+                    word_count=4,
+                    estimated_s=2.0,
+                    created_at=utcnow(),
+                )
+            )
+    first = (await client.get("/api/v1/me/briefings?limit=2", headers=listener.headers)).json()
+    assert [b["date"] for b in first["items"]] == ["2026-12-03", "2026-12-02"]
+    rest = await client.get(
+        "/api/v1/me/briefings", params={"limit": 2, "cursor": first["next_cursor"]}, headers=listener.headers
+    )
+    assert [b["date"] for b in rest.json()["items"]] == ["2026-12-01"]
+    assert rest.json()["next_cursor"] is None
+    # Revoking the feed hides its URL, not what was written for the listener.
+    assert (
+        await client.delete(f"/api/v1/podcasts/{podcast_id}", headers=listener.headers)
+    ).status_code == 204
+    assert len((await client.get("/api/v1/me/briefings", headers=listener.headers)).json()["items"]) == 3
+    for bad in ("not-a-cursor", "WyJ4Il0", "WzBd"):  # garbage, ["x"], [0]
+        answer = await client.get("/api/v1/me/briefings", params={"cursor": bad}, headers=listener.headers)
+        assert answer.status_code == 422, bad
+        assert "cursor" in answer.json()["detail"]
+    assert (await client.get("/api/v1/me/briefings?limit=51", headers=listener.headers)).status_code == 422
+    assert (await client.get("/api/v1/me/briefings")).status_code == 401
+    # The development admin token is no listener: it has no briefings of its own.
+    admin = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+    assert (await client.get("/api/v1/me/briefings", headers=admin)).status_code == 403
 
 
 async def test_feed_has_what_podcast_directories_require(

@@ -115,6 +115,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "NEWSTALK_ADMIN_TOKEN": ADMIN_TOKEN,
         "NEWSTALK_RATE_LIMIT_PER_MINUTE": "0",
         "NEWSTALK_LOG_LEVEL": "WARNING",
+        # Daily briefings are scheduled from this hour (UTC): from midnight, so any test hour has one.
+        "NEWSTALK_BRIEFINGS_DAILY_HOUR_UTC": "0",
         "PYTHONPATH": str(ROOT / "src"),
     }
     env.pop("NEWSTALK_REDIS_URL", None)

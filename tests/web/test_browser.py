@@ -1,7 +1,8 @@
 """The web app in a real Chromium against a real ``newstalk up --demo`` (see conftest.py).
 
-One listener's journey (register, feed, story, evidence, audio, speed, ask, podcast), an
-editor's overturned verdict reaching an open story page live, axe-core on every page in
+One listener's journey (register, feed, story, evidence, audio, speed, ask, podcast), their
+daily briefing played in the web player, an
+editor's verdict overturned on the desk reaching an open story page live, axe-core on every page in
 Korean and English (with screenshots), and keyboard reachability.
 """
 
@@ -110,32 +111,99 @@ def test_a_listener_reads_checks_listens_asks_and_subscribes(
         context.close()
 
 
-def test_an_editor_overturns_a_verdict_and_the_open_page_shows_it(
+def test_a_listener_plays_their_daily_briefing_in_the_web_player(browser: Any, server: Server) -> None:
+    context, page = new_listener(browser, server, "briefing@example.org")
+    try:
+        page.goto("/listen")
+        assert page.locator("[data-play-audio]").count() == 0
+        page.click("form[action='/listen/podcasts'] button[type=submit]")
+        assert page.input_value("#feed-url").endswith("/feed.xml")
+
+        # The briefings stage writes today's briefing for the new feed; the speech stage speaks it.
+        def spoken() -> str | None:
+            from playwright.sync_api import Error
+
+            try:
+                items = context.request.get("/api/v1/me/briefings").json()["items"]
+            except Error:  # a kept-alive connection the server closed meanwhile: ask again
+                return None
+            ready = [b for b in items if b["audio"] and b["audio"]["status"] == "ready"]
+            return ready[0]["audio"]["id"] if ready else None
+
+        audio_id = server.wait_for("a spoken daily briefing", spoken, 420)
+        page.goto("/")  # Today offers the latest one too
+        assert page.locator(f'[data-play-audio="{audio_id}"]').count() == 1
+        page.goto("/listen")
+        page.click(f'button[data-queue-audio="{audio_id}"]')
+        assert page.locator("#queue li button").first.inner_text().strip()
+        page.click(f'button[data-play-audio="{audio_id}"]')
+        page.wait_for_function("() => document.getElementById('audio').currentTime > 1", timeout=30_000)
+        assert page.evaluate(f"() => document.getElementById('audio').src.includes({audio_id!r})")
+        page.click("#player-toggle")
+        page.wait_for_function("() => document.getElementById('audio').paused")
+        # Pausing saved where it stopped, per listener, for this audio file.
+        saved = page.wait_for_function(
+            f"""async () => {{
+                const p = await (await fetch('/api/v1/me/positions/{audio_id}')).json();
+                return p.position_s >= 1 ? p.position_s : null;
+            }}""",
+            timeout=10_000,
+        )
+        assert saved.json_value() >= 1
+        assert serious_violations(page) == []
+        page.screenshot(path=artifacts_dir() / "listen-briefing-en.png", full_page=False)
+    finally:
+        context.close()
+
+
+def make_editor(server: Server, email: str) -> None:
+    """Give a registered account the editor role (as the admin, through the users API)."""
+    users = server.api("GET", "/api/v1/users?limit=500")["items"]
+    (user,) = [u for u in users if u["email"] == email]
+    server.api("PATCH", f"/api/v1/users/{user['id']}", {"role": "editor"})
+
+
+def test_an_editor_overturns_a_verdict_on_the_desk_and_the_listener_sees_it_live(
     browser: Any, server: Server, conflicting_story: dict[str, Any]
 ) -> None:
     story_id = conflicting_story["story"]["id"]
     claim_id = conflicting_story["claim"]["id"]
     context, page = new_listener(browser, server, "live@example.org")
+    desk_context, desk = new_listener(browser, server, "editor@example.org")
     try:
+        # The listener has the story open, its live stream connected.
         page.goto(f"/stories/{story_id}")
         claim = page.locator(f"#claim-{claim_id}")
         assert claim.locator("[data-reviewed]").count() == 0
         page.locator("body[data-live=open]").wait_for(state="attached")
-        current = server.api("GET", f"/api/v1/claims/{claim_id}")
-        overturned = "supported" if current["verdict"] != "supported" else "disputed"
-        server.api(
-            "POST",
-            f"/api/v1/claims/{claim_id}/review",
-            {
-                "decision": "overturn",
-                "verdict": overturned,
-                "note": "Both figures appear; the later one stands.",
-            },
-        )
+        page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page reloads
+
+        # An editor, in another browser, signs in on the desk and overturns the verdict with a note.
+        make_editor(server, "editor@example.org")
+        desk.goto("/desk")
+        assert desk.locator("nav.desk-nav").is_visible()
+        assert serious_violations(desk) == []
+        desk.goto(f"/desk/stories/{story_id}")
+        card = desk.locator(f"#claim-{claim_id}")
+        current = card.locator("[data-verdict]").get_attribute("class").split()[-1]
+        overturned = "supported" if current != "supported" else "disputed"
+        card.locator(f"#note-{claim_id}").fill("Both figures appear; the later one stands.")
+        card.locator(f"#verdict-{claim_id}").select_option(overturned)
+        card.locator("button[name=decision][value=overturn]").click()
+        desk.wait_for_url(f"**/desk/stories/{story_id}?done=overturned*")
+        assert "overturned" in desk.locator("p.callout[role=status]").inner_text().lower()
+        card = desk.locator(f"#claim-{claim_id}")
+        assert card.locator("[data-verdict]").get_attribute("class") == f"verdict {overturned}"
+        assert serious_violations(desk) == []
+
+        # The listener's open page shows it without a reload (story.checked over SSE).
         claim.locator("[data-reviewed]").wait_for(timeout=20_000)
         assert claim.locator("[data-verdict]").get_attribute("class") == f"verdict {overturned}"
+        assert "reviewed by an editor" in claim.locator("[data-reviewed]").inner_text().lower()
         assert "the later one stands" in claim.inner_text()
+        assert page.evaluate("() => window.__sameDocument === true")
     finally:
+        desk_context.close()
         context.close()
 
 

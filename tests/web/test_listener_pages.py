@@ -1,10 +1,19 @@
-"""Listener pages in process: settings forms, podcast subscription with its QR code, evidence marks."""
+"""Listener pages in process: settings forms, podcast subscription with its QR code, evidence marks,
+daily briefings for the player."""
 
 from __future__ import annotations
+
+import uuid
 
 import httpx
 import pytest
 
+from newstalk.briefings import service as briefings
+from newstalk.briefings.models import BRIEFING, ScriptRecord
+from newstalk.kit.db import utcnow
+from newstalk.runtime import Services
+from newstalk.speech import service as speech
+from newstalk.speech.models import PENDING, READY, Audio
 from newstalk.web.pages import conflict_terms, highlight
 from tests.web.test_session import csrf_of, register
 
@@ -87,3 +96,69 @@ async def test_listener_pages_send_anonymous_visitors_to_log_in(client: httpx.As
         assert response.status_code == 303
         assert response.headers["location"] == f"/login?next={path}"
     assert (await client.get("/search?q=rail")).status_code == 200
+
+
+async def seed_briefing(services: Services, podcast_id: int, day: str, *, ready: bool) -> str:
+    """A daily briefing written for a personal feed, with its audio row (ready or pending)."""
+    record = ScriptRecord(
+        content_hash=uuid.uuid4().hex,
+        kind=BRIEFING,
+        lang="ko",
+        form="solo",
+        speakers=["anchor"],
+        title=f"{day} 아침 브리핑",
+        lines=[{"speaker": "anchor", "text": f"{day} 브리핑입니다.", "chapter": "Intro"}],
+        story_ids=[],
+        briefing_key=f"podcast:{podcast_id}",
+        briefing_date=day,
+        word_count=2,
+        estimated_s=2.0,
+        created_at=utcnow(),
+    )
+    async with services.db.unit() as uow:
+        uow.session.add(record)
+        await uow.session.flush()
+        audio_id = speech.audio_id_for(briefings.script_of(record))
+        uow.session.add(
+            Audio(
+                id=audio_id,
+                script_id=record.id,
+                status=READY if ready else PENDING,
+                lang="ko",
+                speakers=["anchor"],
+                engine_version="test",
+                duration_s=95.0 if ready else None,
+                created_at=utcnow(),
+            )
+        )
+    return audio_id
+
+
+async def test_listen_and_today_offer_the_listeners_daily_briefings_to_the_player(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    await register(client)
+    listen = await client.get("/listen")
+    assert "briefings-h" in listen.text
+    assert 'data-play-audio="' not in listen.text  # no feed yet: nothing written for them
+    token = csrf_of(listen.text)
+    await client.post("/listen/podcasts", data={"csrf": token, "title": "아침", "lang": "ko"})
+    (podcast,) = (await client.get("/api/v1/podcasts")).json()
+    older = await seed_briefing(services, podcast["id"], "2026-12-03", ready=True)
+    newer = await seed_briefing(services, podcast["id"], "2026-12-04", ready=False)
+
+    listen = (await client.get("/listen")).text
+    # The spoken one plays and queues in the persistent player; the other is still being recorded.
+    assert f'data-play-audio="{older}"' in listen
+    assert f'data-queue-audio="{older}"' in listen
+    assert f'data-play-audio="{newer}"' not in listen
+    assert listen.index("2026-12-04 아침 브리핑") < listen.index("2026-12-03 아침 브리핑")
+    assert "being recorded" in listen
+    # Today shows the latest one (still being recorded) in the side column.
+    today = (await client.get("/")).text
+    assert "briefing-h" in today
+    assert "2026-12-04 아침 브리핑" in today
+    assert "2026-12-03 아침 브리핑" not in today
+    # The player plays it by its audio id: the status it reads names the file.
+    status = (await client.get(f"/api/v1/voice/{older}")).json()
+    assert status["url"] == f"/api/v1/audio/{older}.opus"

@@ -17,13 +17,16 @@ from newstalk.delivery import service
 from newstalk.delivery.schemas import (
     AudioFormat,
     AudioStatus,
+    Briefing,
+    BriefingPage,
     Podcast,
     PodcastCreate,
     PodcastCreated,
     VoiceRequest,
 )
-from newstalk.deps import DbDep, ListenerDep, ServicesDep
-from newstalk.errors import Forbidden, NotFound
+from newstalk.deps import CurrentAccount, DbDep, ListenerDep, ServicesDep
+from newstalk.errors import Forbidden, InvalidInput, NotFound
+from newstalk.kit.api import decode_cursor, encode_cursor
 from newstalk.kit.db import utcnow
 from newstalk.runtime import Services
 from newstalk.speech import service as speech
@@ -281,6 +284,49 @@ async def revoke_podcast(podcast_id: PodcastId, db: DbDep, principal: ListenerDe
             raise NotFound(f"podcasts: no podcast {podcast_id}")
         sub.revoked_at = sub.revoked_at or utcnow()
     return Response(status_code=204)
+
+
+@router.get("/me/briefings", response_model=BriefingPage)
+async def list_briefings(
+    db: DbDep,
+    principal: CurrentAccount,
+    fmt: FormatQuery = "opus",
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> BriefingPage:
+    """Your daily briefings, newest first, with their audio: what your personal podcast feeds
+    carry, for players that are not podcast apps (the web app, the mobile app).
+
+    Daily briefings are written for listeners with a personal feed (``POST /api/v1/podcasts``);
+    without one the list is empty. Pages of at most 50; ``next_cursor`` fetches older ones.
+    """
+    before = None
+    if cursor:
+        (raw,) = decode_cursor(cursor, 1)
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+            raise InvalidInput("briefings: cursor is not valid; pass the next_cursor of a previous page")
+        before = raw
+    async with db.reading() as session:
+        rows, more = await service.listener_briefings(
+            session, principal.account_id, before_id=before, limit=limit
+        )
+    items = [
+        Briefing(
+            id=script.id,
+            podcast_id=sub.id,
+            title=script.title,
+            date=script.briefing_date or script.created_at.date().isoformat(),
+            lang=script.lang,
+            form=script.form,
+            characters=list(script.speakers),
+            story_ids=list(script.story_ids),
+            estimated_s=script.estimated_s,
+            created_at=script.created_at,
+            audio=_status(audio, fmt) if audio is not None else None,
+        )
+        for sub, script, audio in rows
+    ]
+    return BriefingPage(items=items, next_cursor=encode_cursor(items[-1].id) if more and items else None)
 
 
 feed_router = APIRouter(tags=["listen"])

@@ -78,3 +78,26 @@ class Podcast(BaseModel):
 class PodcastCreated(Podcast):
     token: str
     feed_url: str
+
+
+class Briefing(BaseModel):
+    """One of your daily briefings (a personal podcast feed's episode) and its audio."""
+
+    id: int = Field(description="The briefing's script id")
+    podcast_id: int = Field(description="The personal podcast feed it was written for")
+    title: str
+    date: str = Field(description="The UTC day it briefs, YYYY-MM-DD")
+    lang: str
+    form: str
+    characters: list[str]
+    story_ids: list[int] = Field(description="The stories it covers, in the order it reads them")
+    estimated_s: float = Field(description="Estimated length before it is spoken")
+    created_at: datetime
+    audio: AudioStatus | None = Field(
+        description="Its audio (poll `status_url` while pending); null until the speech stage takes it up"
+    )
+
+
+class BriefingPage(BaseModel):
+    items: list[Briefing]
+    next_cursor: str | None = None

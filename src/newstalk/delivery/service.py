@@ -226,6 +226,41 @@ async def episodes(session: AsyncSession, sub: PodcastSubscription) -> list[tupl
     return [(s, ready[ids[s.id]]) for s in scripts if ids[s.id] in ready]
 
 
+async def listener_briefings(
+    session: AsyncSession, account_id: int, *, before_id: int | None, limit: int
+) -> tuple[list[tuple[PodcastSubscription, ScriptRecord, Audio | None]], bool]:
+    """A listener's daily briefings, newest first: those written for their personal feeds
+    (revoked ones too: revoking hides the feed URL, not what was written for them).
+
+    Returns up to ``limit`` briefings with their subscription and audio (None before the
+    speech stage has a row for it), and whether older ones follow.
+    """
+    subs = {
+        s.id: s
+        for s in (
+            await session.scalars(
+                select(PodcastSubscription).where(PodcastSubscription.listener_id == account_id)
+            )
+        ).all()
+    }
+    if not subs:
+        return [], False
+    keys = {briefings.subscription_briefing_key(s): s for s in subs.values()}
+    query = select(ScriptRecord).where(ScriptRecord.kind == BRIEFING, ScriptRecord.briefing_key.in_(keys))
+    if before_id is not None:
+        query = query.where(ScriptRecord.id < before_id)
+    scripts = (await session.scalars(query.order_by(ScriptRecord.id.desc()).limit(limit + 1))).all()
+    page = scripts[:limit]
+    ids = {s.id: speech.audio_id_for(briefings.script_of(s)) for s in page}
+    audio = (
+        {a.id: a for a in (await session.scalars(select(Audio).where(Audio.id.in_(set(ids.values()))))).all()}
+        if ids
+        else {}
+    )
+    out = [(keys[s.briefing_key or ""], s, audio.get(ids[s.id])) for s in page]
+    return out, len(scripts) > limit
+
+
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"
 ATOM = "http://www.w3.org/2005/Atom"

@@ -13,10 +13,14 @@ matrix was read is dropped rather than shown.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -51,19 +55,24 @@ VECTOR_RECONCILE_S = 60.0  # how often deleted/missed rows are reconciled by id
 CHANGE_OVERLAP = timedelta(seconds=60)  # rereads rows of transactions that committed late
 # The rank a retriever gives a document it did not return: 1/(60 + 1e9) is nothing.
 MISSING_RANK = 10**9
+QUERY_CACHE = 256  # query vectors kept (a few hundred KB): the next page or a reload is not embedded again
 
 
 class E5Queries:
     """multilingual-e5-small with the ``"query: "`` prefix (documents were embedded as passages).
 
     Runs on the process's shared e5 model (``shared_embeddings``), so search loads no
-    second copy of it.
+    second copy of it. Query vectors are kept in a small LRU (``QUERY_CACHE`` entries): a
+    repeated query (the next page, a reload) is not embedded again.
     """
 
     name = "e5-small"
 
-    def __init__(self, model: E5SmallEmbeddings) -> None:
+    def __init__(self, model: E5SmallEmbeddings, *, cache_size: int = 0) -> None:
         self._model = model
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -72,7 +81,43 @@ class E5Queries:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts as e5 queries; (n, 384) float32, L2-normalized."""
-        return self._model.encode_queries(texts)
+        if not self._cache_size:
+            return self._model.encode_queries(texts)
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self._model.encode_queries(missing)
+            with self._cache_lock:
+                for t, v in zip(missing, fresh, strict=True):
+                    known[t] = v
+                    self._cache[t] = v
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+def _one_openmp_thread() -> None:
+    """Make the query thread's OpenMP regions single-threaded (this thread's setting only).
+
+    e5 parallelizes each layer over OpenMP threads that spin at a barrier; when the other core
+    is busy (the pipeline runs in the same process, other processes share the machine) a query
+    waits for a descheduled partner at every layer, and a 3-8 token query is too short to gain
+    from a second thread anyway. ``benchmarks/search_query.py`` measures both.
+    ``omp_set_num_threads`` is per calling thread in libgomp, so passages embedded on other
+    threads keep the encoder's own setting.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    ThreadpoolController().limit(limits=1, user_api="openmp")
+
+
+@functools.cache
+def _query_thread() -> ThreadPoolExecutor:
+    """The one thread queries are embedded and scored on (e5 serializes calls on one lock anyway)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="search-query", initializer=_one_openmp_thread)
 
 
 @dataclass(slots=True)
@@ -354,7 +399,7 @@ async def encoder(services: StageServices) -> EmbeddingProvider:
 
 def _build_encoder(services: StageServices) -> EmbeddingProvider:
     shared = shared_embeddings(services.resources, services.settings)
-    return E5Queries(shared) if isinstance(shared, E5SmallEmbeddings) else shared
+    return E5Queries(shared, cache_size=QUERY_CACHE) if isinstance(shared, E5SmallEmbeddings) else shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,9 +455,9 @@ async def _semantic_hits(
             )
         return found.scores(vector)
 
-    # e5 and the ~10 ms product over every row both release the GIL: in one worker thread they
+    # e5 and the ~10 ms product over every row both release the GIL: in the query thread they
     # leave the event loop free (a hybrid query's text search, other requests) meanwhile.
-    scores = await asyncio.to_thread(encode_and_score)
+    scores = await asyncio.get_running_loop().run_in_executor(_query_thread(), encode_and_score)
     return found.top(scores, depth)
 
 

@@ -123,15 +123,17 @@ def qr_svg(url: str, title: str) -> Markup:
 async def _listen_page(
     page: Page, created: dict[str, Any] | None = None, error: str | None = None
 ) -> Response:
-    podcasts, feed = await page.api.gather(
+    podcasts, feed, briefings = await page.api.gather(
         page.api.get_or([], "/api/v1/podcasts"),
         page.api.get_or({"items": []}, "/api/v1/feed", limit=10),
+        page.api.get_or({"items": []}, "/api/v1/me/briefings", limit=7),
     )
     qr = qr_svg(created["feed_url"], page.t("listen.qr_title")) if created else None
     return page.render(
         "listen.html",
         podcasts=podcasts,
         stories=feed["items"],
+        briefings=briefings["items"],
         created=created,
         qr=qr,
         error=error,

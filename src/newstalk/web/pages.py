@@ -301,9 +301,13 @@ async def today(page: PageDep) -> HTMLResponse:
     ]
     if page.signed_in:
         calls.append(api.get_or({"items": []}, "/api/v1/feed", limit=10))
+        calls.append(api.get_or({"items": []}, "/api/v1/me/briefings", limit=1))
     results = await api.gather(*calls)
     feed = results[2]["items"] if len(results) > 2 else None
-    return page.render("today.html", latest=results[0]["items"], trending=results[1], feed=feed)
+    briefings = results[3]["items"] if len(results) > 3 else []
+    return page.render(
+        "today.html", latest=results[0]["items"], trending=results[1], feed=feed, briefings=briefings
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -150,6 +150,17 @@
     });
   }
 
+  // A daily briefing (or any ready audio) by its audio id: no story, so no feedback event.
+  function playAudio(audioId, title) {
+    status(document.body.dataset.tPending || "…");
+    return api("GET", "/api/v1/voice/" + encodeURIComponent(audioId)).then(function (a) { return settle(a, title, null, 0); }, function () {
+      status(document.body.dataset.tFailed || "failed");
+    });
+  }
+  // Queue items are stories ({id, title}) or audio files ({audio, title}, daily briefings).
+  function keyOf(item) { return item.audio ? "a:" + item.audio : "s:" + item.id; }
+  function playItem(item) { return item.audio ? playAudio(item.audio, item.title) : playStory(item.id, item.title); }
+
   function queue() { return load(QUEUE_KEY, []); }
   function renderQueue() {
     var list = $("queue");
@@ -160,23 +171,23 @@
     items.forEach(function (item, i) {
       var li = document.createElement("li"), play = document.createElement("button"), rm = document.createElement("button");
       play.type = "button"; play.className = "link"; play.textContent = item.title;
-      play.addEventListener("click", function () { playStory(item.id, item.title); });
+      play.addEventListener("click", function () { playItem(item); });
       rm.type = "button"; rm.className = "link"; rm.textContent = list.dataset.remove;
       rm.setAttribute("aria-label", list.dataset.remove + ": " + item.title);
       rm.addEventListener("click", function () { var q = queue(); q.splice(i, 1); store(QUEUE_KEY, q); renderQueue(); });
       li.appendChild(play); li.appendChild(document.createTextNode(" ")); li.appendChild(rm); list.appendChild(li);
     });
   }
-  function enqueue(id, title) {
-    var q = queue();
-    if (!q.some(function (x) { return String(x.id) === String(id); })) { q.push({ id: id, title: title }); store(QUEUE_KEY, q); }
+  function enqueue(id, title, audioId) {
+    var q = queue(), item = audioId ? { audio: audioId, title: title } : { id: id, title: title };
+    if (!q.some(function (x) { return keyOf(x) === keyOf(item); })) { q.push(item); store(QUEUE_KEY, q); }
     renderQueue(); status(document.body.dataset.tQueued || "");
   }
   function next() {
     var q = queue();
-    var at = now ? q.findIndex(function (x) { return String(x.id) === String(now.id); }) : -1;
+    var at = now ? q.findIndex(function (x) { return x.audio ? x.audio === now.audio : String(x.id) === String(now.id); }) : -1;
     var item = q[at + 1] || (at < 0 ? q[0] : null);
-    if (item) { playStory(item.id, item.title); }
+    if (item) { playItem(item); }
   }
 
   function init() {
@@ -201,9 +212,11 @@
     });
     window.addEventListener("pagehide", function () { if (!a.paused) { saveProgress(true); } });
     document.addEventListener("click", function (e) {
-      var b = e.target.closest ? e.target.closest("[data-play-story],[data-voice-story],[data-queue-story]") : null;
+      var b = e.target.closest ? e.target.closest("[data-play-story],[data-voice-story],[data-queue-story],[data-play-audio],[data-queue-audio]") : null;
       if (!b) { return; }
-      if (b.dataset.playStory) { playStory(b.dataset.playStory, b.dataset.title); }
+      if (b.dataset.playAudio) { playAudio(b.dataset.playAudio, b.dataset.title); }
+      else if (b.dataset.queueAudio) { enqueue(null, b.dataset.title, b.dataset.queueAudio); }
+      else if (b.dataset.playStory) { playStory(b.dataset.playStory, b.dataset.title); }
       else if (b.dataset.voiceStory) { var pick = $("voice-pick"); playStory(b.dataset.voiceStory, b.dataset.title, pick ? pick.value : null); }
       else { enqueue(b.dataset.queueStory, b.dataset.title); }
     });
@@ -213,5 +226,5 @@
     if (last && last.url) { attach({ id: last.audio, story_id: last.id, title: last.title, url: last.url, transcript_url: last.transcript, chapters_url: last.chapters, characters: [last.character] }, false, last.time); }
   }
 
-  window.NewsTalkPlayer = { init: init, playStory: playStory, enqueue: enqueue };
+  window.NewsTalkPlayer = { init: init, playStory: playStory, playAudio: playAudio, enqueue: enqueue };
 })();
