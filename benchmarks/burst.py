@@ -68,6 +68,10 @@ def _sample(path: Path) -> dict[str, int]:
             "assigned": one("SELECT count(*) FROM story_articles"),
             "stories": one("SELECT count(*) FROM stories"),
             "checked": one("SELECT count(*) FROM story_checks"),
+            "checked_current": one(
+                "SELECT count(*) FROM story_checks sc JOIN stories s ON s.id = sc.story_id "
+                "WHERE sc.story_version >= s.version"
+            ),
             "checked_articles": one(
                 "SELECT count(*) FROM story_articles sa JOIN story_checks sc ON sc.story_id = sa.story_id"
             ),
@@ -186,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                 server.join(timeout=10)
 
     cols = ["t (s)", "articles stored", "assigned to a story", "stories", "stories fact-checked"]
+    cols += ["checked at current version"]
     cols += ["articles in checked stories"] + [f"queued {s}" for s in STAGES]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for t, r in rows:
-        values = [f"{t:.0f}", r["articles"], r["assigned"], r["stories"], r["checked"], r["checked_articles"]]
+        values = [f"{t:.0f}", r["articles"], r["assigned"], r["stories"], r["checked"], r["checked_current"]]
+        values += [r["checked_articles"]]
         values += [r[f"q_{s}"] for s in STAGES]
         lines.append("| " + " | ".join(str(v) for v in values) + " |")
     print("\n".join(lines))

@@ -92,8 +92,11 @@ async def test_a_stage_with_a_share_claims_while_a_higher_one_has_a_backlog() ->
     gate.spent(factcheck, 1.0)
     assert not gate.owed(factcheck)  # over its share: it waits while stories work
     now[0] += 600  # time spent long ago counts for little: the share is of recent time
+    assert gate.ahead(search) == []  # a backlog noted long ago holds nobody back (stale)
+    gate.note(stories, backlog=True)
     gate.spent(stories, 10.0)
     assert gate.owed(factcheck)
+    assert not gate.owed(search)
     gate.note(stories, backlog=False)
     assert gate.owed(search)
 

@@ -122,8 +122,8 @@ STAGES: tuple[StageSpec, ...] = (
         batch_size=8,
         priority=70,
         # Stories go first, but a stories backlog must not stop fact-checks: while stages
-        # ahead have one, it may be busy half as long as the busiest of them.
-        share=0.5,
+        # ahead have one, it may be busy a quarter as long as the busiest of them.
+        share=0.25,
         # A batch checks each story once at its newest version: under a backlog a bigger
         # claim folds more versions of the same story into one check.
         backlog_batch_size=64,
@@ -136,6 +136,7 @@ STAGES: tuple[StageSpec, ...] = (
         batch_handler="newstalk.search.tasks:handle_search_batch",
         # Not grown under a backlog: a bigger batch would hold the cores longer each turn.
         priority=20,
+        share=0.05,
     ),
     # Cheap: templates over the story's text; requests per story are debounced in the queue.
     StageSpec(
@@ -144,6 +145,7 @@ STAGES: tuple[StageSpec, ...] = (
         "newstalk.briefings.tasks:handle_briefings",
         batch_handler="newstalk.briefings.tasks:handle_briefings_batch",
         priority=20,
+        share=0.05,
     ),
     # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
     StageSpec(
@@ -151,8 +153,10 @@ STAGES: tuple[StageSpec, ...] = (
         (topics.SCRIPT_READY,),
         "newstalk.speech.tasks:handle_speech",
         batch_size=1,
+        # A synthesis holds a core for seconds: during a burst audio lags (a twentieth of the
+        # busiest stage's time) and renders the stories once they settle.
         priority=60,
-        share=0.25,
+        share=0.05,
     ),
     # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
     StageSpec(

@@ -81,32 +81,37 @@ class Stage:
 class Priorities:
     """How the stages of one process share it while some of them have a backlog.
 
-    A stage has a backlog when its last claim came back full. While a stage of higher
-    priority has one, a lower stage claims only while its time spent handling (decayed,
-    half-life ``half_life_s``) is at most ``Stage.share`` times that of the busiest stage
-    ahead of it, and otherwise waits, never longer than ``max_defer_s`` at a time. So
-    stories go first, fact-checks keep a guaranteed share (weighted fair shares, not strict
-    priority), and later work with no share lags a burst without starving.
+    A stage has a backlog when its last claim came back full (within ``stale_s``). While a
+    stage of higher priority has one, a lower stage claims only while its time spent
+    handling (decayed, half-life ``half_life_s``) is at most ``Stage.share`` times that of
+    the busiest stage ahead of it, and otherwise waits, never longer than ``max_defer_s``
+    at a time. So stories go first, fact-checks keep a guaranteed share (weighted fair
+    shares, not strict priority), and later work lags a burst without starving: its time
+    decays while the stages ahead keep working, so its turn comes. A stage whose single
+    claim runs long (a speech synthesis) waits in proportion, where a fixed wait per claim
+    would let it hold the cores most of the time.
     """
 
     def __init__(
         self,
-        max_defer_s: float = 10.0,
+        max_defer_s: float = 120.0,
         step_s: float = 0.2,
         half_life_s: float = 60.0,
+        stale_s: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_defer_s = max_defer_s
         self.step_s = step_s
         self.half_life_s = half_life_s
+        self.stale_s = stale_s
         self.clock = clock
-        self._backlog: dict[str, int] = {}
+        self._backlog: dict[str, tuple[int, float]] = {}
         self._busy: dict[str, tuple[float, float]] = {}
 
     def note(self, stage: Stage, *, backlog: bool) -> None:
         """Record whether ``stage``'s last claim came back full."""
         if backlog:
-            self._backlog[stage.name] = stage.priority
+            self._backlog[stage.name] = (stage.priority, self.clock())
         else:
             self._backlog.pop(stage.name, None)
 
@@ -121,8 +126,17 @@ class Priorities:
         return value * 0.5 ** ((self.clock() - at) / self.half_life_s) if value else 0.0
 
     def ahead(self, stage: Stage) -> list[str]:
-        """The stages with a backlog and a higher priority than ``stage``."""
-        return [name for name, p in self._backlog.items() if p > stage.priority and name != stage.name]
+        """The stages with a backlog and a higher priority than ``stage``.
+
+        A backlog noted more than ``stale_s`` ago counts no more: that stage stopped claiming
+        (a standby replica waiting on the writer lease) and holds nobody back.
+        """
+        fresh = self.clock() - self.stale_s
+        return [
+            name
+            for name, (p, at) in self._backlog.items()
+            if p > stage.priority and name != stage.name and at >= fresh
+        ]
 
     def owed(self, stage: Stage) -> bool:
         """Whether ``stage`` may claim now: nothing ahead has a backlog, or its share is not used up."""
