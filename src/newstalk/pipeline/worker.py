@@ -94,7 +94,7 @@ class Priorities:
 
     def __init__(
         self,
-        max_defer_s: float = 120.0,
+        max_defer_s: float = 300.0,
         step_s: float = 0.2,
         half_life_s: float = 60.0,
         stale_s: float = 120.0,
