@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,7 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _feeds
 
 NEWSTALK = Path(sys.executable).parent / "newstalk"
-STAGES = ("collect", "stories", "factcheck", "search", "briefings", "speech")
+STAGES = ("collect", "embed", "stories", "factcheck", "search", "briefings", "speech")
+BUSY = ("embed", "stories", "factcheck", "speech", "search", "briefings", "collect", "live")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg: str) -> None:
@@ -64,6 +68,10 @@ def _sample(path: Path) -> dict[str, int]:
             "assigned": one("SELECT count(*) FROM story_articles"),
             "stories": one("SELECT count(*) FROM stories"),
             "checked": one("SELECT count(*) FROM story_checks"),
+            "checked_current": one(
+                "SELECT count(*) FROM story_checks sc JOIN stories s ON s.id = sc.story_id "
+                "WHERE sc.story_version >= s.version"
+            ),
             "checked_articles": one(
                 "SELECT count(*) FROM story_articles sa JOIN story_checks sc ON sc.story_id = sa.story_id"
             ),
@@ -80,6 +88,30 @@ def _sample(path: Path) -> dict[str, int]:
         conn.close()
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live children (the parse processes)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def _busy(port: int) -> dict[str, float]:
+    """``newstalk_stage_busy_seconds_total`` per stage from the process's /metrics (empty if absent)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    found = re.findall(r'^newstalk_stage_(busy|deferred)_seconds_total\{stage="([^"]+)"\} (\S+)$', text, re.M)
+    return {f"{kind}:{stage}": float(value) for kind, stage, value in found}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=200)
@@ -88,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=15.0, help="give up after this long")
     parser.add_argument("--every", type=float, default=15.0, help="seconds between samples")
     parser.add_argument("--newstalk", default=str(NEWSTALK), help="the newstalk executable to run")
+    parser.add_argument("--keep-log", type=Path, help="copy newstalk up's log here at the end")
     args = parser.parse_args(argv)
     expected = args.feeds * args.items
 
@@ -120,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             log(f"newstalk up pid {proc.pid}; {args.feeds} sources due now")
             started = time.monotonic()
+            cpu, busy = 0.0, {}
             all_stored_at = all_assigned_at = None
             try:
                 while True:
@@ -129,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                         raise SystemExit(f"burst: newstalk up exited with {proc.returncode}")
                     t = time.monotonic() - started
                     row = _sample(db_path)
+                    cpu = _cpu_s(proc.pid)
+                    busy = _busy(port) or busy
                     rows.append((t, row))
                     log(
                         f"t={t:.0f}s stored {row['articles']} assigned {row['assigned']} stories {row['stories']} "
@@ -142,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
                     if drained or t >= args.minutes * 60:
                         break
             finally:
+                if args.keep_log:
+                    args.keep_log.write_text((Path(tmp) / "up.log").read_text())
                 proc.terminate()
                 try:
                     proc.wait(timeout=60)
@@ -152,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                 server.join(timeout=10)
 
     cols = ["t (s)", "articles stored", "assigned to a story", "stories", "stories fact-checked"]
+    cols += ["checked at current version"]
     cols += ["articles in checked stories"] + [f"queued {s}" for s in STAGES]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for t, r in rows:
-        values = [f"{t:.0f}", r["articles"], r["assigned"], r["stories"], r["checked"], r["checked_articles"]]
+        values = [f"{t:.0f}", r["articles"], r["assigned"], r["stories"], r["checked"], r["checked_current"]]
+        values += [r["checked_articles"]]
         values += [r[f"q_{s}"] for s in STAGES]
         lines.append("| " + " | ".join(str(v) for v in values) + " |")
     print("\n".join(lines))
@@ -163,6 +203,17 @@ def main(argv: list[str] | None = None) -> int:
     def when(t: float | None) -> str:
         return f"{t:.0f} s" if t is not None else f"not within {args.minutes:g} min"
 
+    last = rows[-1][1] if rows else {}
+    lines = ["", "| stage | busy s (handling its claims) | deferred s (waiting its turn) |", "|---|---|---|"]
+    for stage in BUSY:
+        b, d = busy.get(f"busy:{stage}"), busy.get(f"deferred:{stage}")
+        lines.append(f"| {stage} | {'—' if b is None else f'{b:.0f}'} | {'—' if d is None else f'{d:.0f}'} |")
+    print("\n".join(lines))
+    assigned = last.get("assigned", 0)
+    print(
+        f"\nnewstalk up CPU {cpu:.0f} s over {rows[-1][0]:.0f} s"
+        + (f", {1000 * cpu / assigned:.0f} CPU-ms per article in a story (every stage)" if assigned else "")
+    )
     print(
         f"\n{expected} articles: all stored after {when(all_stored_at)}, all assigned to stories after "
         f"{when(all_assigned_at)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import dataclasses
 import functools
@@ -47,6 +48,7 @@ COLUMNS = [
     "re-poll polls/s",
     "re-poll total (s)",
     "ms per 304 (handler − fetch)",
+    "DB ms per 304",
     "source statements per 304",
     "all statements per 304",
     "re-poll CPU ms per poll",
@@ -157,18 +159,22 @@ def _instrument(services: Any, timings: Timings) -> None:
 
 
 class RepollMeter:
-    """While started: wall time inside the collect handler and inside the fetch (their
-    difference is the database and bookkeeping cost of a poll), SQL statements that touch
-    the ``sources`` table and all SQL statements (the queue's claims and completions too)."""
+    """While started: wall time inside the collect handler (and the worker's commit of the
+    claim's 304s, where the worker commits them) and inside the fetch (their difference is
+    the database and bookkeeping cost of a poll), wall time inside database units and read
+    sessions (the queue's claims included), SQL statements that touch the ``sources`` table
+    and all SQL statements (the queue's claims and completions too)."""
 
     def __init__(self, services: Any) -> None:
         from sqlalchemy import event
 
         self.services = services
         self.active = False
-        self.handler_s = self.fetch_s = 0.0
+        self.handler_s = self.fetch_s = self.db_s = 0.0
         self.source_statements = self.statements = 0
         fetch = services.fetcher.fetch
+        for name in ("unit", "read"):
+            setattr(services.db, name, self._timed_db(getattr(services.db, name)))
 
         async def timed_fetch(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
@@ -188,6 +194,35 @@ class RepollMeter:
 
         event.listen(services.db.engine.sync_engine, "before_cursor_execute", count)
 
+    def _timed_db(self, open_: Callable[..., Any]) -> Callable[..., Any]:
+        @contextlib.asynccontextmanager
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                async with open_(*args, **kwargs) as value:
+                    yield value
+            finally:
+                if self.active:
+                    self.db_s += time.perf_counter() - t0
+
+        return timed
+
+    def wrap_worker(self, worker: Any) -> None:
+        """Count the worker's commit of deferred 304s as handler time (where the worker has one)."""
+        commit = getattr(worker, "commit_deferred", None)
+        if commit is None:
+            return
+
+        async def timed(deferred: Any) -> None:
+            t0 = time.perf_counter()
+            try:
+                await commit(deferred)
+            finally:
+                if self.active:
+                    self.handler_s += time.perf_counter() - t0
+
+        worker.commit_deferred = timed
+
     def wrap(self, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
         async def timed(ctx: Any) -> None:
             t0 = time.perf_counter()
@@ -200,7 +235,7 @@ class RepollMeter:
         return timed
 
     def start(self) -> None:
-        self.handler_s = self.fetch_s = 0.0
+        self.handler_s = self.fetch_s = self.db_s = 0.0
         self.source_statements = self.statements = 0
         self.active = True
 
@@ -294,6 +329,7 @@ async def _bench(cfg: Config) -> dict[str, Any]:
         stage = next(s for s in all_stages(settings) if s.name == "collect")
         repoll = RepollMeter(services)
         worker = StageWorker(services, dataclasses.replace(stage, handler=repoll.wrap(stage.handler)))
+        repoll.wrap_worker(worker)
 
         async def count_articles() -> int:
             async with services.db.read() as session:
@@ -401,6 +437,7 @@ async def _bench(cfg: Config) -> dict[str, Any]:
             repoll_rate=polls / repoll_s,
             repoll_s=repoll_s,
             ms_per_304=1000 * (repoll.handler_s - repoll.fetch_s) / polls,
+            db_ms_per_304=1000 * repoll.db_s / polls,
             source_statements=repoll.source_statements / polls,
             statements=repoll.statements / polls,
             repoll_cpu_ms=1000 * repoll_cpu / polls,
@@ -518,6 +555,7 @@ def _row(r: dict[str, Any]) -> list[str]:
         _fmt(r["repoll_rate"], ".0f"),
         _fmt(r["repoll_s"], ".2f"),
         _fmt(r["ms_per_304"], ".2f"),
+        _fmt(r["db_ms_per_304"], ".2f"),
         _fmt(r["source_statements"], ".1f"),
         _fmt(r["statements"], ".1f"),
         _fmt(r["repoll_cpu_ms"], ".1f"),

@@ -50,6 +50,18 @@ STAGE_JOBS = Counter(
     ["stage", "outcome"],
     registry=REGISTRY,
 )
+STAGE_BUSY = Counter(
+    "newstalk_stage_busy_seconds",
+    "Wall time a stage spent handling its claims (waits for its turn excluded)",
+    ["stage"],
+    registry=REGISTRY,
+)
+STAGE_DEFERRED = Counter(
+    "newstalk_stage_deferred_seconds",
+    "Wall time a stage waited before claiming while higher-priority stages had a backlog",
+    ["stage"],
+    registry=REGISTRY,
+)
 BUILD_INFO = Gauge(
     "newstalk_build_info",
     "Always 1; the running NewsTalk version (a new version appearing is a finished deployment)",

@@ -9,7 +9,7 @@ live-event broadcaster), never a domain at run time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +46,8 @@ class StageServices(Protocol):
 Handler = Callable[["JobContext"], Awaitable[None]]
 BatchHandler = Callable[["BatchContext"], Awaitable[None]]
 Gate = Callable[[StageServices], Awaitable[bool]]
+# Writes the results of many jobs at once (one statement where it can), inside the unit given.
+BatchWrite = Callable[[UnitOfWork, Sequence[Any]], Awaitable[None]]
 
 
 class JobContext:
@@ -55,6 +57,19 @@ class JobContext:
         self.services = services
         self.job = job
         self.completed = False
+        self.deferred: tuple[BatchWrite, Any] | None = None
+
+    def commit_later(self, write: BatchWrite, item: Any) -> None:
+        """Leave this job's results to the worker, to commit with the claim's other deferred jobs.
+
+        The worker calls ``write(uow, items)`` once for every deferred job of a claim that
+        shares ``write``, and completes those jobs, in one transaction; if that transaction
+        fails it calls ``write(uow, [item])`` per job in the job's own transaction, so one
+        bad item undoes no other. For small results that emit no events (a 304's bookkeeping).
+        """
+        if self.completed or self.deferred is not None:
+            raise RuntimeError(f"pipeline: job {self.job.id} committed twice")
+        self.deferred = (write, item)
 
     @asynccontextmanager
     async def commit(self) -> AsyncIterator[UnitOfWork]:
@@ -82,6 +97,5 @@ class BatchContext:
             raise RuntimeError("pipeline: batch committed twice")
         async with self.services.db.unit() as uow:
             yield uow
-            for job in self.jobs:
-                await self.services.transport.complete(uow.session, job)
+            await self.services.transport.complete_many(uow.session, self.jobs)
         self.completed = True

@@ -37,6 +37,8 @@ class StageSpec:
     batch_size: int | None = None
     # Higher goes first where stages share a process (``Stage.priority``, default 50).
     priority: int = 50
+    # Its guaranteed share while a higher-priority stage has a backlog (``Stage.share``).
+    share: float = 0.0
     # Under a backlog a batch stage doubles its claim up to this many jobs.
     backlog_batch_size: int | None = None
     # ``"module:function"`` asked before each claim (``Stage.gate``): the single-writer lease.
@@ -56,6 +58,7 @@ class StageSpec:
             batch_handler=resolve(self.batch_handler) if self.batch_handler else None,
             batch_size=self.batch_size,
             priority=self.priority,
+            share=self.share,
             backlog_batch_size=self.backlog_batch_size,
             gate=resolve(self.gate) if self.gate else None,
         )
@@ -118,6 +121,9 @@ STAGES: tuple[StageSpec, ...] = (
         batch_handler="newstalk.factcheck.tasks:handle_factcheck_batch",
         batch_size=8,
         priority=70,
+        # Stories go first, but a stories backlog must not stop fact-checks: while stages
+        # ahead have one, it may be busy a quarter as long as the busiest of them.
+        share=0.25,
         # A batch checks each story once at its newest version: under a backlog a bigger
         # claim folds more versions of the same story into one check.
         backlog_batch_size=64,
@@ -130,6 +136,7 @@ STAGES: tuple[StageSpec, ...] = (
         batch_handler="newstalk.search.tasks:handle_search_batch",
         # Not grown under a backlog: a bigger batch would hold the cores longer each turn.
         priority=20,
+        share=0.05,
     ),
     # Cheap: templates over the story's text; requests per story are debounced in the queue.
     StageSpec(
@@ -138,10 +145,18 @@ STAGES: tuple[StageSpec, ...] = (
         "newstalk.briefings.tasks:handle_briefings",
         batch_handler="newstalk.briefings.tasks:handle_briefings_batch",
         priority=20,
+        share=0.05,
     ),
     # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
     StageSpec(
-        "speech", (topics.SCRIPT_READY,), "newstalk.speech.tasks:handle_speech", batch_size=1, priority=60
+        "speech",
+        (topics.SCRIPT_READY,),
+        "newstalk.speech.tasks:handle_speech",
+        batch_size=1,
+        # A synthesis holds a core for seconds: during a burst audio lags (a twentieth of the
+        # busiest stage's time) and renders the stories once they settle.
+        priority=60,
+        share=0.05,
     ),
     # One replica: SSE ids must commit in order (docs/live.md); cheap rows, batched.
     StageSpec(

@@ -12,18 +12,37 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from newstalk.errors import NewsTalkError
 from newstalk.kit import logs, metrics, tracing
 from newstalk.kit.bus import Job, LeaseLost
 from newstalk.kit.db import utcnow
 from newstalk.kit.logs import describe_error
-from newstalk.pipeline.context import BatchContext, BatchHandler, Gate, Handler, JobContext, StageServices
+from newstalk.pipeline.context import (
+    BatchContext,
+    BatchHandler,
+    BatchWrite,
+    Gate,
+    Handler,
+    JobContext,
+    StageServices,
+)
 
-__all__ = ["BatchContext", "BatchHandler", "Gate", "Handler", "JobContext", "Stage", "StageWorker"]
+__all__ = [
+    "BatchContext",
+    "BatchHandler",
+    "BatchWrite",
+    "Gate",
+    "Handler",
+    "JobContext",
+    "Stage",
+    "StageWorker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +66,10 @@ class Stage:
     # stage with a backlog goes first: a lower-priority stage waits up to
     # ``Priorities.max_defer_s`` between its claims while a higher one has one.
     priority: int = 50
+    # Its guaranteed share while a higher-priority stage has a backlog: it may spend this
+    # many seconds handling per second the busiest such stage spends (``Priorities``);
+    # 0: it waits its turn (up to ``Priorities.max_defer_s`` per claim).
+    share: float = 0.0
     # Under a backlog (the last claim came back full) a batch stage doubles its claim, up to
     # this many jobs: one batch then embeds and refreshes a story once for many articles.
     backlog_batch_size: int | None = None
@@ -56,39 +79,87 @@ class Stage:
 
 
 class Priorities:
-    """Which stages of this process have a backlog now, so lower-priority ones yield to them.
+    """How the stages of one process share it while some of them have a backlog.
 
-    A stage has a backlog when its last claim came back full. A stage waits before claiming
-    while a stage of higher priority has one, but never longer than ``max_defer_s`` at a
-    time: later work lags a burst, it does not starve.
+    A stage has a backlog when its last claim came back full (within ``stale_s``). While a
+    stage of higher priority has one, a lower stage claims only while its time spent
+    handling (decayed, half-life ``half_life_s``) is at most ``Stage.share`` times that of
+    the busiest stage ahead of it, and otherwise waits, never longer than ``max_defer_s``
+    at a time. So stories go first, fact-checks keep a guaranteed share (weighted fair
+    shares, not strict priority), and later work lags a burst without starving: its time
+    decays while the stages ahead keep working, so its turn comes. A stage whose single
+    claim runs long (a speech synthesis) waits in proportion, where a fixed wait per claim
+    would let it hold the cores most of the time.
     """
 
-    def __init__(self, max_defer_s: float = 10.0, step_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        max_defer_s: float = 300.0,
+        step_s: float = 0.2,
+        half_life_s: float = 60.0,
+        stale_s: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_defer_s = max_defer_s
         self.step_s = step_s
-        self._backlog: dict[str, int] = {}
+        self.half_life_s = half_life_s
+        self.stale_s = stale_s
+        self.clock = clock
+        self._backlog: dict[str, tuple[int, float]] = {}
+        self._busy: dict[str, tuple[float, float]] = {}
 
     def note(self, stage: Stage, *, backlog: bool) -> None:
         """Record whether ``stage``'s last claim came back full."""
         if backlog:
-            self._backlog[stage.name] = stage.priority
+            self._backlog[stage.name] = (stage.priority, self.clock())
         else:
             self._backlog.pop(stage.name, None)
 
+    def spent(self, stage: Stage, seconds: float) -> None:
+        """Record ``seconds`` of ``stage`` handling a claim."""
+        self._busy[stage.name] = (self.busy(stage.name) + seconds, self.clock())
+        metrics.STAGE_BUSY.labels(stage.name).inc(seconds)
+
+    def busy(self, name: str) -> float:
+        """The stage's recent handling time in seconds, each second halved every ``half_life_s``."""
+        value, at = self._busy.get(name, (0.0, 0.0))
+        return value * 0.5 ** ((self.clock() - at) / self.half_life_s) if value else 0.0
+
     def ahead(self, stage: Stage) -> list[str]:
-        """The stages with a backlog and a higher priority than ``stage``."""
-        return [name for name, p in self._backlog.items() if p > stage.priority and name != stage.name]
+        """The stages with a backlog and a higher priority than ``stage``.
+
+        A backlog noted more than ``stale_s`` ago counts no more: that stage stopped claiming
+        (a standby replica waiting on the writer lease) and holds nobody back.
+        """
+        fresh = self.clock() - self.stale_s
+        return [
+            name
+            for name, (p, at) in self._backlog.items()
+            if p > stage.priority and name != stage.name and at >= fresh
+        ]
+
+    def owed(self, stage: Stage) -> bool:
+        """Whether ``stage`` may claim now: nothing ahead has a backlog, or its share is not used up."""
+        ahead = self.ahead(stage)
+        if not ahead:
+            return True
+        if stage.share <= 0:
+            return False
+        return self.busy(stage.name) <= stage.share * max(self.busy(n) for n in ahead)
 
     async def turn(self, stage: Stage, stop: asyncio.Event) -> float:
-        """Wait while a higher-priority stage has a backlog (at most ``max_defer_s``); returns the wait."""
+        """Wait until ``stage`` is owed a turn (at most ``max_defer_s``); returns the wait."""
         started = time.monotonic()
-        while self.ahead(stage) and not stop.is_set():
+        while not self.owed(stage) and not stop.is_set():
             left = self.max_defer_s - (time.monotonic() - started)
             if left <= 0:
                 break
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(self.step_s, left))
-        return time.monotonic() - started
+        waited = time.monotonic() - started
+        if waited > 0.001:
+            metrics.STAGE_DEFERRED.labels(stage.name).inc(waited)
+        return waited
 
 
 class StageWorker:
@@ -142,17 +213,79 @@ class StageWorker:
         self._backlog_limit = min(max(limit * 2, base), grow) if full and grow and grow > base else None
         if not jobs:
             return 0
+        started = time.monotonic()
+        try:
+            await self._handle_claim(jobs)
+        finally:
+            if self.priorities is not None:
+                self.priorities.spent(self.stage, time.monotonic() - started)
+        return len(jobs)
+
+    async def _handle_claim(self, jobs: list[Job]) -> None:
         transport = self.services.transport
         if self.stage.batch_handler is not None and len(jobs) > 1 and await self._handle_batch(jobs):
             await transport.ack(self.stage.name, jobs)
-            return len(jobs)
+            return
         unstarted: list[Job] = []
-        await asyncio.gather(*(self._guarded(job, unstarted) for job in jobs))
+        deferred: list[JobContext] = []
+        await asyncio.gather(*(self._guarded(job, unstarted, deferred) for job in jobs))
+        if deferred:
+            await self.commit_deferred(deferred)
         if unstarted:
             await transport.release(unstarted)
         # Every job is now committed, retried or dead (or released): Kafka commits offsets here.
         await transport.ack(self.stage.name, jobs)
-        return len(jobs)
+
+    async def commit_deferred(self, deferred: list[JobContext]) -> None:
+        """Commit the jobs whose handlers left their writes to the worker (``JobContext.commit_later``).
+
+        One transaction for all of them; if it fails, one per job, so a bad one undoes no other.
+        """
+        groups: dict[BatchWrite, list[Any]] = {}
+        for ctx in deferred:
+            assert ctx.deferred is not None
+            write, item = ctx.deferred
+            groups.setdefault(write, []).append(item)
+        try:
+            async with self.services.db.unit() as uow:
+                for write, items in groups.items():
+                    await write(uow, items)
+                await self.services.transport.complete_many(uow.session, [c.job for c in deferred])
+        except Exception as exc:
+            log.warning(
+                "pipeline: %s: committing %d jobs together failed (%s); committing them one by one",
+                self.stage.name,
+                len(deferred),
+                describe_error(exc),
+            )
+            for ctx in deferred:
+                await self._commit_one(ctx)
+            return
+        for ctx in deferred:
+            ctx.completed = True
+            self._done(ctx.job)
+
+    async def _commit_one(self, ctx: JobContext) -> None:
+        assert ctx.deferred is not None
+        write, item = ctx.deferred
+        try:
+            async with ctx.commit() as uow:
+                await write(uow, [item])
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+            metrics.STAGE_JOBS.labels(self.stage.name, "lease_lost").inc()
+            return
+        except Exception as exc:
+            await self._fail(ctx.job, exc)
+            return
+        self._done(ctx.job)
+
+    def _done(self, job: Job) -> None:
+        metrics.STAGE_JOBS.labels(self.stage.name, "ok").inc()
+        if self.stage.observe_job_latency:
+            metrics.STAGE_LATENCY.labels(self.stage.name).observe(
+                (utcnow() - job.first_seen_at).total_seconds()
+            )
 
     async def _handle_batch(self, jobs: list[Job]) -> bool:
         """Try the batch handler; False means fall back to one job at a time."""
@@ -199,15 +332,19 @@ class StageWorker:
                 )
         return True
 
-    async def _guarded(self, job: Job, unstarted: list[Job]) -> None:
+    async def _guarded(self, job: Job, unstarted: list[Job], deferred: list[JobContext]) -> None:
         async with self._sem:
             if self.stop.is_set():
                 unstarted.append(job)
                 return
-            await self.handle(job)
+            await self.handle(job, deferred)
 
-    async def handle(self, job: Job) -> None:
-        """Run the handler for one job and record the outcome."""
+    async def handle(self, job: Job, deferred: list[JobContext] | None = None) -> None:
+        """Run the handler for one job and record the outcome.
+
+        A job whose handler left its writes to the worker (``JobContext.commit_later``) is
+        appended to ``deferred`` for the caller to commit with others, or committed now.
+        """
         ctx = JobContext(self.services, job)
         name = self.stage.name
         started = time.perf_counter()
@@ -231,6 +368,12 @@ class StageWorker:
         ):
             try:
                 await self.stage.handler(ctx)
+                if ctx.deferred is not None:
+                    if deferred is not None:
+                        deferred.append(ctx)
+                    else:
+                        await self.commit_deferred([ctx])
+                    return
                 if not ctx.completed:
                     async with ctx.commit():
                         pass
@@ -243,9 +386,7 @@ class StageWorker:
                 await self._fail(job, exc)
                 return
             log.debug("pipeline: %s job %s done in %.3f s", name, job.id, time.perf_counter() - started)
-        metrics.STAGE_JOBS.labels(name, "ok").inc()
-        if self.stage.observe_job_latency:
-            metrics.STAGE_LATENCY.labels(name).observe((utcnow() - job.first_seen_at).total_seconds())
+        self._done(job)
 
     async def _fail(self, job: Job, exc: Exception) -> None:
         settings = self.services.settings

@@ -81,11 +81,9 @@ async def handle_collect(ctx: JobContext) -> None:
         metrics.SOURCE_FETCHES.labels(label, reason).inc()
         return
     if result.status == 304 and (not result.permanent_url or result.permanent_url == feed_url):
-        # Nothing to parse or store: the poll's bookkeeping is one UPDATE, in the job's commit.
-        async with ctx.commit() as uow:
-            await sources.record_not_modified(
-                uow.session, ctx.services.settings, source_id, target, now=utcnow()
-            )
+        # Nothing to parse or store: the worker commits the bookkeeping of the claim's 304s
+        # together, one UPDATE for all of them (one per source if that fails).
+        ctx.commit_later(sources.record_not_modified, sources.not_modified(source_id, target, now=utcnow()))
         metrics.SOURCE_FETCHES.labels(label, "not_modified").inc()
         return
     try:

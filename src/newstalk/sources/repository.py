@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newstalk.sources.models import ACTIVE, Source
@@ -39,26 +40,37 @@ async def poll_target(session: AsyncSession, source_id: int) -> PollTarget | Non
     return None if row is None else PollTarget(*row)
 
 
-async def mark_not_modified(
-    session: AsyncSession, source_id: int, *, now: datetime, next_fetch_at: datetime, status: str
-) -> None:
-    """The whole bookkeeping of a 304 in one UPDATE: counters, health and the next poll time."""
-    await session.execute(
-        update(Source)
-        .where(Source.id == source_id)
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """One poll answered 304: which source, when, and when to poll it next."""
+
+    source_id: int
+    at: datetime
+    next_fetch_at: datetime
+
+
+async def mark_not_modified(session: AsyncSession, polls: Sequence[NotModified], *, status: str) -> None:
+    """The whole bookkeeping of many 304s in one UPDATE (executemany): counters, health, next poll."""
+    if not polls:
+        return
+    table = cast(Table, Source.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
         .values(
-            fetch_count=Source.fetch_count + 1,
-            not_modified_count=Source.not_modified_count + 1,
+            fetch_count=table.c.fetch_count + 1,
+            not_modified_count=table.c.not_modified_count + 1,
             consecutive_failures=0,
             last_error=None,
-            last_fetched_at=now,
-            last_success_at=now,
+            last_fetched_at=bindparam("b_at"),
+            last_success_at=bindparam("b_at"),
             last_status=status,
-            next_fetch_at=next_fetch_at,
-            updated_at=now,
+            next_fetch_at=bindparam("b_next"),
+            updated_at=bindparam("b_at"),
         )
-        .execution_options(synchronize_session=False)
     )
+    conn = await session.connection()
+    await conn.execute(stmt, [{"b_id": p.source_id, "b_at": p.at, "b_next": p.next_fetch_at} for p in polls])
 
 
 async def get_by_url(session: AsyncSession, feed_url: str) -> Source | None:

@@ -309,21 +309,19 @@ def record_success(
 NOT_MODIFIED = "not-modified"
 
 
-async def record_not_modified(
-    session: AsyncSession, settings: Settings, source_id: int, target: repository.PollTarget, *, now: datetime
-) -> None:
-    """Store a 304 as :func:`record_success` would, in one UPDATE without loading the source.
+def not_modified(source_id: int, target: repository.PollTarget, *, now: datetime) -> repository.NotModified:
+    """A 304 as :func:`record_success` would store it: counters, health and the next poll time.
 
-    The validators and the interval stay as they are (a 304 has no feed to learn from), so
-    only the counters, the health fields and the next poll time change.
+    The validators and the interval stay as they are (a 304 has no feed to learn from).
     """
-    await repository.mark_not_modified(
-        session,
-        source_id,
-        now=now,
-        next_fetch_at=schedule.next_fetch_at(now, target.fetch_interval_s),
-        status=NOT_MODIFIED,
+    return repository.NotModified(
+        source_id=source_id, at=now, next_fetch_at=schedule.next_fetch_at(now, target.fetch_interval_s)
     )
+
+
+async def record_not_modified(uow: UnitOfWork, polls: Sequence[repository.NotModified]) -> None:
+    """Store polls answered 304 (:func:`not_modified`) in one UPDATE, without loading a source."""
+    await repository.mark_not_modified(uow.session, polls, status=NOT_MODIFIED)
 
 
 def note_held_back(source: Source, held_back: int, *, now: datetime) -> None:

@@ -96,6 +96,13 @@ class Transport(Protocol):
     async def complete(self, session: AsyncSession, job: Job) -> None:
         """Mark a job done inside the handler's transaction; raise LeaseLost if not ours."""
 
+    async def complete_many(self, session: AsyncSession, jobs: Sequence[Job]) -> None:
+        """Mark several jobs done in one statement inside the caller's transaction.
+
+        Raises LeaseLost if any of them is not ours any more; the caller rolls back and
+        completes them one by one.
+        """
+
     async def fail(self, job: Job, error: str, *, retry_at: datetime | None) -> None:
         """Record a failure: retry at ``retry_at`` or dead-letter when it is None."""
 

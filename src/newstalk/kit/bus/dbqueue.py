@@ -138,6 +138,22 @@ class DbQueueTransport:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(f"pipeline: job {job.id} ({job.stage}) was taken over by another worker")
 
+    async def complete_many(self, session: AsyncSession, jobs: Sequence[Job]) -> None:
+        # The jobs of one claim share its lease token: one DELETE per claim.
+        by_token: dict[str, list[int]] = {}
+        for job in jobs:
+            by_token.setdefault(job.lease_token, []).append(job.id)
+        for token, ids in by_token.items():
+            result = await session.execute(
+                delete(QueueJob).where(QueueJob.id.in_(ids), QueueJob.lease_token == token)
+            )
+            done = int(result.rowcount)  # type: ignore[attr-defined]
+            if done != len(ids):
+                raise LeaseLost(
+                    f"pipeline: {len(ids) - done} of {len(ids)} {jobs[0].stage} jobs were taken over "
+                    "by another worker"
+                )
+
     async def fail(self, job: Job, error: str, *, retry_at: datetime | None) -> None:
         values: dict[str, Any] = {
             "last_error": error[:4000],

@@ -347,6 +347,14 @@ class KafkaTransport:
         if not await mark_processed(session, job.stage, [job.id]):
             raise LeaseLost(f"pipeline: event {job.id} ({job.stage}) was already processed")
 
+    async def complete_many(self, session: Any, jobs: Sequence[Job]) -> None:
+        by_stage: dict[str, list[int]] = {}
+        for job in jobs:
+            by_stage.setdefault(job.stage, []).append(job.id)
+        for stage, ids in by_stage.items():
+            if await mark_processed(session, stage, ids) != len(ids):
+                raise LeaseLost(f"pipeline: some of {len(ids)} events ({stage}) were already processed")
+
     async def ack(self, stage: str, jobs: Sequence[Job]) -> None:
         """Commit the offsets of the last claim: every job in it is committed, retried or dead."""
         batch = self._batches.pop(stage, None)
