@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     )
     poll_default_s: int = Field(15 * 60, ge=60)
     poll_min_s: int = Field(60, ge=10)
+    # The floor for a busy feed that answers conditional GET (ETag / Last-Modified); the
+    # smaller of it and poll_min_s applies. An unchanged poll costs a 304 (docs/sources.md).
+    poll_min_validated_s: int = Field(30, ge=10)
     poll_max_s: int = Field(6 * 60 * 60, ge=60)
     pause_after_failures: int = Field(10, ge=1)
     scheduler_tick_s: float = Field(5.0, gt=0)
