@@ -34,6 +34,10 @@ SENTENCE_PAUSE_S = 0.25  # speech.audio.render puts this between sentences
 LINE_PAUSE_S = 0.25
 STORY_TARGET_S = 75.0
 STORY_MAX_S = 90.0
+# The first edition of a story's audio (docs/speech.md "Short first"): headline, the
+# summary's first sentences, who reports it and the check, so a new version is heard soon.
+FIRST_TARGET_S = 20.0
+FIRST_MAX_S = 25.0
 BRIEFING_STORY_TARGET_S = 60.0
 NEAR_REPEAT = 0.5  # word Jaccard at which a lead sentence repeats one already chosen
 QUOTE_MAX_WORDS = 35
@@ -354,6 +358,12 @@ def story_script(
         lines.append(Line(voice, " ".join(p.happened), chapter))
     lines.append(Line(voice, " ".join([*p.coverage, *p.verdict]), chapter))
     return Script("story", story.lang, "solo", chapter, tuple(lines), (story.story_id,))
+
+
+def first_story_script(story: StoryInput, voice: str = "anchor") -> Script:
+    """The short first edition of a story's script (about 20 s): the same parts as
+    :func:`story_script`, with "what happened" cut to the summary's first sentences."""
+    return story_script(story, voice, target_s=FIRST_TARGET_S, max_s=FIRST_MAX_S)
 
 
 def _date_phrase(date: str, lang: str) -> str:
