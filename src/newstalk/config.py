@@ -225,7 +225,7 @@ class Settings(BaseSettings):
         True, description="Speak a short first edition of each story version before the full script"
     )
     briefings_full_audio_delay_s: float = Field(
-        60.0, ge=0, le=3600, description="How long a story's full audio waits behind its short first edition"
+        300.0, ge=0, le=3600, description="How long a story's full audio waits behind its short first edition"
     )
     briefings_factcheck_grace_s: float = Field(30.0, ge=0, le=3600)
     briefings_daily_hour_utc: int = Field(5, ge=0, le=23)

@@ -35,7 +35,7 @@ LINE_PAUSE_S = 0.25
 STORY_TARGET_S = 75.0
 STORY_MAX_S = 90.0
 # The first edition of a story's audio (docs/speech.md "Short first"): headline, the
-# summary's first sentences, who reports it and the check, so a new version is heard soon.
+# summary's first sentences and the check, so a new version is heard soon.
 FIRST_TARGET_S = 20.0
 FIRST_MAX_S = 25.0
 BRIEFING_STORY_TARGET_S = 60.0
@@ -361,9 +361,21 @@ def story_script(
 
 
 def first_story_script(story: StoryInput, voice: str = "anchor") -> Script:
-    """The short first edition of a story's script (about 20 s): the same parts as
-    :func:`story_script`, with "what happened" cut to the summary's first sentences."""
-    return story_script(story, voice, target_s=FIRST_TARGET_S, max_s=FIRST_MAX_S)
+    """The short first edition of a story's script (about 20 s): the headline, the summary's
+    first sentences and the fact-check; who reports it waits for the full script."""
+    rate = get_voice(voice).rendition(story.lang).rate
+    headline = _end(_clean(story.title))
+    verdict = verdict_sentences(story, [*story.summary])
+    fixed = sum(estimate_seconds(s, story.lang, rate) + SENTENCE_PAUSE_S for s in [headline, *verdict])
+    body = happened(story, max(0.0, FIRST_TARGET_S - fixed), rate)
+    verdict = verdict_sentences(story, [*body])
+    chapter = _clean(story.title)
+    lines = [Line(voice, headline, chapter)]
+    if body:
+        lines.append(Line(voice, " ".join(body), chapter))
+    if verdict:
+        lines.append(Line(voice, " ".join(verdict), chapter))
+    return Script("story", story.lang, "solo", chapter, tuple(lines), (story.story_id,))
 
 
 def _date_phrase(date: str, lang: str) -> str:
