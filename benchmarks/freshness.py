@@ -16,13 +16,15 @@ times a minute). Everything is observed through the public API only:
   its URL; it is fact-checked at the first ``story.checked`` of that story with a version at
   least that, and *audio ready* at the first ``audio.ready`` (story audio, synthesized
   automatically in ``NEWSTALK_BRIEFINGS_VOICE``, the anchor by default) of such a version:
-  the moment a listener's app can offer the play button;
+  the moment a listener's app can offer the play button (the short first edition where the
+  server makes one); *full audio ready* at the first ``audio.ready`` of the full script
+  (``"edition": "full"``; a server without editions announces only full scripts);
 * **backlog**: ``GET /api/v1/pipeline/queue`` every 10 s (ready + running jobs per stage).
 
 Each feed starts with ``--history`` items at its own rate, so the adaptive schedule can
 learn it on the first poll; they are the same few texts in every feed, so deduplication
 stores them once and the warm-up does not flood the pipeline. The clock starts after the
-warm-up (every source polled once, the pipeline idle).
+warm-up (every source polled once, every stage but collect idle).
 
 ``--websub``: every feed advertises a hub on the feed server (``<atom:link rel="hub">``);
 NewsTalk subscribes by itself on its first poll, the hub verifies the intent at NewsTalk's
@@ -317,7 +319,10 @@ class Seen:
     joined: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # url -> (story, version, t)
     checked: dict[int, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
     audio: dict[int, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
+    # audio.ready of a full script ("edition": "full"; a server without editions sends only full ones)
+    full_audio: dict[int, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
     audio_seconds: list[float] = field(default_factory=list)
+    editions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     audio_voices: set[str] = field(default_factory=set)
     depth: list[tuple[float, dict[str, int]]] = field(default_factory=list)
     events: int = 0
@@ -372,6 +377,10 @@ class Observer:
             elif kind == "audio.ready":
                 audio = event.get("audio") or {}
                 self.seen.audio[sid].append((version, t))
+                edition = str(audio.get("edition") or "full")
+                self.seen.editions[edition] += 1
+                if edition == "full":
+                    self.seen.full_audio[sid].append((version, t))
                 if audio.get("duration_s"):
                     self.seen.audio_seconds.append(float(audio["duration_s"]))
                 self.seen.audio_voices.update(audio.get("characters") or [])
@@ -440,13 +449,16 @@ def schedule_items(n: int, minutes: float, gaps_min: list[float], seed: int) -> 
 
 
 def wait_warm(service: Service, n: int, timeout_s: float) -> list[dict[str, Any]]:
-    """Until every source was polled once and the pipeline has been idle for 10 s."""
+    """Until every source was polled once and every stage but collect has been idle for 10 s.
+
+    Collect is left out: busy feeds polled every 30 s keep a few polls (304s, which make no
+    downstream work) queued or running at almost any moment."""
     deadline = time.monotonic() + timeout_s
     quiet_since: float | None = None
     while time.monotonic() < deadline:
         sources = service.sources()
         polled = sum(1 for s in sources if s.get("last_fetched_at"))
-        busy = sum(service.depth().values())
+        busy = sum(count for stage, count in service.depth().items() if stage != "collect")
         if polled >= n and busy == 0:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since >= 10:
@@ -463,6 +475,7 @@ def summarize(feeds: Feeds, seen: Seen, published: list[str]) -> dict[str, Any]:
         "story": [],
         "fact-checked": [],
         "audio ready": [],
+        "full audio ready": [],
     }
     for url in published:
         t0 = feeds.published_at[url]
@@ -478,6 +491,9 @@ def summarize(feeds: Feeds, seen: Seen, published: list[str]) -> dict[str, Any]:
         audio = [t for v, t in seen.audio.get(sid, []) if v >= version]
         if audio:
             stages["audio ready"].append(min(audio) - t0)
+        full = [t for v, t in seen.full_audio.get(sid, []) if v >= version]
+        if full:
+            stages["full audio ready"].append(min(full) - t0)
     return stages
 
 
@@ -606,7 +622,10 @@ def main() -> int:
             if seen.audio_seconds
             else "no audio"
         )
-        print(f"- story audio: voice {voices}, {length}; {seen.events} live events")
+        editions = ", ".join(f"{n} {e}" for e, n in sorted(seen.editions.items())) or "none"
+        print(
+            f"- story audio: voice {voices}, {length}; audio.ready by edition: {editions}; {seen.events} live events"
+        )
         print(f"- backlog grew while publishing: {grew}; peak queued jobs: {peaks}")
         print("- poll reasons at the end: " + ", ".join(f"{r} {c}" for r, c in sorted(reasons_after.items())))
         if args.websub:

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     )
     poll_default_s: int = Field(15 * 60, ge=60)
     poll_min_s: int = Field(60, ge=10)
+    # The floor for a busy feed that answers conditional GET (ETag / Last-Modified); the
+    # smaller of it and poll_min_s applies. An unchanged poll costs a 304 (docs/sources.md).
+    poll_min_validated_s: int = Field(30, ge=10)
     poll_max_s: int = Field(6 * 60 * 60, ge=60)
     pause_after_failures: int = Field(10, ge=1)
     scheduler_tick_s: float = Field(5.0, gt=0)
@@ -218,6 +221,12 @@ class Settings(BaseSettings):
     )
     briefings_story_audio: bool = Field(True, description="Synthesize every story script as it is written")
     briefings_debounce_s: float = Field(5.0, ge=0, le=3600)
+    briefings_short_first: bool = Field(
+        True, description="Speak a short first edition of each story version before the full script"
+    )
+    briefings_full_audio_delay_s: float = Field(
+        300.0, ge=0, le=3600, description="How long a story's full audio waits behind its short first edition"
+    )
     briefings_factcheck_grace_s: float = Field(30.0, ge=0, le=3600)
     briefings_daily_hour_utc: int = Field(5, ge=0, le=23)
 

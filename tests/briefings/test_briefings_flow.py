@@ -50,6 +50,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         audio_dir=str(tmp_path / "audio"),
         briefings_debounce_s=0,
         briefings_factcheck_grace_s=0,
+        # One script per story here; the short first edition has its own tests (test_short_first.py).
+        briefings_short_first=False,
     )
 
 

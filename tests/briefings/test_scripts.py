@@ -10,10 +10,12 @@ from dataclasses import replace
 import pytest
 
 from newstalk.briefings.scripts import (
+    FIRST_MAX_S,
     ClaimFact,
     StoryInput,
     conversation_briefing,
     daily_briefing,
+    first_story_script,
     polite_ko,
     script_seconds,
     story_script,
@@ -314,3 +316,16 @@ def test_story_script_lasts_60_to_90_seconds_when_synthesized(
     assert abs(script_seconds(script) - rendered.duration_s) <= 0.15 * rendered.duration_s
     assert rendered.chapters[0].title == story.title
     assert rendered.cues[0].text == script.lines[0].text
+
+
+def test_the_first_edition_is_headline_summary_and_check() -> None:
+    for story in (RATES_EN, RATES_KO):
+        full, first = story_script(story), first_story_script(story)
+        assert script_seconds(first) <= FIRST_MAX_S < script_seconds(full)
+        assert first.lines[0] == full.lines[0]  # the headline
+        assert story.summary[0].split()[1] in first.lines[1].text  # the summary first
+        assert first.kind == full.kind == "story"
+        assert first.story_ids == full.story_ids
+    text = first_story_script(RATES_EN).text
+    assert "outlets are covering" not in text  # who reports it waits for the full script
+    assert "Fact check." in text  # the check is said

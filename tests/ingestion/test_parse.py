@@ -271,3 +271,21 @@ def test_not_a_feed(body: bytes, content_type: str | None, reason: str) -> None:
 def test_html_content_type_with_a_real_feed_still_parses() -> None:
     feed = parse_feed(RSS20, url=URL, content_type="text/html")
     assert len(feed.entries) == 2
+
+
+@pytest.mark.parametrize(
+    ("ttl", "expected"),
+    [
+        ("<ttl>15</ttl>", 900),
+        ("<ttl> 60 </ttl>", 3600),
+        ("<ttl>0</ttl>", None),
+        ("<ttl>soon</ttl>", None),
+        ("", None),
+    ],
+)
+def test_rss_ttl_is_read_in_seconds(ttl: str, expected: int | None) -> None:
+    doc = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://e.com/</link>{ttl}'
+        "<item><title>A</title><link>https://e.com/a</link></item></channel></rss>"
+    ).encode()
+    assert parse_feed(doc, url=URL).ttl_s == expected

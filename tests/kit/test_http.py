@@ -578,3 +578,19 @@ def test_check_url() -> None:
 )
 def test_is_public_address(address: str, public: bool) -> None:
     assert is_public_address(ipaddress.ip_address(address)) is public
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("max-age=300", 300),
+        ("public, max-age=120, must-revalidate", 120),
+        ('MAX-AGE="60"', 60),
+        ("s-maxage=600", None),
+        ("no-cache, max-age=300", None),
+        ("max-age=0", None),
+        (None, None),
+    ],
+)
+def test_cache_control_max_age(header: str | None, expected: int | None) -> None:
+    assert kit_http.max_age(header) == expected

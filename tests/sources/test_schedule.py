@@ -8,13 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newstalk.sources.schedule import (
+    PUBLISHER_HINT,
     PUSH_SAFETY_FACTOR,
+    VALIDATED_POLLS_PER_GAP,
     backoff_interval,
     backoff_reason,
     busy_interval,
     newest_item_at,
     next_fetch_at,
     plan_poll,
+    politeness,
     publishing_interval,
 )
 
@@ -156,3 +159,30 @@ def test_newest_item_ignores_future_dates() -> None:
     )
     assert newest_item_at([NOW + timedelta(minutes=2)], NOW) == NOW
     assert newest_item_at([None], NOW) is None
+
+
+def test_a_feed_with_validators_gets_the_lower_floor_and_more_polls_per_gap() -> None:
+    validated = politeness(has_validators=True, floor_s=60, validated_floor_s=30, freshness_s=300)
+    plain = politeness(has_validators=False, floor_s=60, validated_floor_s=30, freshness_s=300)
+    assert (validated.floor_s, validated.polls_per_gap) == (30, VALIDATED_POLLS_PER_GAP)
+    assert (plain.floor_s, plain.polls_per_gap) == (60, 10)
+    # A feed publishing every 15 min: 30 s with validators (a 304 per unchanged poll), 90 s without.
+    assert busy_interval(every(15), floor_s=30, freshness_s=300, polls_per_gap=validated.polls_per_gap) == 30
+    assert busy_interval(every(15), floor_s=60, freshness_s=300, polls_per_gap=plain.polls_per_gap) == 90
+    # A plain floor under the validated one applies to validated feeds too.
+    assert politeness(has_validators=True, floor_s=20, validated_floor_s=30, freshness_s=300).floor_s == 20
+
+
+def test_a_publishers_hint_raises_the_floor_but_never_past_the_freshness_target() -> None:
+    hinted = politeness(has_validators=True, floor_s=60, validated_floor_s=30, freshness_s=300, max_age_s=150)
+    assert (hinted.floor_s, hinted.hint_s) == (150, 150)
+    ttl = politeness(has_validators=True, floor_s=60, validated_floor_s=30, freshness_s=300, ttl_s=3600)
+    assert (ttl.floor_s, ttl.hint_s) == (300, 300)
+    small = politeness(has_validators=True, floor_s=60, validated_floor_s=30, freshness_s=300, max_age_s=10)
+    assert (small.floor_s, small.hint_s) == (30, 10)
+    busy = busy_interval(every(15), floor_s=hinted.floor_s, freshness_s=300, polls_per_gap=30)
+    plan = plan_poll(now=NOW, freshness_s=300, floor_s=hinted.floor_s, max_s=21600, busy_s=busy, hint_s=150)
+    assert (plan.interval_s, plan.reason) == (150, PUBLISHER_HINT)
+    # A hint under the floor changes nothing: the feed is busy for its own reasons.
+    plan = plan_poll(now=NOW, freshness_s=300, floor_s=30, max_s=21600, busy_s=30, hint_s=10)
+    assert (plan.interval_s, plan.reason) == (30, "busy feed")

@@ -133,7 +133,11 @@ async def test_health_shows_the_poll_interval_and_why(
         return body
 
     wire = await health("wire")
-    assert (wire["fetch_interval_s"], wire["poll_reason"]) == (services.settings.poll_min_s, "busy feed")
+    # The wire answers conditional GET (ETag → 304): its floor is the validated one.
+    assert (wire["fetch_interval_s"], wire["poll_reason"]) == (
+        services.settings.poll_min_validated_s,
+        "busy feed",
+    )
     quiet = await health("quiet")
     assert quiet["poll_reason"] == "dormant: last item 4 days ago"
     # (5 days − 20 min) / 24, give or take the seconds the test takes
@@ -164,7 +168,7 @@ async def test_health_shows_the_poll_interval_and_why(
     failing = await health("wire")
     assert failing["poll_reason"] == "error backoff: 1 failure in a row"
     assert failing["consecutive_failures"] == 1
-    assert failing["fetch_interval_s"] == services.settings.poll_min_s  # what it backs off from
+    assert failing["fetch_interval_s"] == services.settings.poll_min_validated_s  # what it backs off from
 
     # Back to health: the reason goes with the failures.
     feed_server.routes["/wire.xml"] = Route(
@@ -190,4 +194,59 @@ async def test_health_shows_the_poll_interval_and_why(
     await enqueue_due(services)
     await drain(collect_worker(services))
     woken = await health("quiet")
-    assert (woken["fetch_interval_s"], woken["poll_reason"]) == (services.settings.poll_min_s, "busy feed")
+    assert (woken["fetch_interval_s"], woken["poll_reason"]) == (
+        services.settings.poll_min_validated_s,
+        "busy feed",
+    )
+
+
+async def test_the_floor_follows_conditional_get_and_the_publishers_hints(
+    client: httpx.AsyncClient, services: Services, feed_server: FeedServer, admin: dict[str, str]
+) -> None:
+    """Four wires that publish every minute: only the one answering 304s gets the lower floor;
+    a publisher's ``Cache-Control: max-age`` or ``<ttl>`` slows a busy feed, never past the target."""
+    now = datetime.now(UTC)
+    base = feed_server.url("")
+
+    def wire(name: str, ttl: str | None = None) -> bytes:
+        return rss(name, items(name, 5, base_url=base, start=now - timedelta(minutes=6)), ttl=ttl)
+
+    feed_server.routes["/etag.xml"] = Route(wire("etag"))
+    feed_server.routes["/plain.xml"] = Route(wire("plain"), validators=False)
+    feed_server.routes["/cached.xml"] = Route(wire("cached"), cache_control="public, max-age=150")
+    feed_server.routes["/ttl.xml"] = Route(wire("ttl", ttl="60"))  # an hour: capped at the target
+    ids = {}
+    for name in ("etag", "plain", "cached", "ttl"):
+        resp = await client.post(
+            "/api/v1/sources", json={"url": feed_server.url(f"/{name}.xml")}, headers=admin
+        )
+        assert resp.status_code == 201, resp.text
+        ids[name] = resp.json()["id"]
+    await drain(collect_worker(services))
+
+    async def plan(name: str) -> tuple[int, str]:
+        resp = await client.get(f"/api/v1/sources/{ids[name]}/health")
+        assert resp.status_code == 200
+        return resp.json()["fetch_interval_s"], resp.json()["poll_reason"]
+
+    settings = services.settings
+    assert settings.poll_min_validated_s < settings.poll_min_s
+    assert await plan("etag") == (settings.poll_min_validated_s, "busy feed")
+    assert await plan("plain") == (settings.poll_min_s, "busy feed")
+    assert await plan("cached") == (150, "publisher's ttl / max-age")
+    # An hour's <ttl> would break the promise: the freshness target holds it.
+    assert await plan("ttl") == (settings.freshness_s, "freshness target")
+
+    # A 304 keeps what the last full fetch learned.
+    async with services.db.unit() as uow:
+        await uow.session.execute(
+            update(Source)
+            .where(Source.id.in_(list(ids.values())))
+            .values(next_fetch_at=now - timedelta(seconds=1))
+        )
+    await enqueue_due(services)
+    await drain(collect_worker(services))
+    assert feed_server.not_modified["/etag.xml"] == 1
+    assert feed_server.not_modified["/plain.xml"] == 0
+    assert await plan("etag") == (settings.poll_min_validated_s, "busy feed")
+    assert await plan("cached") == (150, "publisher's ttl / max-age")

@@ -25,6 +25,9 @@ class Route:
     status: int = 200
     location: str | None = None
     delay_s: float = 0.0
+    # False: no ETag and no 304 (a server without conditional GET).
+    validators: bool = True
+    cache_control: str | None = None
 
     @property
     def etag(self) -> str:
@@ -67,21 +70,33 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            if route.status == 200 and self.headers.get("If-None-Match") == route.etag:
+            if route.validators and route.status == 200 and self.headers.get("If-None-Match") == route.etag:
                 server.not_modified[path] += 1
                 self.send_response(304)
                 self.send_header("ETag", route.etag)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            self._send(route.status, route.body, route.content_type, etag=route.etag)
+            etag = route.etag if route.validators else None
+            self._send(
+                route.status, route.body, route.content_type, etag=etag, cache_control=route.cache_control
+            )
 
-        def _send(self, status: int, body: bytes, ctype: str, etag: str | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            ctype: str,
+            etag: str | None = None,
+            cache_control: str | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             if etag:
                 self.send_header("ETag", etag)
+            if cache_control:
+                self.send_header("Cache-Control", cache_control)
             self.end_headers()
             self.wfile.write(body)
 
@@ -132,9 +147,13 @@ def items(
     return sorted(out, key=lambda it: it.published, reverse=True)
 
 
-def rss(title: str, entries: Sequence[Item], *, lang: str = "en", hub: str | None = None) -> bytes:
-    """An RSS 2.0 document."""
+def rss(
+    title: str, entries: Sequence[Item], *, lang: str = "en", hub: str | None = None, ttl: str | None = None
+) -> bytes:
+    """An RSS 2.0 document; ``ttl`` is the channel's ``<ttl>`` (minutes) when given."""
     hub_link = f'<atom:link rel="hub" href="{escape(hub)}"/>' if hub else ""
+    if ttl is not None:
+        hub_link += f"<ttl>{escape(ttl)}</ttl>"
     body = "".join(
         f"<item><title>{escape(e.title)}</title><link>{escape(e.link)}?utm_source=feed</link>"
         f"<guid>{escape(e.link)}</guid><pubDate>{format_datetime(e.published)}</pubDate>"

@@ -177,6 +177,26 @@ async def other_story_scripts(session: AsyncSession, record: ScriptRecord) -> li
     return list(rows)
 
 
+async def is_first_edition(session: AsyncSession, record: ScriptRecord) -> bool:
+    """Whether a story script is its version's short first edition: a longer script of the
+    same story version, language and form exists (``service.write_story_scripts``)."""
+    if record.kind != STORY or record.story_id is None or record.story_version is None:
+        return False
+    longer = await session.scalar(
+        select(ScriptRecord.id)
+        .where(
+            ScriptRecord.story_id == record.story_id,
+            ScriptRecord.story_version == record.story_version,
+            ScriptRecord.kind == STORY,
+            ScriptRecord.lang == record.lang,
+            ScriptRecord.form == record.form,
+            ScriptRecord.estimated_s > record.estimated_s,
+        )
+        .limit(1)
+    )
+    return longer is not None
+
+
 async def daily_briefing(session: AsyncSession, briefing_key: str, date: str) -> ScriptRecord | None:
     """The newest briefing written for a configuration on a day."""
     return await session.scalar(

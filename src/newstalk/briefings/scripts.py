@@ -34,6 +34,10 @@ SENTENCE_PAUSE_S = 0.25  # speech.audio.render puts this between sentences
 LINE_PAUSE_S = 0.25
 STORY_TARGET_S = 75.0
 STORY_MAX_S = 90.0
+# The first edition of a story's audio (docs/speech.md "Short first"): headline, the
+# summary's first sentences and the check, so a new version is heard soon.
+FIRST_TARGET_S = 20.0
+FIRST_MAX_S = 25.0
 BRIEFING_STORY_TARGET_S = 60.0
 NEAR_REPEAT = 0.5  # word Jaccard at which a lead sentence repeats one already chosen
 QUOTE_MAX_WORDS = 35
@@ -353,6 +357,24 @@ def story_script(
     if p.happened:
         lines.append(Line(voice, " ".join(p.happened), chapter))
     lines.append(Line(voice, " ".join([*p.coverage, *p.verdict]), chapter))
+    return Script("story", story.lang, "solo", chapter, tuple(lines), (story.story_id,))
+
+
+def first_story_script(story: StoryInput, voice: str = "anchor") -> Script:
+    """The short first edition of a story's script (about 20 s): the headline, the summary's
+    first sentences and the fact-check; who reports it waits for the full script."""
+    rate = get_voice(voice).rendition(story.lang).rate
+    headline = _end(_clean(story.title))
+    verdict = verdict_sentences(story, [*story.summary])
+    fixed = sum(estimate_seconds(s, story.lang, rate) + SENTENCE_PAUSE_S for s in [headline, *verdict])
+    body = happened(story, max(0.0, FIRST_TARGET_S - fixed), rate)
+    verdict = verdict_sentences(story, [*body])
+    chapter = _clean(story.title)
+    lines = [Line(voice, headline, chapter)]
+    if body:
+        lines.append(Line(voice, " ".join(body), chapter))
+    if verdict:
+        lines.append(Line(voice, " ".join(verdict), chapter))
     return Script("story", story.lang, "solo", chapter, tuple(lines), (story.story_id,))
 
 

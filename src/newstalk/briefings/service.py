@@ -20,6 +20,7 @@ from newstalk.briefings.scripts import (
     conversation_briefing,
     count_words,
     daily_briefing,
+    first_story_script,
     script_seconds,
     story_script,
 )
@@ -114,9 +115,11 @@ def script_of(record: ScriptRecord) -> Script:
     )
 
 
-async def request_audio(uow: UnitOfWork, record: ScriptRecord, first_seen_at: datetime) -> Audio:
+async def request_audio(
+    uow: UnitOfWork, record: ScriptRecord, first_seen_at: datetime, *, delay_s: float = 0.0
+) -> Audio:
     """The audio of a stored script: speech's row for it, queued for synthesis when new or failed."""
-    return await speech.request_audio(uow, script_of(record), record.id, first_seen_at)
+    return await speech.request_audio(uow, script_of(record), record.id, first_seen_at, delay_s=delay_s)
 
 
 def rewriter_for(services: StageServices) -> ScriptRewriter | None:
@@ -135,13 +138,34 @@ def _for_the_ear(template: Script, rewriter: ScriptRewriter | None) -> Script:
     return outcome.script if outcome is not None else template
 
 
-async def story_templates(
-    session: AsyncSession, settings: Settings, story_id: int
-) -> list[tuple[Script, int]]:
+@dataclass(frozen=True, slots=True)
+class StoryTemplate:
+    """A story's template scripts as it is now: the full one, the short first edition (None
+    when the settings turn it off or it would say the same), and the story version."""
+
+    full: Script
+    first: Script | None
+    version: int
+
+    @property
+    def scripts(self) -> list[Script]:
+        return [self.full] if self.first is None else [self.full, self.first]
+
+
+async def story_templates(session: AsyncSession, settings: Settings, story_id: int) -> list[StoryTemplate]:
     """A story's template scripts as it is now, with the story version each was made from."""
     langs = ["ko", "en"] if settings.briefings_both_languages else None
     inputs = await repository.story_inputs(session, story_id, langs)
-    return [(story_script(story, settings.briefings_voice), story.version) for story in inputs]
+    out = []
+    for story in inputs:
+        full = story_script(story, settings.briefings_voice)
+        first = (
+            first_story_script(story, settings.briefings_voice) if settings.briefings_short_first else None
+        )
+        if first is not None and first.content_hash() == full.content_hash():
+            first = None
+        out.append(StoryTemplate(full, first, story.version))
+    return out
 
 
 async def write_story_scripts(
@@ -151,15 +175,35 @@ async def write_story_scripts(
     first_seen_at: datetime,
     rewriter: ScriptRewriter | None = None,
 ) -> list[tuple[ScriptRecord, Audio | None]]:
-    """Script a story as it is now (and queue its audio); nothing new when what is said did not change."""
+    """Script a story as it is now (and queue its audio); nothing new when what is said did not change.
+
+    With ``briefings_short_first`` the short first edition's audio is queued at once and the
+    full script's ``briefings_full_audio_delay_s`` later, so a new version is heard soon and
+    a version replaced within that delay is never synthesized in full. Returns the full
+    script and its audio per language.
+    """
     out: list[tuple[ScriptRecord, Audio | None]] = []
-    for template, version in await story_templates(uow.session, settings, story_id):
-        record, _new = await store_script(uow, _for_the_ear(template, rewriter), story_version=version)
+    for template in await story_templates(uow.session, settings, story_id):
+        record, _new = await store_script(
+            uow, _for_the_ear(template.full, rewriter), story_version=template.version
+        )
+        first = None
+        if template.first is not None:
+            first, _new = await store_script(
+                uow, _for_the_ear(template.first, rewriter), story_version=template.version
+            )
+            if first.id == record.id:
+                first = None
         audio = None
         if settings.briefings_story_audio:
-            audio = await request_audio(uow, record, first_seen_at)
+            if first is not None:
+                await request_audio(uow, first, first_seen_at)
+            delay_s = settings.briefings_full_audio_delay_s if first is not None else 0.0
+            audio = await request_audio(uow, record, first_seen_at, delay_s=delay_s)
             # Listeners hear a story's newest script: older versions still queued are skipped.
-            await speech.supersede(uow, await repository.other_story_scripts(uow.session, record))
+            keep = {record.id} if first is None else {record.id, first.id}
+            older = await repository.other_story_scripts(uow.session, record)
+            await speech.supersede(uow, [i for i in older if i not in keep])
         out.append((record, audio))
     return out
 
@@ -300,7 +344,8 @@ async def prepare_rewrites(services: StageServices, jobs: Sequence[Job]) -> None
         for job in jobs:
             if job.topic == topics.BRIEFING_DUE:
                 story_id = int(job.payload["story_id"])
-                templates += [t for t, _v in await story_templates(session, services.settings, story_id)]
+                for story in await story_templates(session, services.settings, story_id):
+                    templates += story.scripts
             elif job.topic == topics.BRIEFING_DAILY:
                 plan = await daily_plan(session, job.payload)
                 if plan is not None:

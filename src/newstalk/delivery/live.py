@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from newstalk.briefings import repository as briefings_repository
 from newstalk.briefings.models import STORY as STORY_SCRIPT
 from newstalk.briefings.models import ScriptRecord
 from newstalk.delivery import live_repository as repo
@@ -168,6 +169,7 @@ async def _payload_for(session: AsyncSession, job: Job) -> tuple[Story, dict[str
         if story is None or story.status == MERGED:
             return None
         base = f"/api/v1/audio/{audio.id}"
+        first = await briefings_repository.is_first_edition(session, script)
         return story, {
             "story": _story_brief(story, script.story_version or story.version),
             "audio": {
@@ -175,6 +177,8 @@ async def _payload_for(session: AsyncSession, job: Job) -> tuple[Story, dict[str
                 "lang": audio.lang,
                 "characters": list(audio.speakers),
                 "duration_s": audio.duration_s,
+                # "first": the short first edition of this version; its "full" script follows.
+                "edition": "first" if first else "full",
                 "url": f"{base}.opus",
                 "mp3_url": f"{base}.mp3",
                 "transcript_url": f"{base}/transcript.vtt",

@@ -236,7 +236,20 @@ def _parse_xml(text: str, url: str) -> ParsedFeed:
         hub_url=_link(links, "hub"),
         language=feed.get("language") or None,
         entries=tuple(_entry(entry, url) for entry in entries),
+        ttl_s=_ttl_s(feed.get("ttl")),
     )
+
+
+# A week: anything longer is a typo or "never poll", and the freshness target caps it anyway.
+_MAX_TTL_S = 7 * 24 * 3600
+
+
+def _ttl_s(value: Any) -> int | None:
+    """RSS ``<ttl>`` (minutes) in seconds; None when absent or not a positive whole number."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text.isdigit() or int(text) <= 0:
+        return None
+    return min(int(text) * 60, _MAX_TTL_S)
 
 
 def _clean(item: Any) -> Any:

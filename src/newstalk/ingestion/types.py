@@ -32,3 +32,5 @@ class ParsedFeed:
     hub_url: str | None
     language: str | None
     entries: tuple[ParsedEntry, ...]
+    # RSS <ttl> in seconds: how long the publisher says the document stays fresh.
+    ttl_s: int | None = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -77,6 +78,21 @@ class FetchResult:
     last_modified: str | None
     permanent_url: str | None
     elapsed_s: float
+    # ``Cache-Control: max-age`` in seconds, when the response gave one.
+    max_age_s: int | None = None
+
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,9})\"?", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.IGNORECASE)
+
+
+def max_age(cache_control: str | None) -> int | None:
+    """``max-age`` of a ``Cache-Control`` header in seconds; None when absent, zero or ``no-cache``."""
+    if not cache_control or _NO_CACHE.search(cache_control):
+        return None
+    match = _MAX_AGE.search(cache_control)
+    seconds = int(match.group(1)) if match else 0
+    return seconds or None
 
 
 def _classify(ip: IPAddress) -> str | None:
@@ -400,6 +416,7 @@ class Fetcher:
                     last_modified=outcome.last_modified or (last_modified if outcome.status == 304 else None),
                     permanent_url=permanent,
                     elapsed_s=time.monotonic() - started,
+                    max_age_s=outcome.max_age_s,
                 )
             status, location = outcome
             hops += 1
@@ -524,6 +541,7 @@ class Fetcher:
                 last_modified=response.headers.get("Last-Modified"),
                 permanent_url=None,
                 elapsed_s=0.0,
+                max_age_s=max_age(response.headers.get("Cache-Control")),
             )
         finally:
             await response.aclose()

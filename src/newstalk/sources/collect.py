@@ -165,6 +165,7 @@ async def _store(
                 feed=feed,
                 new_items=len(stored),
                 held_back=result.held_back,
+                max_age_s=fetch.max_age_s,
             )
         else:
             if stored:

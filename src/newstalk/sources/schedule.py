@@ -74,6 +74,10 @@ def next_fetch_at(
 # these (bounded by the floor). Errors back off from the interval (``backoff_interval``).
 
 BUSY_POLLS_PER_GAP = 10
+# A feed that answers conditional GET (it sent an ETag or Last-Modified) costs its publisher
+# a header comparison and a 304 of a few hundred bytes per unchanged poll, so a busy one is
+# polled about this many times per typical gap, down to NEWSTALK_POLL_MIN_VALIDATED_S.
+VALIDATED_POLLS_PER_GAP = 30
 DORMANT_AFTER = timedelta(days=2)
 DORMANT_POLLS_PER_SILENCE = 24
 PUSH_SAFETY_FACTOR = 4
@@ -84,6 +88,7 @@ BUSY = "busy feed"
 DORMANT = "dormant"
 PUSHED = "websub push + safety poll"
 SET_BY_SOURCE = "set by source"
+PUBLISHER_HINT = "publisher's ttl / max-age"
 ERROR_BACKOFF = "error backoff"
 
 
@@ -95,15 +100,54 @@ class PollPlan:
     reason: str
 
 
-def busy_interval(item_times: Iterable[datetime | None], *, floor_s: int, freshness_s: int) -> int | None:
+def busy_interval(
+    item_times: Iterable[datetime | None],
+    *,
+    floor_s: int,
+    freshness_s: int,
+    polls_per_gap: float = BUSY_POLLS_PER_GAP,
+) -> int | None:
     """The interval for a feed that publishes faster than the freshness target, else None.
 
-    About ``BUSY_POLLS_PER_GAP`` polls per median gap between recent items, never under ``floor_s``.
+    About ``polls_per_gap`` polls per median gap between recent items (``BUSY_POLLS_PER_GAP``,
+    or ``VALIDATED_POLLS_PER_GAP`` for a feed with validators), never under ``floor_s``.
     """
     interval = publishing_interval(
-        item_times, default_s=freshness_s, min_s=floor_s, max_s=freshness_s, polls_per_gap=BUSY_POLLS_PER_GAP
+        item_times, default_s=freshness_s, min_s=floor_s, max_s=freshness_s, polls_per_gap=polls_per_gap
     )
     return interval if interval < freshness_s else None
+
+
+@dataclass(frozen=True, slots=True)
+class Politeness:
+    """How often a source may be polled: its floor, and how many polls per gap a busy one gets."""
+
+    floor_s: int
+    polls_per_gap: float
+    # The publisher's own hint (RSS ``<ttl>``, ``Cache-Control: max-age``), already capped at
+    # the freshness target; 0 when it gave none. It raises the floor, never past the target.
+    hint_s: int = 0
+
+
+def politeness(
+    *,
+    has_validators: bool,
+    floor_s: int,
+    validated_floor_s: int,
+    freshness_s: int,
+    ttl_s: int | None = None,
+    max_age_s: int | None = None,
+) -> Politeness:
+    """The floor for one source: ``validated_floor_s`` (never above ``floor_s``) when the feed
+    answers conditional GET, else ``floor_s``; raised to the publisher's longest hint, capped at
+    ``freshness_s`` so that a hint never breaks the freshness target."""
+    hint = max(ttl_s or 0, max_age_s or 0)
+    hint = min(hint, freshness_s) if hint > 0 else 0
+    if has_validators:
+        base, per_gap = min(validated_floor_s, floor_s), float(VALIDATED_POLLS_PER_GAP)
+    else:
+        base, per_gap = floor_s, float(BUSY_POLLS_PER_GAP)
+    return Politeness(max(base, hint), per_gap, hint)
 
 
 def _age(seconds: float) -> str:
@@ -124,6 +168,7 @@ def plan_poll(
     pushed_at: datetime | None = None,
     last_item_at: datetime | None = None,
     busy_s: int | None = None,
+    hint_s: int = 0,
 ) -> PollPlan:
     """The interval for a healthy source, first rule that applies:
 
@@ -133,6 +178,8 @@ def plan_poll(
     3. no item for ``DORMANT_AFTER``: one poll per ``1/DORMANT_POLLS_PER_SILENCE`` of the
        silence (a feed quiet for 4 days: every 4 h), between the freshness target and ``max_s``;
     4. ``busy_s`` (from ``busy_interval``), when the feed publishes faster than the target;
+       "publisher's ttl / max-age" instead when the feed's own hint ``hint_s`` is what holds
+       it back (``floor_s`` already includes the hint: see :func:`politeness`);
     5. the freshness target.
     """
     floor_s = max(1, min(floor_s, freshness_s))
@@ -145,6 +192,8 @@ def plan_poll(
         interval = int(min(max(silence / DORMANT_POLLS_PER_SILENCE, freshness_s), max(max_s, freshness_s)))
         return PollPlan(interval, f"{DORMANT}: last item {_age(silence)} ago")
     if busy_s is not None and busy_s < freshness_s:
+        if hint_s and hint_s >= floor_s and hint_s >= busy_s:
+            return PollPlan(hint_s, PUBLISHER_HINT)
         return PollPlan(max(busy_s, floor_s), BUSY)
     return PollPlan(freshness_s, FRESHNESS)
 

@@ -188,31 +188,64 @@ def check_poll_interval(settings: Settings, interval_s: int | None) -> None:
         )
 
 
-def next_poll_at(now: datetime, interval_s: int, settings: Settings) -> datetime:
+def next_poll_at(
+    now: datetime, interval_s: int, settings: Settings, *, floor_s: int | None = None
+) -> datetime:
     """The next poll, jittered but never under the politeness floor nor past the freshness target."""
     return schedule.next_fetch_at(
-        now, interval_s, floor_s=settings.poll_min_s, ceiling_s=settings.freshness_s
+        now,
+        interval_s,
+        floor_s=settings.poll_min_s if floor_s is None else floor_s,
+        ceiling_s=settings.freshness_s,
     )
 
 
-def replan(source: Source, settings: Settings, *, now: datetime, busy_s: int | None = None) -> None:
+def politeness_for(
+    source: Source, settings: Settings, *, ttl_s: int | None = None, max_age_s: int | None = None
+) -> schedule.Politeness:
+    """The source's politeness floor: lower for a feed that answers conditional GET (docs/sources.md)."""
+    return schedule.politeness(
+        has_validators=bool(source.etag or source.last_modified),
+        floor_s=settings.poll_min_s,
+        validated_floor_s=settings.poll_min_validated_s,
+        freshness_s=settings.freshness_s,
+        ttl_s=ttl_s,
+        max_age_s=max_age_s,
+    )
+
+
+def replan(
+    source: Source,
+    settings: Settings,
+    *,
+    now: datetime,
+    busy_s: int | None = None,
+    polite: schedule.Politeness | None = None,
+) -> None:
     """Set the source's interval and its reason from the freshness target (``schedule.plan_poll``).
 
-    ``busy_s`` is the busy-feed interval from the items just fetched; without it (a 304, a
-    push, an admin's change) a busy source keeps the interval it last learned.
+    ``busy_s`` is the busy-feed interval from the items just fetched and ``polite`` the floor
+    that fetch allows; without them (a 304, a push, an admin's change) a busy source keeps
+    the interval it last learned.
     """
-    if busy_s is None and source.planned_reason == schedule.BUSY:
+    polite = polite or politeness_for(source, settings)
+    hint_s = polite.hint_s
+    if busy_s is None and source.planned_reason in (schedule.BUSY, schedule.PUBLISHER_HINT):
         busy_s = source.fetch_interval_s
+        if source.planned_reason == schedule.PUBLISHER_HINT:
+            hint_s = source.fetch_interval_s
     pushed_at = source.last_push_at if source.websub_state == "active" else None
     plan = schedule.plan_poll(
         now=now,
         freshness_s=settings.freshness_s,
-        floor_s=settings.poll_min_s,
+        # An admin's own interval is bounded by the plain floor (check_poll_interval).
+        floor_s=settings.poll_min_s if source.poll_interval_s is not None else max(polite.floor_s, hint_s),
         max_s=settings.poll_max_s,
         source_interval_s=source.poll_interval_s,
         pushed_at=pushed_at,
         last_item_at=source.last_item_at or source.last_new_item_at,
         busy_s=busy_s,
+        hint_s=hint_s,
     )
     source.fetch_interval_s, source.planned_reason = plan.interval_s, plan.reason
 
@@ -258,11 +291,14 @@ def record_success(
     feed: ParsedFeed | None,
     new_items: int,
     held_back: int = 0,
+    max_age_s: int | None = None,
 ) -> None:
     """Store a good poll: validators for the next conditional GET and the adaptive interval.
 
     ``held_back`` new items that the collect caps left for later make the status
-    ``held-back`` and bring the next poll to the shortest interval.
+    ``held-back`` and bring the next poll to the shortest interval. ``max_age_s`` (the
+    response's ``Cache-Control: max-age``) and the feed's ``<ttl>`` raise the floor, never
+    past the freshness target.
     """
     source.fetch_count += 1
     source.consecutive_failures = 0
@@ -278,12 +314,18 @@ def record_success(
         source.feed_url = permanent_url
     busy_s: int | None = None
     newest: datetime | None = None
+    polite = politeness_for(source, settings, ttl_s=feed.ttl_s if feed else None, max_age_s=max_age_s)
     if new_items and source.last_push_at is not None:
         # The poll found items the hub did not push: poll on the freshness target until it pushes again.
         source.last_push_at = None
     if feed is not None:
         times = [e.published_at or e.updated_at for e in feed.entries]
-        busy_s = schedule.busy_interval(times, floor_s=settings.poll_min_s, freshness_s=settings.freshness_s)
+        busy_s = schedule.busy_interval(
+            times,
+            floor_s=polite.floor_s,
+            freshness_s=settings.freshness_s,
+            polls_per_gap=polite.polls_per_gap,
+        )
         newest = schedule.newest_item_at(times, now)
         if newest is not None:
             source.last_item_at = newest
@@ -299,8 +341,8 @@ def record_success(
             # Items we had not seen: the feed is alive now, whatever dates it gives them (the
             # first poll finds every item new, so there the feed's own dates tell).
             source.last_item_at = now
-    replan(source, settings, now=now, busy_s=busy_s)
-    source.next_fetch_at = next_poll_at(now, source.fetch_interval_s, settings)
+    replan(source, settings, now=now, busy_s=busy_s, polite=polite)
+    source.next_fetch_at = next_poll_at(now, source.fetch_interval_s, settings, floor_s=polite.floor_s)
     if held_back:
         note_held_back(source, held_back, now=now)
     source.updated_at = now

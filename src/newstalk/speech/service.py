@@ -75,11 +75,14 @@ async def engines_for(services: StageServices) -> dict[str, TTSEngine]:
     )
 
 
-async def request_audio(uow: UnitOfWork, script: Script, script_id: int, first_seen_at: datetime) -> Audio:
+async def request_audio(
+    uow: UnitOfWork, script: Script, script_id: int, first_seen_at: datetime, *, delay_s: float = 0.0
+) -> Audio:
     """The audio row for a stored script: existing (never synthesized twice) or new and queued for speech.
 
     ``script_id`` is the owner's row (``briefings.models.ScriptRecord``); the job carries the
-    script itself, so synthesis needs nothing but speech's own rows.
+    script itself, so synthesis needs nothing but speech's own rows. ``delay_s`` holds the
+    job back (a story's full edition waits behind its short first edition).
     """
     audio_id = audio_id_for(script)
     audio = await uow.session.get(Audio, audio_id)
@@ -101,7 +104,7 @@ async def request_audio(uow: UnitOfWork, script: Script, script_id: int, first_s
         audio.status, audio.error = PENDING, None
     await uow.session.flush()
     payload = topics.ScriptReady(audio_id=audio_id, script=script_payload(script))
-    uow.emit(Event(topics.SCRIPT_READY, f"audio:{audio_id}", payload, first_seen_at))
+    uow.emit(Event(topics.SCRIPT_READY, f"audio:{audio_id}", payload, first_seen_at, delay_s=delay_s))
     return audio
 
 
