@@ -10,7 +10,8 @@ Prints one markdown table: per step, CPU ms per article (this process, user + sy
 shared machine the steadier figure) for all articles, English and Korean, and wall ms per
 article. ``--long-korean N`` adds N Korean articles of ~3,900 characters in ~19 paragraphs
 (consecutive sentences of the Korean-English news set), the length of a full-text article,
-which the stream (short Korean texts) lacks. No database and no bus: the stage's
+which the stream (short Korean texts) lacks. A last row times the lead split as it was
+before it stopped at the lead's last sentence (the whole text). No database and no bus: the stage's
 own overhead (claim, store, emit) is in ``benchmarks/transport.py``'s CPU column.
 """
 
@@ -123,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
             engine.compute(embeddings, articles[start : start + args.batch])
         total_cpu[lang] = time.process_time() - c0
         total_wall[lang] = time.perf_counter() - w0
+    # The lead as it was split before the limit: the whole text, then its first sentences.
+    from newstalk.stories.text import sentences
+
+    for lang, articles in groups.items():
+        c0 = time.process_time()
+        for a in articles:
+            sentences(a.text, a.language)[: engine.LEAD_SENTENCES]
+        clock.cpu[("leads, whole text split (before)", lang)] = time.process_time() - c0
     load_end = os.getloadavg()
 
     langs = [k for k in ("en", "ko", "ko-long") if k in groups]
@@ -146,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         cells += [f"{per(clock.cpu, name, [k]):.2f}" for k in langs]
         cells += [f"{per(clock.wall, name, stream):.2f}"]
         print("| " + " | ".join(cells) + " |")
+    name = "leads, whole text split (before)"
+    cells = [name, f"{per(clock.cpu, name, stream):.2f}"]
+    cells += [f"{per(clock.cpu, name, [k]):.2f}" for k in langs]
+    print("| " + " | ".join([*cells, "—"]) + " |")
     cells = ["compute total", f"{per(total_cpu, None, stream):.2f}"]
     cells += [f"{per(total_cpu, None, [k]):.2f}" for k in langs]
     cells += [f"{per(total_wall, None, stream):.2f}"]
