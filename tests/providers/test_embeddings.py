@@ -134,6 +134,15 @@ def test_embed_threads_zero_uses_every_available_core_and_keeps_an_operator_wait
     assert info["env"] == [None, "ACTIVE"]
 
 
+def test_the_stage_provider_of_a_process_follows_embed_threads() -> None:
+    from newstalk.kit.resources import Resources
+    from newstalk.providers.embeddings import shared_embeddings
+
+    provider = shared_embeddings(Resources(), Settings(_env_file=None, embed_threads=1))
+    assert isinstance(provider, E5SmallEmbeddings)
+    assert provider.threads == 1
+
+
 def test_embed_threads_setting_rejects_negative_counts() -> None:
     with pytest.raises(ValueError, match="embed_threads"):
         Settings(_env_file=None, embed_threads=-1)
