@@ -279,6 +279,8 @@ def run_one(
         for p in procs:
             cpu_before[stage_of[p.pid]] = cpu_before.get(stage_of[p.pid], 0.0) + cpu_seconds(p.pid)
         load_before = os.getloadavg()[0]
+        broker_pid = broker.proc.pid if broker is not None and broker.proc is not None else None
+        broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
         fed_s = asyncio.run(feed(url, measured, args.rate, 0, args.per_txn, first_id=len(warm) + 1))
         log(f"{bus}: stream of {len(measured)} written in {fed_s:.1f} s; waiting for the stages")
         cpu_after: dict[str, float] = {}
@@ -286,6 +288,11 @@ def run_one(
             args, url, procs, tmp, len(measured), skip=len(warm), finished=cpu_after, stage_of=stage_of
         )
         cpu = {stage: cpu_after.get(stage, 0.0) - cpu_before[stage] for stage in cpu_before}
+        if broker_pid:
+            used = cpu_seconds(broker_pid) - broker_before
+            log(
+                f"{bus}, {workers} worker(s): broker (Tansu) CPU {1000 * used / len(measured):.1f} ms/article"
+            )
         load = f"{load_before:.1f}–{os.getloadavg()[0]:.1f}"
         out_rows = []
         for stage, done in rows.items():
