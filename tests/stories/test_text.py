@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
+
+import pytest
 
 from newstalk.stories import text
 from newstalk.stories.text import kiwi, normalize_text, nouns, sentences, shingles, words
@@ -80,6 +84,34 @@ def test_english_sentences_respect_abbreviations() -> None:
 def test_korean_sentences() -> None:
     got = sentences("서울시는 예산을 늘렸다. 시의회는 이를 승인했다.", "ko")
     assert got == ["서울시는 예산을 늘렸다.", "시의회는 이를 승인했다."]
+
+
+NEWS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "news"
+
+
+def real_articles() -> list[tuple[str, str]]:
+    """BBC bodies (paragraphs) and Korean articles of 2-12 paragraphs of consecutive news sentences."""
+    bbc = NEWS / "bbc_news.jsonl"
+    ko = NEWS / "ko-en-news-parallel" / "korean-english-park.dev.ko"
+    if not (bbc.exists() and ko.exists()):
+        pytest.skip("../shared/data/news is not here")
+    with bbc.open(encoding="utf-8") as fh:
+        out = [("en", json.loads(line)["body"]) for _, line in zip(range(20), fh, strict=False)]
+    lines = [line.strip() for line in ko.read_text(encoding="utf-8").splitlines() if line.strip()]
+    start = 0
+    for n in range(16):
+        count = 2 + n % 11
+        paragraphs = [" ".join(lines[i : i + 2]) for i in range(start, start + 2 * count, 2)]
+        out.append(("ko", "\n".join(paragraphs)))
+        start += 2 * count
+    return out
+
+
+def test_sentences_with_a_limit_are_the_first_sentences_of_the_whole_split() -> None:
+    for lang, body in real_articles():
+        whole = sentences(body, lang)
+        for limit in (0, 1, 4, 9):
+            assert sentences(body, lang, limit) == whole[:limit], (lang, body[:80], limit)
 
 
 def test_shingles() -> None:

