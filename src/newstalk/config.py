@@ -169,6 +169,12 @@ class Settings(BaseSettings):
 
     # stories
     story_window_h: int = Field(72, ge=1, le=24 * 30)
+    memory_trim_s: float = Field(
+        30.0,
+        ge=0,
+        description="A process running stages returns freed heap memory to the OS this often "
+        "(glibc malloc_trim); 0: never",
+    )
     kiwi_multiword_dict: bool = Field(
         False,
         description="Kiwi also loads its multi-word proper-noun dictionary (WikiData names such as "
