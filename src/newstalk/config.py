@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         description="A process running stages returns freed heap memory to the OS this often "
         "(glibc malloc_trim); 0: never",
     )
+    malloc_arena_max: int = Field(
+        2,
+        ge=0,
+        le=1024,
+        description="glibc malloc arenas a process may create (mallopt M_ARENA_MAX); 0: glibc's "
+        "default of 8 per core",
+    )
     kiwi_multiword_dict: bool = Field(
         False,
         description="Kiwi also loads its multi-word proper-noun dictionary (WikiData names such as "
