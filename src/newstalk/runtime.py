@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from newstalk.accounts.principals import INVALIDATION_CODEC, InvalidationFanout
 from newstalk.config import Settings
 from newstalk.delivery.live_fanout import Broadcaster, build_broadcaster
+from newstalk.ingestion.pool import warm_up as warm_up_parser
 from newstalk.kit.bus import Transport
 from newstalk.kit.db import Database
 from newstalk.kit.http import Fetcher
@@ -111,12 +112,5 @@ def _parse_pool(settings: Settings) -> Executor | None:
     return ProcessPoolExecutor(
         max_workers=settings.parse_processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_warm_up_parser,
+        initializer=warm_up_parser,
     )
-
-
-def _warm_up_parser() -> None:
-    """Runs in each parse process: import and warm the parser there, not in this process."""
-    from newstalk.ingestion.process import warm_up
-
-    warm_up()

@@ -240,3 +240,27 @@ def test_evaluate_bbc_on_the_real_file() -> None:
     assert got["dup_precision"] >= 0.97
     assert got["dup_recall"] >= 0.97
     assert got["exact_recall"] >= 0.99
+
+
+def test_signatures_are_datasketch_affine32_bit_for_bit() -> None:
+    """neardup computes datasketch 2.0's affine32 MinHash itself (importing datasketch costs
+    about 48 MB); stored signatures must not change, on real English and Korean news."""
+    datasketch = pytest.importorskip("datasketch")
+    from newstalk.stories.neardup import SEED, signature_of_shingles
+    from newstalk.stories.text import shingles
+
+    korean = BBC.parents[0] / "ko-news-soynlp" / "doublespace_line_corpus_sample.txt"
+    if not BBC.is_file() or not korean.is_file():
+        pytest.skip("../shared/data/news is not present")
+    with BBC.open(encoding="utf-8") as f:
+        english = [(json.loads(line)["body"], "en") for _, line in zip(range(60), f, strict=False)]
+    ko_lines = [line for line in korean.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [*english, *[(line, "ko") for line in ko_lines[:60]], ("", "en"), ("a", "en")]
+    template = datasketch.MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32")
+    for text, lang in texts:
+        items = shingles(text, lang)
+        ref = datasketch.MinHash(
+            num_perm=NUM_PERM, seed=SEED, permutations=template.permutations, scheme="affine32"
+        )
+        ref.update_batch([s.encode("utf-8") for s in items])
+        assert np.array_equal(signature_of_shingles(items), np.asarray(ref.hashvalues, dtype=np.uint32))

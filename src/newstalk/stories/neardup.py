@@ -14,11 +14,11 @@ different articles on the same story score well below (see ``evaluate/bbc.py``).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
 
 import numpy as np
-from datasketch import MinHash
 
 from newstalk.errors import InvalidInput
 from newstalk.stories.text import shingles
@@ -31,26 +31,58 @@ SCHEME = "affine32"
 _EMPTY_VALUE = np.uint32((1 << 32) - 1)
 _MIN_CANDIDATE_PROBABILITY = 0.99
 
-_template: MinHash | None = None
-_template_lock = threading.Lock()
+_permutations_ab: tuple[np.ndarray, np.ndarray] | None = None
+_permutations_lock = threading.Lock()
 
 
-def _permutations() -> MinHash:
-    # Generating the permutations costs more than hashing one article, so it is done once.
-    global _template
-    if _template is None:
-        with _template_lock:
-            if _template is None:
-                _template = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
-    return _template
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """datasketch 2.0's affine32 parameters for ``SEED``: odd ``a`` and ``b``, from ``RandomState(SEED)``.
+
+    Computed here, in the same order of draws, rather than through ``datasketch.MinHash``:
+    importing datasketch loads scipy and its other sketches, about 48 MB of every process
+    that clusters. ``tests/stories/test_neardup.py`` checks the values against datasketch.
+    """
+    global _permutations_ab
+    if _permutations_ab is None:
+        with _permutations_lock:
+            if _permutations_ab is None:
+                gen = np.random.RandomState(SEED)
+                a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+                b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+                _permutations_ab = (a, b)
+    return _permutations_ab
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (datasketch's pre-mix), wrapping in uint32."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    out: np.ndarray = h ^ (h >> np.uint32(16))
+    return out
 
 
 def signature_of_shingles(items: Iterable[str]) -> np.ndarray:
-    """MinHash signature of an already computed shingle set."""
-    template = _permutations()
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=template.permutations, scheme=SCHEME)
-    m.update_batch([s.encode("utf-8") for s in items])
-    return np.asarray(m.hashvalues, dtype=np.uint32).copy()
+    """MinHash signature of an already computed shingle set.
+
+    The values of ``datasketch.MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32")``
+    after ``update_batch`` of the UTF-8 shingles: the first 4 bytes of each shingle's SHA-1
+    (little-endian), pre-mixed, then ``a * h + b`` mod 2^32 and the minimum per permutation.
+    """
+    hashes = np.fromiter(
+        (
+            int.from_bytes(hashlib.sha1(s.encode("utf-8"), usedforsecurity=False).digest()[:4], "little")
+            for s in items
+        ),
+        dtype=np.uint32,
+    )
+    if hashes.size == 0:
+        return np.full(NUM_PERM, _EMPTY_VALUE, dtype=np.uint32)
+    a, b = _permutations()
+    mixed = _fmix32(hashes).reshape(-1, 1)
+    out: np.ndarray = (mixed * a + b).min(axis=0).astype(np.uint32)
+    return out
 
 
 def signature(text: str, lang: str) -> np.ndarray:

