@@ -42,6 +42,8 @@ from newstalk.stories.models import OPEN, Story
 from newstalk.stories.schemas import summary_of
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from newstalk.pipeline.context import StageServices
 
 log = logging.getLogger(__name__)
@@ -423,17 +425,16 @@ def _vector_filter(flt: Filters) -> VectorFilter:
 
 
 async def _text_hits(
-    services: StageServices, terms: list[str], flt: Filters, depth: int, fill: int
+    session: AsyncSession, terms: list[str], flt: Filters, depth: int, fill: int
 ) -> list[tuple[int, float]]:
-    async with services.db.read() as session:
-        hits = await repository.text_search(session, terms, flt, any_term=False, limit=depth)
-        # Any-term matching ranks many more rows, so it only runs when the page is not full.
-        if len(hits) < fill and len(terms) > 1:
-            # Fewer than wanted hold every term: fill up with documents holding some, ranked below.
-            seen = {i for i, _ in hits}
-            floor = min((s for _, s in hits), default=0.0)
-            extra = await repository.text_search(session, terms, flt, any_term=True, limit=depth)
-            hits += [(i, min(s, floor) - 1e-6 * (n + 1)) for n, (i, s) in enumerate(extra) if i not in seen]
+    hits = await repository.text_search(session, terms, flt, any_term=False, limit=depth)
+    # Any-term matching ranks many more rows, so it only runs when the page is not full.
+    if len(hits) < fill and len(terms) > 1:
+        # Fewer than wanted hold every term: fill up with documents holding some, ranked below.
+        seen = {i for i, _ in hits}
+        floor = min((s for _, s in hits), default=0.0)
+        extra = await repository.text_search(session, terms, flt, any_term=True, limit=depth)
+        hits += [(i, min(s, floor) - 1e-6 * (n + 1)) for n, (i, s) in enumerate(extra) if i not in seen]
     return hits[:depth]
 
 
@@ -485,36 +486,40 @@ async def search(services: StageServices, req: SearchRequest) -> tuple[SearchPag
     semantic: list[tuple[int, float]] = []
     do_text = req.mode in ("text", "hybrid") and bool(terms)
     do_semantic = req.mode in ("semantic", "hybrid") and bool(q.strip())
-    if do_text and do_semantic:
-        # SQLite (aiosqlite's thread) and e5 (a worker thread) both release the GIL: in hybrid
-        # mode they overlap instead of adding up.
-        text, semantic = await asyncio.gather(
-            _text_hits(services, terms, req.filters, depth, want),
-            _semantic_hits(services, q, req.filters, depth),
-        )
-    elif do_text:
-        text = await _text_hits(services, terms, req.filters, depth, want)
-    elif do_semantic:
-        semantic = await _semantic_hits(services, q, req.filters, depth)
-    ranked = text if req.mode == "text" else semantic if req.mode == "semantic" else fuse(text, semantic)
-    page = ranked[req.offset : req.offset + req.limit]
-    found = {"text": {i for i, _ in text}, "semantic": {i for i, _ in semantic}}
-    items = await _hydrate(services, page, terms, req.filters, found)
+    # One read session for the text search and the page's documents: hydrating reuses the
+    # connection the text search opened (no second checkout, BEGIN and rollback on the
+    # critical path, which under CPU contention each wait for a thread to be scheduled).
+    # The session connects on first use, so a semantic-only query still opens it only to hydrate.
+    async with services.db.read() as session:
+        if do_text and do_semantic:
+            # SQLite (aiosqlite's thread) and e5 (a worker thread) both release the GIL: in hybrid
+            # mode they overlap instead of adding up.
+            text, semantic = await asyncio.gather(
+                _text_hits(session, terms, req.filters, depth, want),
+                _semantic_hits(services, q, req.filters, depth),
+            )
+        elif do_text:
+            text = await _text_hits(session, terms, req.filters, depth, want)
+        elif do_semantic:
+            semantic = await _semantic_hits(services, q, req.filters, depth)
+        ranked = text if req.mode == "text" else semantic if req.mode == "semantic" else fuse(text, semantic)
+        page = ranked[req.offset : req.offset + req.limit]
+        found = {"text": {i for i, _ in text}, "semantic": {i for i, _ in semantic}}
+        items = await _hydrate(session, page, terms, req.filters, found)
     more = len(ranked) > req.offset + req.limit and req.offset + req.limit < MAX_RESULTS
     return SearchPage(query=req.q, mode=req.mode, terms=terms, items=items, next_cursor=None), more
 
 
 async def _hydrate(
-    services: StageServices,
+    session: AsyncSession,
     page: Sequence[tuple[int, float]],
     terms: list[str],
     flt: Filters,
     found: dict[str, set[int]],
 ) -> list[SearchHit]:
     ids = [i for i, _ in page]
-    async with services.db.read() as session:
-        articles = {int(r.doc_id): r for r in await repository.hydrate_articles(session, ids, flt)}
-        stories = dict(await repository.hydrate_stories(session, ids, flt))
+    articles = {int(r.doc_id): r for r in await repository.hydrate_articles(session, ids, flt)}
+    stories = dict(await repository.hydrate_stories(session, ids, flt))
     out: list[SearchHit] = []
     for doc_id, score in page:
         matched: list[Literal["text", "semantic"]] = [k for k in ("text", "semantic") if doc_id in found[k]]
