@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import pytest
-
 from newstalk.stories import text
 from newstalk.stories.text import kiwi, normalize_text, nouns, sentences, shingles, words
 
