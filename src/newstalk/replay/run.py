@@ -236,8 +236,12 @@ class Service:
                 return
 
     def busy(self) -> int:
+        """Jobs ready or running after collect. Collect is left out: busy feeds are polled every
+        few seconds here, so it is never idle for long; ``_wait_polled`` covers it instead."""
         return sum(
-            d["count"] for d in self.get("/api/v1/pipeline/queue") if d["status"] in ("ready", "running")
+            d["count"]
+            for d in self.get("/api/v1/pipeline/queue")
+            if d["status"] in ("ready", "running") and d["stage"] != "collect"
         )
 
     def stop(self) -> None:
