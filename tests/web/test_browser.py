@@ -141,15 +141,20 @@ def test_a_listener_plays_their_daily_briefing_in_the_web_player(browser: Any, s
         assert page.evaluate(f"() => document.getElementById('audio').src.includes({audio_id!r})")
         page.click("#player-toggle")
         page.wait_for_function("() => document.getElementById('audio').paused")
+
         # Pausing saved where it stopped, per listener, for this audio file.
-        saved = page.wait_for_function(
-            f"""async () => {{
-                const p = await (await fetch('/api/v1/me/positions/{audio_id}')).json();
-                return p.position_s >= 1 ? p.position_s : null;
-            }}""",
-            timeout=10_000,
-        )
-        assert saved.json_value() >= 1
+        def saved_position() -> float | None:
+            from playwright.sync_api import Error
+
+            try:
+                p = context.request.get(f"/api/v1/me/positions/{audio_id}").json()
+            except Error:
+                return None
+            position = p.get("position_s") or 0
+            return float(position) if position >= 1 else None
+
+        # Polled from here: the async predicate in wait_for_function once resolved before the save landed.
+        assert server.wait_for("the saved listening position", saved_position, 15) >= 1
         assert serious_violations(page) == []
         page.screenshot(path=artifacts_dir() / "listen-briefing-en.png", full_page=False)
     finally:
