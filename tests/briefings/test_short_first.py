@@ -107,6 +107,8 @@ async def test_the_first_edition_is_heard_first_and_the_full_script_follows(
     full_job = jobs[(await audio_of(services, full.id)).id]
     assert first_job.available_at <= utcnow()
     assert full_job.available_at > utcnow() + timedelta(seconds=3000)
+    # Once due, it still waits for the first editions queued meanwhile (claimed by priority).
+    assert full_job.priority < first_job.priority
 
     # Speech now synthesizes the first editions only: real, short, playable in full.
     await drain(stage_worker(services, "speech"))

@@ -210,3 +210,27 @@ async def test_adhoc_text_is_checked_against_the_corpus(
     assert (await client.post("/api/v1/fact-check", json={"text": ""})).status_code == 422
     assert (await client.post("/api/v1/fact-check", json={"text": 5})).status_code == 422
     assert (await client.post("/api/v1/fact-check", json={"text": "x" * 5001})).status_code == 422
+
+
+async def test_a_job_for_an_older_story_version_is_skipped(
+    services: Services, checked: dict[str, int]
+) -> None:
+    from newstalk.factcheck import service
+    from newstalk.kit import metrics
+    from newstalk.stories.models import Story
+
+    async with services.db.unit() as uow:
+        story = await uow.session.get(Story, checked["story"])
+        assert story is not None
+        # The check on record goes: only the version decides now, not an unchanged signature.
+        done = await uow.session.get(StoryCheck, checked["story"])
+        assert done is not None
+        await uow.session.delete(done)
+        story.version += 1  # the stories stage moved on; its own story.updated would check it
+        newest = story.version
+    skipped = metrics.FACTCHECK_SUPERSEDED._value.get()
+    assert await service.check_story(services, checked["story"], newest - 1) == ([], False)
+    assert metrics.FACTCHECK_SUPERSEDED._value.get() == skipped + 1
+    checked_now, changed = await service.check_story(services, checked["story"], newest)
+    assert changed
+    assert checked_now

@@ -148,6 +148,25 @@ async def test_claim_leases_until_the_lease_runs_out(services: Services, transpo
     assert {r.status for r in await rows(services, "alpha")} == {"running"}
 
 
+async def test_claim_takes_higher_priority_first_then_the_oldest_due(
+    services: Services, transport: DbQueueTransport
+) -> None:
+    # "held" fell due before "new" was published, yet its lower priority puts it last: a
+    # story's full script that fell due waits for the first editions queued meanwhile.
+    now = utcnow()
+    await publish(
+        services,
+        Event(T_ONE, "held", {"n": 1}, now, priority=-1),
+        Event(T_ONE, "first", {"n": 2}, now),
+        Event(T_ONE, "asked", {"n": 3}, now, priority=1),
+        Event(T_ONE, "new", {"n": 4}, now),
+    )
+    claimed = [[j.key for j in await transport.claim("alpha", limit=1, lease_s=30)] for _ in range(4)]
+    assert claimed == [["asked"], ["first"], ["new"], ["held"]]
+    both = await transport.claim("beta", limit=2, lease_s=30)
+    assert sorted(j.key or "" for j in both) == ["asked", "first"]
+
+
 async def test_complete_deletes_the_row_in_the_callers_unit(
     services: Services, transport: DbQueueTransport
 ) -> None:

@@ -48,6 +48,27 @@ def serious_violations(page: Any) -> list[str]:
     ]
 
 
+def saved_position(context: Any, server: Server, audio_id: str) -> float:
+    """The listening position the server saved for ``audio_id``, once it is at least a second.
+
+    Polled from Python: an async predicate in ``wait_for_function`` once resolved before the
+    player's save landed (a race seen in CI).
+    """
+    from urllib.parse import quote
+
+    from playwright.sync_api import Error
+
+    def position() -> float | None:
+        try:
+            p = context.request.get(f"/api/v1/me/positions/{quote(audio_id, safe='')}").json()
+        except Error:  # a kept-alive connection the server closed meanwhile: ask again
+            return None
+        value = float(p.get("position_s") or 0)
+        return value if value >= 1 else None
+
+    return float(server.wait_for("the saved listening position", position, 15))
+
+
 def test_a_listener_reads_checks_listens_asks_and_subscribes(
     browser: Any, server: Server, conflicting_story: dict[str, Any], spoken_story: dict[str, Any]
 ) -> None:
@@ -79,16 +100,8 @@ def test_a_listener_reads_checks_listens_asks_and_subscribes(
         page.click("#player-toggle")
         page.wait_for_function("() => document.getElementById('audio').paused")
         # Pausing saved where it stopped on the server (the position the mobile app resumes from).
-        saved = page.wait_for_function(
-            """async () => {
-                const now = JSON.parse(localStorage.getItem(NOW_KEY));
-                const r = await fetch('/api/v1/me/positions/' + encodeURIComponent(now.audio));
-                const p = await r.json();
-                return p.position_s >= 1 ? p.position_s : null;
-            }""".replace("NOW_KEY", repr(NOW_KEY)),
-            timeout=10_000,
-        )
-        assert saved.json_value() >= 1
+        audio_id = page.evaluate(f"() => JSON.parse(localStorage.getItem({NOW_KEY!r})).audio")
+        assert saved_position(context, server, audio_id) >= 1
 
         # Ask: the answer cites quotes, in a saved thread.
         # The claim itself as the question: the coverage certainly has sentences about it.
@@ -143,18 +156,7 @@ def test_a_listener_plays_their_daily_briefing_in_the_web_player(browser: Any, s
         page.wait_for_function("() => document.getElementById('audio').paused")
 
         # Pausing saved where it stopped, per listener, for this audio file.
-        def saved_position() -> float | None:
-            from playwright.sync_api import Error
-
-            try:
-                p = context.request.get(f"/api/v1/me/positions/{audio_id}").json()
-            except Error:
-                return None
-            position = p.get("position_s") or 0
-            return float(position) if position >= 1 else None
-
-        # Polled from here: the async predicate in wait_for_function once resolved before the save landed.
-        assert server.wait_for("the saved listening position", saved_position, 15) >= 1
+        assert saved_position(context, server, audio_id) >= 1
         assert serious_violations(page) == []
         page.screenshot(path=artifacts_dir() / "listen-briefing-en.png", full_page=False)
     finally:

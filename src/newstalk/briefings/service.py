@@ -116,10 +116,17 @@ def script_of(record: ScriptRecord) -> Script:
 
 
 async def request_audio(
-    uow: UnitOfWork, record: ScriptRecord, first_seen_at: datetime, *, delay_s: float = 0.0
+    uow: UnitOfWork,
+    record: ScriptRecord,
+    first_seen_at: datetime,
+    *,
+    delay_s: float = 0.0,
+    priority: int = 0,
 ) -> Audio:
     """The audio of a stored script: speech's row for it, queued for synthesis when new or failed."""
-    return await speech.request_audio(uow, script_of(record), record.id, first_seen_at, delay_s=delay_s)
+    return await speech.request_audio(
+        uow, script_of(record), record.id, first_seen_at, delay_s=delay_s, priority=priority
+    )
 
 
 def rewriter_for(services: StageServices) -> ScriptRewriter | None:
@@ -198,8 +205,15 @@ async def write_story_scripts(
         if settings.briefings_story_audio:
             if first is not None:
                 await request_audio(uow, first, first_seen_at)
-            delay_s = settings.briefings_full_audio_delay_s if first is not None else 0.0
-            audio = await request_audio(uow, record, first_seen_at, delay_s=delay_s)
+            # Held back behind the first edition, and claimed after the first editions due then.
+            later = first is not None
+            audio = await request_audio(
+                uow,
+                record,
+                first_seen_at,
+                delay_s=settings.briefings_full_audio_delay_s if later else 0.0,
+                priority=speech.LATER if later else 0,
+            )
             # Listeners hear a story's newest script: older versions still queued are skipped.
             keep = {record.id} if first is None else {record.id, first.id}
             older = await repository.other_story_scripts(uow.session, record)

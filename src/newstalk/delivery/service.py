@@ -176,7 +176,8 @@ async def request_voice(
         record, _ = await briefings.store_script(uow, text_script(text, voice=character, lang=lang))
     before = await uow.session.get(Audio, speech.audio_id_for(briefings.script_of(record)))
     queued = before is None or before.status == FAILED
-    audio = await briefings.request_audio(uow, record, utcnow())
+    # A listener is waiting for this one: it goes ahead of the pipeline's own syntheses.
+    audio = await briefings.request_audio(uow, record, utcnow(), priority=speech.ASKED)
     return VoiceResult(audio, record, queued)
 
 

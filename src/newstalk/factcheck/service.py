@@ -108,12 +108,20 @@ def pick_pool(members: Sequence[tuple[int, int]], n: int) -> list[int]:
 
 
 async def check_story(services: Services, story_id: int, version: int) -> tuple[list[CheckedClaim], bool]:
-    """Check a story's claims; ([], False) when it is gone or its articles did not change."""
+    """Check a story's claims; ([], False) when it is gone, moved on or its articles did not change.
+
+    A job for an older ``version`` than the story's is skipped: every version bump queues
+    its own story.updated (stories/service.py), so the newest one checks what this one would.
+    Under a backlog this is most of the queue (one check per story, not per version).
+    """
     engine = await engine_for(services)
     settings = services.settings
     async with services.db.read() as session:
         story = await session.get(Story, story_id)
         if story is None or story.status != OPEN:
+            return [], False
+        if 0 < version < story.version:
+            metrics.FACTCHECK_SUPERSEDED.inc()
             return [], False
         members = await repository.story_members(session, story_id)
         pool_ids = pick_pool(members, POOL_ARTICLES)

@@ -120,6 +120,11 @@ FACTCHECK_VERDICTS = Counter(
     ["verdict"],
     registry=REGISTRY,
 )
+FACTCHECK_SUPERSEDED = Counter(
+    "newstalk_factcheck_superseded_total",
+    "Fact-check jobs skipped because their story had moved on to a newer version (that version's job checks it)",
+    registry=REGISTRY,
+)
 FACTCHECK_CONFIDENCE = Histogram(
     "newstalk_factcheck_verdict_confidence_ratio",
     "Calibrated confidence (0-1) of each claim verdict the factcheck stage wrote",

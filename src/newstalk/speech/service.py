@@ -75,14 +75,28 @@ async def engines_for(services: StageServices) -> dict[str, TTSEngine]:
     )
 
 
+# Synthesis order among due jobs (``Event.priority``): a voice a listener asked for, then
+# first editions, story scripts and briefings, then full editions held back behind them.
+ASKED = 1
+LATER = -1
+
+
 async def request_audio(
-    uow: UnitOfWork, script: Script, script_id: int, first_seen_at: datetime, *, delay_s: float = 0.0
+    uow: UnitOfWork,
+    script: Script,
+    script_id: int,
+    first_seen_at: datetime,
+    *,
+    delay_s: float = 0.0,
+    priority: int = 0,
 ) -> Audio:
     """The audio row for a stored script: existing (never synthesized twice) or new and queued for speech.
 
     ``script_id`` is the owner's row (``briefings.models.ScriptRecord``); the job carries the
     script itself, so synthesis needs nothing but speech's own rows. ``delay_s`` holds the
-    job back (a story's full edition waits behind its short first edition).
+    job back (a story's full edition waits behind its short first edition); ``priority``
+    orders due syntheses (``LATER`` for a full edition, ``ASKED`` for a voice a listener
+    is waiting for), so a full script that fell due does not hold back newer first editions.
     """
     audio_id = audio_id_for(script)
     audio = await uow.session.get(Audio, audio_id)
@@ -104,7 +118,16 @@ async def request_audio(
         audio.status, audio.error = PENDING, None
     await uow.session.flush()
     payload = topics.ScriptReady(audio_id=audio_id, script=script_payload(script))
-    uow.emit(Event(topics.SCRIPT_READY, f"audio:{audio_id}", payload, first_seen_at, delay_s=delay_s))
+    uow.emit(
+        Event(
+            topics.SCRIPT_READY,
+            f"audio:{audio_id}",
+            payload,
+            first_seen_at,
+            delay_s=delay_s,
+            priority=priority,
+        )
+    )
     return audio
 
 

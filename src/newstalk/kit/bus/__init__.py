@@ -25,6 +25,10 @@ class Event:
     ``delay_s`` holds the job back that long. With a key it debounces: while one delayed
     job for the key is pending, the same event again is dropped, so a burst of events
     becomes one job that runs after the delay and reads the newest state.
+
+    ``priority`` orders a stage's due jobs on the queue table (higher first, then oldest
+    first): a story's short first edition is spoken before full scripts that fell due
+    meanwhile. Kafka keeps each partition's order and ignores it (docs/pipeline.md).
     """
 
     topic: str
@@ -32,6 +36,7 @@ class Event:
     payload: Mapping[str, Any]
     first_seen_at: datetime
     delay_s: float = 0.0
+    priority: int = 0
 
 
 # The payload key under which an event carries where it came from: ``event_id`` (one per

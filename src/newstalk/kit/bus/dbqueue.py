@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, and_, delete, func, or_, select, text, update
+from sqlalchemy import JSON, Index, SmallInteger, String, Text, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +51,8 @@ class QueueJob(Base):
     status: Mapped[str] = mapped_column(String(16), default=READY)
     attempts: Mapped[int] = mapped_column(default=0)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Higher is claimed first among a stage's due jobs (``Event.priority``).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_token: Mapped[str | None] = mapped_column(String(36))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -81,6 +83,7 @@ class DbQueueTransport:
                 "status": READY,
                 "attempts": 0,
                 "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
+                "priority": ev.priority,
                 "first_seen_at": ev.first_seen_at,
                 "created_at": now,
             }
@@ -108,7 +111,7 @@ class DbQueueTransport:
                     and_(QueueJob.status == RUNNING, QueueJob.lease_until < now),
                 ),
             )
-            .order_by(QueueJob.available_at, QueueJob.id)
+            .order_by(QueueJob.priority.desc(), QueueJob.available_at, QueueJob.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
