@@ -17,7 +17,7 @@ from newstalk.kit.bus.outbox import OutboxEvent, ProcessedEvent
 from newstalk.kit.lease import acquire as take_lease
 from newstalk.kit.lease import release as drop_lease
 from newstalk.pipeline import topics
-from newstalk.pipeline.bus import run_relay
+from newstalk.pipeline.bus import partition_key, run_relay
 from newstalk.pipeline.worker import JobContext, Stage, StageWorker
 from newstalk.runtime import Services
 from tests.conftest import make_settings
@@ -151,6 +151,18 @@ async def test_delayed_events_debounce_in_the_outbox(services: Services) -> None
     assert len(rows) == 1
     assert rows[0].partition_key == "story:7"
     assert rows[0].available_at > rows[0].created_at
+
+
+def test_keys_keep_a_story_and_a_source_in_order_and_spread_articles() -> None:
+    now = datetime.now(UTC)
+    ingested = {"article_id": 41, "source_id": 3, "content_hash": "h", "language": "en"}
+    assert partition_key(Event(topics.STORY_UPDATED, "k", {"story_id": 7, "version": 2}, now)) == "story:7"
+    assert partition_key(Event(topics.STORY_EDITED, "k", {"stories": [9, 4]}, now)) == "story:4"
+    assert partition_key(Event(topics.SOURCE_POLL, "k", {"source_id": 3}, now)) == "source:3"
+    # Articles need no order: one key each spreads a busy feed over every partition.
+    assert partition_key(Event(topics.ARTICLE_INGESTED, "k", ingested, now)) == "article:41"
+    assert partition_key(Event(topics.ARTICLE_EMBEDDED, "k", ingested, now)) == "article:41"
+    assert partition_key(Event(topics.SCRIPT_READY, "audio:x", {"audio_id": "x"}, now)) == "audio:x"
 
 
 class FixedToken:

@@ -167,6 +167,23 @@ async def test_claim_takes_higher_priority_first_then_the_oldest_due(
     assert sorted(j.key or "" for j in both) == ["asked", "first"]
 
 
+async def test_depth_tells_held_back_jobs_from_due_ones(
+    services: Services, transport: DbQueueTransport
+) -> None:
+    now = utcnow()
+    await publish(
+        services, Event(T_ONE, "due", {"n": 1}, now), Event(T_ONE, "later", {"n": 2}, now, delay_s=300)
+    )
+    depth = {(d.stage, d.status): d.count for d in await transport.depth()}
+    # The delayed job is no backlog: a full script waiting behind its first edition.
+    assert depth[("alpha", "ready")] == 1
+    assert depth[("alpha", "held")] == 1
+    assert [j.key for j in await transport.claim("alpha", limit=10, lease_s=30)] == ["due"]
+    depth = {(d.stage, d.status): d.count for d in await transport.depth()}
+    assert (depth[("alpha", "running")], depth[("alpha", "held")]) == (1, 1)
+    assert ("alpha", "ready") not in depth
+
+
 async def test_complete_deletes_the_row_in_the_callers_unit(
     services: Services, transport: DbQueueTransport
 ) -> None:

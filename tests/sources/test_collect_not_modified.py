@@ -87,6 +87,13 @@ async def test_a_claims_304s_are_one_update_with_each_sources_values(
     assert updates[0][1]  # one executemany for the whole claim
     deletes = [s for s, _ in statements if s.lstrip().upper().startswith("DELETE FROM QUEUE_JOBS")]
     assert len(deletes) == 1  # the claim's jobs completed in one statement
+    # Every source's URL and validators were read at once, before the polls (the prefetch).
+    reads = [s for s, _ in statements if "FROM sources" in s and s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1, reads
+    # Everything the five 304s cost: the claim (its SELECT and UPDATE, and the jobs read
+    # back), that one read, one UPDATE of sources and one DELETE: seven at most, whatever
+    # the claim's size, where each 304 used to add a SELECT of its own.
+    assert len([s for s, _ in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))]) <= 7
     after = await _rows(services, ids)
     for source_id in ids:
         old, new = before[source_id], after[source_id]

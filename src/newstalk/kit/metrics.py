@@ -77,7 +77,7 @@ QUEUE_OLDEST_AGE = Gauge(
 )
 QUEUE_DEPTH = Gauge(
     "newstalk_queue_depth",
-    "Pipeline jobs by stage and status (ready, running, dead)",
+    "Pipeline jobs by stage and status (ready: due; held: waiting for a delay or retry; running; dead)",
     ["stage", "status"],
     registry=REGISTRY,
 )

@@ -2,8 +2,11 @@
 
 Keys decide order on Kafka: events with the same key land on one partition and are read
 in the order they were written. Story events are keyed by story (a story's versions reach
-factcheck, briefings and live in order), article and source events by source (a feed's
-articles in the order collect stored them); the rest by their dedup key, or spread.
+factcheck, briefings and live in order), source events by source (a feed's polls in
+order), article events by article: no stage needs a feed's articles in order, and one key
+per article spreads them evenly over the partitions, so every embed worker gets its share
+(keyed by source, a worker's share depended on how a few busy feeds happened to hash).
+The rest by their dedup key, or spread.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ log = logging.getLogger(__name__)
 
 
 def partition_key(event: Event) -> str | None:
-    """The Kafka message key of an event: per story, per source, else its dedup key."""
+    """The Kafka message key of an event: per story, per article, per source, else its dedup key."""
     payload = event.payload
     if "story_id" in payload:
         return f"story:{payload['story_id']}"
     stories = payload.get("stories")
     if isinstance(stories, list) and stories:
         return f"story:{min(stories)}"
+    if "article_id" in payload:
+        return f"article:{payload['article_id']}"
     if "source_id" in payload:
         return f"source:{payload['source_id']}"
     return event.key

@@ -46,6 +46,8 @@ class StageServices(Protocol):
 Handler = Callable[["JobContext"], Awaitable[None]]
 BatchHandler = Callable[["BatchContext"], Awaitable[None]]
 Gate = Callable[[StageServices], Awaitable[bool]]
+# Reads what every job of a claim needs in one query before the jobs run (``Stage.prefetch``).
+Prefetch = Callable[[StageServices, Sequence["Job"]], Awaitable[Any]]
 # Writes the results of many jobs at once (one statement where it can), inside the unit given.
 BatchWrite = Callable[[UnitOfWork, Sequence[Any]], Awaitable[None]]
 
@@ -53,9 +55,11 @@ BatchWrite = Callable[[UnitOfWork, Sequence[Any]], Awaitable[None]]
 class JobContext:
     """What a handler gets: the services, its job, and the unit that completes the job."""
 
-    def __init__(self, services: StageServices, job: Job) -> None:
+    def __init__(self, services: StageServices, job: Job, claim: Any = None) -> None:
         self.services = services
         self.job = job
+        # What the stage's prefetch read for the whole claim (None: read your own).
+        self.claim = claim
         self.completed = False
         self.deferred: tuple[BatchWrite, Any] | None = None
 

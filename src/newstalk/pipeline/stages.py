@@ -43,6 +43,8 @@ class StageSpec:
     backlog_batch_size: int | None = None
     # ``"module:function"`` asked before each claim (``Stage.gate``): the single-writer lease.
     gate: str | None = None
+    # ``"module:function"`` reading what a claim's jobs need in one query (``Stage.prefetch``).
+    prefetch: str | None = None
 
     def build(self, settings: Settings | None) -> Stage:
         """The runnable stage: imports its handler module now."""
@@ -61,6 +63,7 @@ class StageSpec:
             share=self.share,
             backlog_batch_size=self.backlog_batch_size,
             gate=resolve(self.gate) if self.gate else None,
+            prefetch=resolve(self.prefetch) if self.prefetch else None,
         )
 
 
@@ -78,6 +81,8 @@ STAGES: tuple[StageSpec, ...] = (
         (topics.SOURCE_POLL, topics.SOURCE_PUSH),
         "newstalk.sources.collect:handle_collect",
         concurrency_setting="fetch_concurrency",
+        # Every polled source's URL and validators in one SELECT per claim.
+        prefetch="newstalk.sources.collect:poll_targets",
         observe_job_latency=False,
         # The same as stories: neither waits for the other (a collect backlog lasting minutes
         # on a loaded machine would otherwise hold stories back).

@@ -30,6 +30,7 @@ from newstalk.pipeline.context import (
     Gate,
     Handler,
     JobContext,
+    Prefetch,
     StageServices,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "Gate",
     "Handler",
     "JobContext",
+    "Prefetch",
     "Stage",
     "StageWorker",
 ]
@@ -76,6 +78,9 @@ class Stage:
     # Asked before every claim: False means this worker may not claim now (a single-writer
     # stage whose lease another worker holds; docs/pipeline.md).
     gate: Gate | None = None
+    # Reads what the claim's jobs need in one query before they run (``JobContext.claim``):
+    # collect reads every polled source's validators at once, not one SELECT per poll.
+    prefetch: Prefetch | None = None
 
 
 class Priorities:
@@ -228,7 +233,8 @@ class StageWorker:
             return
         unstarted: list[Job] = []
         deferred: list[JobContext] = []
-        await asyncio.gather(*(self._guarded(job, unstarted, deferred) for job in jobs))
+        claim = await self._prefetch(jobs)
+        await asyncio.gather(*(self._guarded(job, unstarted, deferred, claim) for job in jobs))
         if deferred:
             await self.commit_deferred(deferred)
         if unstarted:
@@ -332,20 +338,33 @@ class StageWorker:
                 )
         return True
 
-    async def _guarded(self, job: Job, unstarted: list[Job], deferred: list[JobContext]) -> None:
+    async def _prefetch(self, jobs: list[Job]) -> Any:
+        """The stage's claim-wide read, or None (then each handler reads its own)."""
+        if self.stage.prefetch is None:
+            return None
+        try:
+            return await self.stage.prefetch(self.services, jobs)
+        except Exception as exc:
+            log.warning(
+                "pipeline: %s: the claim's prefetch failed (%s); jobs read their own", self.stage.name, exc
+            )
+            return None
+
+    async def _guarded(self, job: Job, unstarted: list[Job], deferred: list[JobContext], claim: Any) -> None:
         async with self._sem:
             if self.stop.is_set():
                 unstarted.append(job)
                 return
-            await self.handle(job, deferred)
+            await self.handle(job, deferred, claim)
 
-    async def handle(self, job: Job, deferred: list[JobContext] | None = None) -> None:
+    async def handle(self, job: Job, deferred: list[JobContext] | None = None, claim: Any = None) -> None:
         """Run the handler for one job and record the outcome.
 
         A job whose handler left its writes to the worker (``JobContext.commit_later``) is
         appended to ``deferred`` for the caller to commit with others, or committed now.
+        ``claim`` is what the stage's prefetch read for the claim (``JobContext.claim``).
         """
-        ctx = JobContext(self.services, job)
+        ctx = JobContext(self.services, job, claim)
         name = self.stage.name
         started = time.perf_counter()
         with (

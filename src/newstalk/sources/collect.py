@@ -10,6 +10,7 @@ import asyncio
 import base64
 import functools
 import logging
+from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
 
@@ -21,10 +22,12 @@ from newstalk.errors import FeedParseError, FetchError
 from newstalk.ingestion.process import parse_and_normalize
 from newstalk.ingestion.types import ParsedFeed
 from newstalk.kit import metrics
+from newstalk.kit.bus import Job
 from newstalk.kit.db import utcnow
 from newstalk.kit.http import FetchResult
 from newstalk.kit.logs import describe_error
 from newstalk.pipeline import topics
+from newstalk.pipeline.context import StageServices
 from newstalk.pipeline.worker import JobContext
 from newstalk.sources import repository as sources_repo
 from newstalk.sources import service as sources
@@ -33,11 +36,25 @@ from newstalk.sources.models import ACTIVE
 log = logging.getLogger(__name__)
 
 
+async def poll_targets(services: StageServices, jobs: Sequence[Job]) -> dict[int, sources_repo.PollTarget]:
+    """The claim's prefetch: every polled source's URL, status and validators in one SELECT.
+
+    So a poll answered 304 costs no statement of its own before the worker's shared UPDATE.
+    """
+    ids = [int(job.payload["source_id"]) for job in jobs if "source_id" in job.payload]
+    async with services.db.read() as session:
+        return await sources_repo.poll_targets(session, ids)
+
+
 async def handle_collect(ctx: JobContext) -> None:
     """Poll one source (``source.poll``) or ingest a WebSub push (``source.push``)."""
     source_id = int(ctx.job.payload["source_id"])
-    async with ctx.services.db.read() as session:
-        target = await sources_repo.poll_target(session, source_id)
+    claimed = ctx.claim.get(source_id) if isinstance(ctx.claim, dict) else None
+    if claimed is not None:
+        target: sources_repo.PollTarget | None = claimed
+    else:
+        async with ctx.services.db.read() as session:
+            target = await sources_repo.poll_target(session, source_id)
     if target is None or target.status != ACTIVE:
         return
     feed_url, etag, last_modified = target.feed_url, target.etag, target.last_modified

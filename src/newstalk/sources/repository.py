@@ -40,6 +40,23 @@ async def poll_target(session: AsyncSession, source_id: int) -> PollTarget | Non
     return None if row is None else PollTarget(*row)
 
 
+async def poll_targets(session: AsyncSession, source_ids: Sequence[int]) -> dict[int, PollTarget]:
+    """:func:`poll_target` for many sources in one SELECT (a claim's polls)."""
+    if not source_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Source.id,
+            Source.feed_url,
+            Source.status,
+            Source.etag,
+            Source.last_modified,
+            Source.fetch_interval_s,
+        ).where(Source.id.in_(sorted(set(source_ids))))
+    )
+    return {int(r[0]): PollTarget(*r[1:]) for r in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class NotModified:
     """One poll answered 304: which source, when, and when to poll it next."""

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 DUE_BATCH = 1000
 PERIODIC_EVERY_S = 60.0
-QUEUE_STATUSES = ("ready", "running", "dead")
+QUEUE_STATUSES = ("ready", "held", "running", "dead")
 
 
 async def enqueue_due(services: StageServices) -> int:

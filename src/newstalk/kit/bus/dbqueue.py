@@ -14,7 +14,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Index, SmallInteger, String, Text, and_, delete, func, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +42,8 @@ from newstalk.kit.db import Base, BigId, Database, UTCDateTime, utcnow
 READY = "ready"
 RUNNING = "running"
 DEAD = "dead"
+# Not a stored status: a ready job whose ``available_at`` is still ahead (``depth``).
+HELD = "held"
 
 
 class QueueJob(Base):
@@ -198,11 +215,20 @@ class DbQueueTransport:
         """Nothing to close: the queue lives in the database."""
 
     async def depth(self) -> list[QueueDepth]:
+        """Jobs per stage and status; ready jobs not due yet (debounce, retry backoff, a full
+        script behind its first edition) count as ``held``, not as backlog."""
+        now = utcnow()
+        jobs = select(
+            QueueJob.stage,
+            case(
+                (and_(QueueJob.status == READY, QueueJob.available_at > now), literal(HELD)),
+                else_=QueueJob.status,
+            ).label("status"),
+        ).subquery()
         async with self.db.read() as session:
+            # Grouped outside: PostgreSQL does not match a GROUP BY to a select-list CASE with its own parameter.
             rows = await session.execute(
-                select(QueueJob.stage, QueueJob.status, func.count()).group_by(
-                    QueueJob.stage, QueueJob.status
-                )
+                select(jobs.c.stage, jobs.c.status, func.count()).group_by(jobs.c.stage, jobs.c.status)
             )
             return [QueueDepth(stage=s, status=st, count=c) for s, st, c in rows.all()]
 
