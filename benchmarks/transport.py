@@ -14,7 +14,11 @@ at ``--rate`` articles/s (0: as fast as it can, a burst). Articles come from
 in ``benchmarks/stories.py``. A stage is done with an article when its row is written
 (``embed``: ``article_embeddings.computed_at``; ``search``: ``search_docs.indexed_at``;
 ``stories``: ``story_articles.added_at``). ``stories`` consumes ``article.embedded``, so it
-needs ``embed`` in ``--stages``. Each embed worker gets ``NEWSTALK_EMBED_THREADS`` =
+needs ``embed`` in ``--stages``. ``--stories-after-embed``: the stories worker is paused
+(SIGSTOP) while the stream is written and embedded, then resumed: its row gives what the
+single stories writer places per second on its own, with every embedding done elsewhere
+(articles ÷ resume → last placement; the lag columns then measure the pause, not the
+stage). Each embed worker gets ``NEWSTALK_EMBED_THREADS`` =
 ``--embed-threads`` (``auto``: the cores this process may use ÷ the embed workers, at least 1).
 
 Prints one markdown table on stdout: per transport, workers and stage, articles/s
@@ -31,6 +35,7 @@ import asyncio
 import hashlib
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -201,6 +206,7 @@ def wait_done(
     skip: int,
     finished: dict[str, float] | None = None,
     stage_of: dict[int, str] | None = None,
+    stages: list[str] | None = None,
 ) -> dict[str, list[tuple[datetime, datetime]]]:
     """Wait until every stage has done ``n`` articles above id ``skip`` (or the timeout); their rows.
 
@@ -211,7 +217,7 @@ def wait_done(
     deadline = time.monotonic() + args.timeout
     rows: dict[str, list[tuple[datetime, datetime]]] = {}
     while time.monotonic() < deadline:
-        rows = {s: done_rows(to_sync_url(url), s, skip) for s in args.stages}
+        rows = {s: done_rows(to_sync_url(url), s, skip) for s in stages or args.stages}
         if finished is not None and stage_of is not None:
             for stage, done in rows.items():
                 if len(done) >= n and stage not in finished:
@@ -281,8 +287,19 @@ def run_one(
         load_before = os.getloadavg()[0]
         broker_pid = broker.proc.pid if broker is not None and broker.proc is not None else None
         broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
+        paused = [p for p in procs if stage_of[p.pid] == "stories"] if args.stories_after_embed else []
+        for p in paused:
+            os.kill(p.pid, signal.SIGSTOP)
         fed_s = asyncio.run(feed(url, measured, args.rate, 0, args.per_txn, first_id=len(warm) + 1))
         log(f"{bus}: stream of {len(measured)} written in {fed_s:.1f} s; waiting for the stages")
+        resumed: datetime | None = None
+        if paused:
+            wait_done(args, url, procs, tmp, len(measured), skip=len(warm), stages=["embed"])
+            cpu_before["stories"] = sum(cpu_seconds(p.pid) for p in paused)
+            resumed = datetime.now(UTC)
+            for p in paused:
+                os.kill(p.pid, signal.SIGCONT)
+            log(f"{bus}: every article embedded; stories resumed")
         cpu_after: dict[str, float] = {}
         rows = wait_done(
             args, url, procs, tmp, len(measured), skip=len(warm), finished=cpu_after, stage_of=stage_of
@@ -297,7 +314,12 @@ def run_one(
         out_rows = []
         for stage, done in rows.items():
             lags = [(d - s).total_seconds() for d, s in done]
-            span = (max(d for d, _ in done) - min(s for _, s in done)).total_seconds() if done else 0.0
+            start = (
+                resumed
+                if stage == "stories" and resumed is not None
+                else min((s for _, s in done), default=None)
+            )
+            span = (max(d for d, _ in done) - start).total_seconds() if done and start else 0.0
             out_rows.append(
                 {
                     "bus": bus,
@@ -348,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
         "--embed-threads",
         default="auto",
         help="NEWSTALK_EMBED_THREADS of each embed worker (auto: available cores ÷ embed workers)",
+    )
+    parser.add_argument(
+        "--stories-after-embed",
+        action="store_true",
+        help="pause the stories writer until every article is embedded: its placement rate on its own",
     )
     parser.add_argument("--pg", default=os.environ.get("NEWSTALK_TEST_PG_ADMIN_URL", DEFAULT_PG))
     args = parser.parse_args(argv)
