@@ -93,7 +93,9 @@ async def test_a_claims_304s_are_one_update_with_each_sources_values(
     # Everything the five 304s cost: the claim (its SELECT and UPDATE, and the jobs read
     # back), that one read, one UPDATE of sources and one DELETE: seven at most, whatever
     # the claim's size, where each 304 used to add a SELECT of its own.
-    assert len([s for s, _ in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))]) <= 7
+    assert (
+        len([s for s, _ in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))]) <= 7
+    )
     after = await _rows(services, ids)
     for source_id in ids:
         old, new = before[source_id], after[source_id]
