@@ -234,3 +234,48 @@ async def test_a_job_for_an_older_story_version_is_skipped(
     checked_now, changed = await service.check_story(services, checked["story"], newest)
     assert changed
     assert checked_now
+
+
+async def test_a_version_with_the_same_evidence_pool_is_announced_checked(
+    services: Services, checked: dict[str, int]
+) -> None:
+    from newstalk.kit.bus import Event
+    from newstalk.kit.bus.dbqueue import QueueJob
+    from newstalk.pipeline.topics import STORY_CHECKED, STORY_UPDATED
+    from newstalk.stories.models import Story
+
+    async with services.db.read() as session:
+        claims_before = await session.scalar(select(func.count()).select_from(Claim))
+        mine_before = await session.scalar(
+            select(func.count()).select_from(Claim).where(Claim.story_id == checked["story"])
+        )
+    # A new version whose members leave the evidence pool as it was (as when an article
+    # joins that pick_pool does not take): nothing to check again, but the version is checked.
+    async with services.db.unit() as uow:
+        story = await uow.session.get(Story, checked["story"])
+        assert story is not None
+        story.version += 1
+        version = story.version
+        uow.emit(
+            Event(
+                STORY_UPDATED,
+                f"story:{story.id}:{version}",
+                {"story_id": story.id, "version": version},
+                datetime.now(UTC),
+            )
+        )
+    await drain(stage_worker(services, "factcheck"))
+    async with services.db.read() as session:
+        done = await session.get(StoryCheck, checked["story"])
+        assert done is not None
+        assert done.story_version == version
+        assert await session.scalar(select(func.count()).select_from(Claim)) == claims_before
+        announced = (
+            await session.scalars(
+                select(QueueJob).where(QueueJob.topic == STORY_CHECKED, QueueJob.stage == "briefings")
+            )
+        ).all()
+    mine = [j.payload for j in announced if j.payload["version"] == version]
+    assert mine
+    assert mine[0]["claims"] == mine_before
+    assert sum(mine[0]["verdicts"].values()) == mine_before

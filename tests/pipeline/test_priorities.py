@@ -28,6 +28,8 @@ def test_listener_path_goes_before_indexing() -> None:
     order = ["stories", "factcheck", "speech", "search"]
     assert [by_name[n].priority for n in order] == sorted((by_name[n].priority for n in order), reverse=True)
     assert by_name["briefings"].priority < by_name["factcheck"].priority
+    # Scripts before their synthesis: speech looks backlogged whenever it works (one job a claim).
+    assert by_name["briefings"].priority > by_name["speech"].priority
     assert (by_name["stories"].backlog_batch_size or 0) > 32
 
 

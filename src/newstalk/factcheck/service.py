@@ -301,6 +301,48 @@ async def store_story_check(
     )
 
 
+async def carry_forward(uow: UnitOfWork, story_id: int, version: int) -> bool:
+    """Announce ``version`` as checked when its evidence pool is the one already checked.
+
+    A new member that does not enter the pool (``pick_pool``) leaves every claim and its
+    evidence as they were, so ``check_story`` does no work; the version is still checked,
+    and saying so (``story.checked`` with the stored claims' verdicts) lets briefings write
+    its script after the short debounce instead of the 30 s grace it gives versions nobody
+    announced. Nothing for a story gone, moved on past ``version`` or checked at it already.
+    """
+    session = uow.session
+    story = await session.get(Story, story_id)
+    done = await session.get(StoryCheck, story_id)
+    if (
+        story is None
+        or story.status != OPEN
+        or done is None
+        or not done.story_version < version == story.version
+    ):
+        return False
+    members = await repository.story_members(session, story_id)
+    if signature(pick_pool(members, POOL_ARTICLES)) != done.signature:
+        return False  # the pool changed meanwhile: that version's own job checks it
+    verdicts = Counter(
+        (await session.scalars(select(Claim.final_verdict).where(Claim.story_id == story_id))).all()
+    )
+    done.story_version = version
+    uow.emit(
+        Event(
+            CHECKED_TOPIC,
+            f"checked:{story_id}:{version}",
+            {
+                "story_id": story_id,
+                "version": version,
+                "claims": sum(verdicts.values()),
+                "verdicts": {str(k): n for k, n in verdicts.items()},
+            },
+            utcnow(),
+        )
+    )
+    return True
+
+
 def _apply(row: Claim, c: CheckedClaim, story_id: int | None, now: datetime, verifier: str) -> None:
     row.story_id = story_id
     row.text = c.claim.text

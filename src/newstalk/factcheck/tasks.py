@@ -16,16 +16,20 @@ async def handle_factcheck_batch(ctx: BatchContext) -> None:
     for job in ctx.jobs:
         story_id, version = int(job.payload["story_id"]), int(job.payload.get("version", 0))
         newest[story_id] = max(version, newest.get(story_id, 0))
-    results = []
+    results, unchanged = [], []
     engine = await service.engine_for(ctx.services)
     async with engine.lock:
         for story_id, version in sorted(newest.items()):
             checked, changed = await service.check_story(ctx.services, story_id, version)
             if changed:
                 results.append((story_id, version, checked))
+            else:
+                unchanged.append((story_id, version))
         async with ctx.commit() as uow:
             for story_id, version, checked in results:
                 await service.store_story_check(uow, ctx.services, story_id, version, checked)
+            for story_id, version in unchanged:
+                await service.carry_forward(uow, story_id, version)
     for _, _, checked in results:
         for c in checked:
             _observe(c.verdict.verdict, c.verdict.confidence)
@@ -40,6 +44,8 @@ async def handle_factcheck(ctx: JobContext) -> None:
         async with ctx.commit() as uow:
             if changed:
                 await service.store_story_check(uow, ctx.services, story_id, version, checked)
+            else:
+                await service.carry_forward(uow, story_id, version)
     for c in checked:
         _observe(c.verdict.verdict, c.verdict.confidence)
 

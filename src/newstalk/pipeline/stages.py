@@ -144,12 +144,15 @@ STAGES: tuple[StageSpec, ...] = (
         share=0.05,
     ),
     # Cheap: templates over the story's text; requests per story are debounced in the queue.
+    # On the way to audio, so ahead of speech: a synthesis claims one job, so speech looks
+    # backlogged whenever it works, and briefings below it waited for its turn (a twentieth
+    # of speech's time) to write the very scripts speech was waiting for.
     StageSpec(
         "briefings",
         (topics.STORY_CHECKED, topics.STORY_UPDATED, topics.BRIEFING_DUE, topics.BRIEFING_DAILY),
         "newstalk.briefings.tasks:handle_briefings",
         batch_handler="newstalk.briefings.tasks:handle_briefings_batch",
-        priority=20,
+        priority=65,
         share=0.05,
     ),
     # CPU-bound synthesis, one script at a time so a claim stays well inside its lease.
