@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         new_first.append(min(audio) - seen if audio else None)
     ready = [x for x in new_first if x is not None]
     total = len(new_first) + same_words
-    print("| articles placed in a story (the warm-up's included) | count | first-seen → audio ready p50 / p95 / max (s) |")
+    print(
+        "| articles placed in a story (the warm-up's included) | count | first-seen → audio ready p50 / p95 / max (s) |"
+    )
     print("|---|---:|---|")
     spread = f"{pct(ready, 0.5):.1f} / {pct(ready, 0.95):.1f} / {max(ready):.1f}" if ready else "–"
     print(
