@@ -30,18 +30,11 @@ class PollTarget:
 
 async def poll_target(session: AsyncSession, source_id: int) -> PollTarget | None:
     """One Core SELECT of the columns a poll needs; no ORM object is loaded."""
-    row = (
-        await session.execute(
-            select(
-                Source.feed_url, Source.status, Source.etag, Source.last_modified, Source.fetch_interval_s
-            ).where(Source.id == source_id)
-        )
-    ).one_or_none()
-    return None if row is None else PollTarget(*row)
+    return (await poll_targets(session, [source_id])).get(source_id)
 
 
 async def poll_targets(session: AsyncSession, source_ids: Sequence[int]) -> dict[int, PollTarget]:
-    """:func:`poll_target` for many sources in one SELECT (a claim's polls)."""
+    """The columns a poll needs for many sources in one Core SELECT (a claim's polls); no ORM object."""
     if not source_ids:
         return {}
     rows = await session.execute(
