@@ -26,7 +26,7 @@ from newstalk.runtime import Services
 from newstalk.speech import render
 from newstalk.speech.models import READY, SUPERSEDED, Audio
 from newstalk.speech.service import audio_store
-from newstalk.stories.models import StoryArticle
+from newstalk.stories.models import Story, StoryArticle
 from tests.briefings.test_briefings_flow import pending
 from tests.conftest import make_settings
 from tests.pipeline.test_ingest_flow import drain
@@ -190,3 +190,47 @@ async def test_a_new_version_within_the_delay_skips_the_older_full_script(
     await drain(stage_worker(services, "speech"))
     assert (await audio_of(services, new_full.id)).status == READY
     assert (await audio_of(services, old_full.id)).status == SUPERSEDED
+
+
+async def announced_versions(services: Services, story_id: int) -> list[tuple[str, int]]:
+    """(edition, story version) of each ``audio.ready`` the live stage announced for the story."""
+    await drain(stage_worker(services, "live"))
+    async with services.db.read() as session:
+        rows = await session.scalars(
+            select(LiveEvent)
+            .where(LiveEvent.story_id == story_id, LiveEvent.type == "audio.ready")
+            .order_by(LiveEvent.id)
+        )
+        return [(str(r.payload["audio"]["edition"]), int(r.payload["story"]["version"])) for r in rows]
+
+
+async def test_a_version_that_says_the_same_is_announced_with_the_audio_already_made(
+    services: Services, newsroom: dict[str, int]
+) -> None:
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
+    quake = await story_of(services, QUAKE_EN[0])
+    full, first = await scripts_of(services, quake)
+    await drain(stage_worker(services, "speech"))  # the first edition
+    first_audio = await audio_of(services, first.id)
+    assert first_audio.status == READY
+    version = first.story_version
+    assert version is not None
+    assert await announced_versions(services, quake) == [("first", version)]
+
+    # A new version whose words are the same (say, one more article that changed neither
+    # headline nor summary): its listeners are told at once that its audio is ready.
+    async with services.db.unit() as uow:
+        await uow.session.execute(update(Story).where(Story.id == quake).values(version=version + 1))
+        uow.emit(Event(STORY_CHECKED, f"checked:{quake}:same", {"story_id": quake}, utcnow()))
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
+    assert [s.id for s in await scripts_of(services, quake)] == [full.id, first.id]  # nothing new written
+    assert not [j for j in await pending(services, "speech") if j.payload["audio_id"] == first_audio.id]
+    assert await announced_versions(services, quake) == [("first", version), ("first", version + 1)]
+    assert (await audio_of(services, first.id)).synth_s == first_audio.synth_s  # not synthesized again
+
+    # The full script, still queued, speaks for the newer version too once it is made.
+    await make_full_audio_due(services)
+    await drain(stage_worker(services, "speech"))
+    assert (await announced_versions(services, quake))[-1] == ("full", version + 1)

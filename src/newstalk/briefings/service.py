@@ -33,7 +33,7 @@ from newstalk.listeners import repository as listeners_repository
 from newstalk.pipeline import topics
 from newstalk.providers.llm import build_chat_client
 from newstalk.speech import service as speech
-from newstalk.speech.models import Audio
+from newstalk.speech.models import READY, Audio
 from newstalk.speech.script import Script
 from newstalk.speech.voices import get_voice
 
@@ -191,20 +191,20 @@ async def write_story_scripts(
     """
     out: list[tuple[ScriptRecord, Audio | None]] = []
     for template in await story_templates(uow.session, settings, story_id):
-        record, _new = await store_script(
-            uow, _for_the_ear(template.full, rewriter), story_version=template.version
-        )
+        version = template.version
+        record, _new = await store_script(uow, _for_the_ear(template.full, rewriter), story_version=version)
         first = None
         if template.first is not None:
             first, _new = await store_script(
-                uow, _for_the_ear(template.first, rewriter), story_version=template.version
+                uow, _for_the_ear(template.first, rewriter), story_version=version
             )
             if first.id == record.id:
                 first = None
         audio = None
         if settings.briefings_story_audio:
             if first is not None:
-                await request_audio(uow, first, first_seen_at)
+                first_audio = await request_audio(uow, first, first_seen_at)
+                _speaks_for(uow, first, first_audio, version, first_seen_at)
             # Held back behind the first edition, and claimed after the first editions due then.
             later = first is not None
             audio = await request_audio(
@@ -214,12 +214,27 @@ async def write_story_scripts(
                 delay_s=settings.briefings_full_audio_delay_s if later else 0.0,
                 priority=speech.LATER if later else 0,
             )
+            _speaks_for(uow, record, audio, version, first_seen_at)
             # Listeners hear a story's newest script: older versions still queued are skipped.
             keep = {record.id} if first is None else {record.id, first.id}
             older = await repository.other_story_scripts(uow.session, record)
             await speech.supersede(uow, [i for i in older if i not in keep])
         out.append((record, audio))
     return out
+
+
+def _speaks_for(
+    uow: UnitOfWork, record: ScriptRecord, audio: Audio, version: int, first_seen_at: datetime
+) -> None:
+    """A script written for an earlier story version that a newer version says word for word
+    (an article that joined without changing the headline or the summary's first sentence)
+    now speaks for the newer version; its audio, when ready, is announced as that version's
+    at once (when still queued, speech announces it with this version once made)."""
+    if record.story_version is None or record.story_version >= version:
+        return
+    record.story_version = version
+    if audio.status == READY:
+        speech.announce_ready(uow, audio, first_seen_at, story_version=version)
 
 
 def check_speakers(form: str, speakers: Sequence[str], lang: str) -> list[str]:

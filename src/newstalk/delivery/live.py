@@ -171,7 +171,9 @@ async def _payload_for(session: AsyncSession, job: Job) -> tuple[Story, dict[str
         base = f"/api/v1/audio/{audio.id}"
         first = await briefings_repository.is_first_edition(session, script)
         return story, {
-            "story": _story_brief(story, script.story_version or story.version),
+            "story": _story_brief(
+                story, int(p.get("story_version") or script.story_version or story.version)
+            ),
             "audio": {
                 "id": audio.id,
                 "lang": audio.lang,

@@ -11,7 +11,7 @@ must stay optional for jobs already queued.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 # sources → collect / websub
 SOURCE_POLL: Final = "source.poll"
@@ -128,6 +128,8 @@ class AudioReady(TypedDict):
     audio_id: str
     script_id: int
     duration_s: float
+    # A newer story version that says this script word for word (``speech.service.announce_ready``).
+    story_version: NotRequired[int]
 
 
 class WebhookDeliver(TypedDict):

@@ -196,14 +196,27 @@ async def record_audio(uow: UnitOfWork, audio: Audio, result: Synthesized, first
     audio.synth_s = result.seconds
     audio.error = None
     audio.ready_at = utcnow()
-    uow.emit(
-        Event(
-            topics.AUDIO_READY,
-            f"audio.ready:{audio.id}",
-            topics.AudioReady(audio_id=audio.id, script_id=audio.script_id, duration_s=result.duration_s),
-            first_seen_at,
-        )
+    announce_ready(uow, audio, first_seen_at)
+
+
+def announce_ready(
+    uow: UnitOfWork, audio: Audio, first_seen_at: datetime, *, story_version: int | None = None
+) -> None:
+    """Emit ``audio.ready`` for a ready audio row.
+
+    ``story_version`` names a newer version of the owner's story that says the script word
+    for word (a story version that left its short first edition unchanged): the audio
+    already made is that version's, so listeners are told at once, not after a synthesis
+    that would produce the same file.
+    """
+    payload = topics.AudioReady(
+        audio_id=audio.id, script_id=audio.script_id, duration_s=audio.duration_s or 0.0
     )
+    key = f"audio.ready:{audio.id}"
+    if story_version is not None:
+        payload["story_version"] = story_version
+        key = f"{key}:v{story_version}"
+    uow.emit(Event(topics.AUDIO_READY, key, payload, first_seen_at))
 
 
 async def get_audio(session: AsyncSession, audio_id: str) -> Audio:
