@@ -1,4 +1,5 @@
-"""Feed bytes into ParsedFeed: RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 via feedparser, JSON Feed natively.
+"""Feed bytes into ParsedFeed: RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 via feedparser (plain RSS 2.0
+and Atom 1.0 read the same way with lxml, ``plainxml.py``), JSON Feed natively.
 
 Leniency follows Miniflux: a document feedparser recognises, or that yields entries, is a
 feed even when feedparser flags it "bozo"; only bodies that are not feeds are rejected.
@@ -19,6 +20,7 @@ import feedparser
 from newstalk.errors import FeedParseError
 from newstalk.ingestion.decode import decode_body, to_utf8_xml
 from newstalk.ingestion.jsonfeed import looks_like_json, parse_json_feed
+from newstalk.ingestion.plainxml import read_plain_feed
 from newstalk.ingestion.sanitize import collapse_whitespace, html_to_text, resolve_url
 from newstalk.ingestion.types import ParsedEntry, ParsedFeed
 from newstalk.kit.text import clean_text
@@ -208,9 +210,16 @@ def _entry(entry: Any, base: str) -> ParsedEntry:
     )
 
 
-def _parse_xml(text: str, url: str) -> ParsedFeed:
-    result = feedparser.parse(
-        to_utf8_xml(_drop_bad_charrefs(_strip_doctype(text))),
+def prepare_xml(text: str) -> bytes:
+    """Decoded feed text as the XML parsers get it: no DOCTYPE, no reference to a
+    non-character, UTF-8 with a declaration that says so."""
+    return to_utf8_xml(_drop_bad_charrefs(_strip_doctype(text)))
+
+
+def read_with_feedparser(data: bytes, url: str) -> Any:
+    """``feedparser.parse`` of prepared XML, as NewsTalk calls it (no sanitizing, no rewriting)."""
+    return feedparser.parse(
+        data,
         sanitize_html=False,
         resolve_relative_uris=False,
         response_headers={
@@ -218,6 +227,17 @@ def _parse_xml(text: str, url: str) -> ParsedFeed:
             "content-location": url,
         },
     )
+
+
+def _parse_xml(text: str, url: str) -> ParsedFeed:
+    data = prepare_xml(text)
+    # A plain RSS 2.0 or Atom 1.0 document is read with lxml into feedparser's shape, by
+    # feedparser's rules (plainxml.py); anything else, malformed or unusual, by feedparser.
+    return feed_from(read_plain_feed(data, url) or read_with_feedparser(data, url), text, url)
+
+
+def feed_from(result: Any, text: str, url: str) -> ParsedFeed:
+    """The ParsedFeed of a ``feedparser.parse``-shaped result; FeedParseError when it found no feed."""
     version = result.get("version") or ""
     feed = result.get("feed") or {}
     entries = result.get("entries") or []
