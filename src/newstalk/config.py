@@ -94,7 +94,9 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(5, ge=0, le=20)
     fetch_per_host_limit: int = Field(2, ge=1, le=64)
     fetch_concurrency: int = Field(8, ge=1, le=512)
-    parse_processes: int = Field(2, ge=0, le=64)
+    # 0: feeds are parsed in a thread of the collecting process. Processes parse in
+    # parallel with the rest of the process but each holds about 50 MB (benchmarks/README.md).
+    parse_processes: int = Field(0, ge=0, le=64)
 
     # schedule (sources/schedule.py): every live source is polled at least every
     # freshness_s; busy feeds more often, never under poll_min_s (the politeness floor);
@@ -232,6 +234,12 @@ class Settings(BaseSettings):
     podcast_image_url: str | None = Field(None, description="Square JPEG/PNG, 1400 to 3000 px")
     podcast_author: str = Field("NewsTalk", min_length=1, max_length=200)
     podcast_owner_email: str | None = Field(None, max_length=320)
+    speech_engine_idle_s: float = Field(
+        300.0,
+        ge=0,
+        description="The local neural voice (piper, about 90 MB) is dropped after this long unused "
+        "and loaded again when next needed (about 0.3 s); 0: kept for the life of the process",
+    )
     tts_openai_url: str | None = Field(None, description="OpenAI-compatible base URL for cloud TTS")
     tts_openai_api_key: SecretStr | None = None
 

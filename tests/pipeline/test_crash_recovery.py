@@ -59,6 +59,8 @@ class WorkerProcess:
             NEWSTALK_QUEUE_LEASE_S="2",
             NEWSTALK_QUEUE_POLL_IDLE_S="0.05",
             NEWSTALK_FETCH_TIMEOUT_S="10",
+            # The parse process pool (off by default), so a kill is also tested with children.
+            NEWSTALK_PARSE_PROCESSES="2",
         )
         env.update(extra_env or {})
         self.log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"

@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -16,6 +17,7 @@ import soundfile
 
 from newstalk.config import Settings
 from newstalk.errors import InvalidInput, NotFound, Unavailable
+from newstalk.kit import memory
 from newstalk.speech.engines import (
     EspeakEngine,
     FliteEngine,
@@ -133,6 +135,34 @@ def test_every_voice_rendition_has_an_engine(piper: PiperEngine, espeak: EspeakE
     assert len(greetings) == 10
     with pytest.raises(NotFound, match="use one of anchor"):
         get_voice("dj")
+
+
+def test_an_idle_piper_voice_is_released_and_loaded_again_when_needed() -> None:
+    engine = PiperEngine(idle_s=0.05)
+    first = engine.synthesize(EN, voice="joe")
+    assert engine.loads == 1
+    assert not engine.release_if_idle()  # spoken just now
+    time.sleep(0.1)
+    # The periodic trim offers every registered model the chance to go (kit/memory.py).
+    assert memory.release_idle() >= 1
+    assert engine._voice is None
+    again = engine.synthesize(EN, voice="joe")
+    assert engine.loads == 2
+    _assert_speech(again, engine.sample_rate, 1.5, 4.5)
+    assert abs(len(again) - len(first)) < 0.2 * len(first)  # the same voice (piper adds noise)
+
+
+def test_a_voice_in_use_or_kept_is_not_released() -> None:
+    kept = PiperEngine()  # idle_s 0: for the life of the process
+    kept.synthesize(EN, voice="joe")
+    assert not kept.release_if_idle()
+    busy = PiperEngine(idle_s=0.01)
+    busy._acquire()  # a synthesis in progress
+    time.sleep(0.05)
+    assert not busy.release_if_idle()
+    busy._done()
+    time.sleep(0.05)
+    assert busy.release_if_idle()
 
 
 def test_available_engines_follow_settings() -> None:

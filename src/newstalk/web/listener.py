@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
@@ -114,6 +113,8 @@ async def search(page: PageDep, q: str = "", kind: str | None = None) -> Respons
 
 def qr_svg(url: str, title: str) -> Markup:
     """The URL as a QR code, an inline SVG (no script, no image request)."""
+    import segno  # only the podcast page draws one
+
     svg = segno.make(url, error="m").svg_inline(
         scale=4, title=title, svgclass="qr-code", dark="#000", light="#fff"
     )
