@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
+from newstalk.kit import memory
 from newstalk.speech.engines import PCM, EspeakEngine
 from newstalk.speech.render import SentenceCache, render_script
 from newstalk.speech.script import Line, Script
@@ -77,3 +79,19 @@ def test_the_cache_stays_within_its_budget() -> None:
     assert abs(float(kept[0]) - 0.1) < 1e-3
     cache.put(("big",), np.zeros(10_000, dtype=np.float32))  # larger than the whole budget: not kept
     assert cache.get(("big",)) is None
+
+
+def test_the_cache_is_emptied_after_a_quiet_spell() -> None:
+    key = ("espeak", "ko", "1.0", "1.0", "22050", "문장")
+    cache = SentenceCache(max_bytes=1 << 20, idle_s=0.05)
+    cache.put(key, np.full(1000, 0.1, dtype=np.float32))
+    assert not cache.release_if_idle()  # used just now
+    time.sleep(0.1)
+    assert memory.release_idle() >= 1  # the periodic trim offers it the chance (kit/memory.py)
+    assert cache.bytes == 0
+    assert cache.get(key) is None
+    kept = SentenceCache(max_bytes=1 << 20)  # idle_s 0: never emptied
+    kept.put(key, np.zeros(10, dtype=np.float32))
+    time.sleep(0.01)
+    assert not kept.release_if_idle()
+    assert kept.get(key) is not None

@@ -13,12 +13,14 @@ rate, pitch and the spoken text), so only new sentences reach the synthesizer.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 
 from newstalk.errors import Unavailable
+from newstalk.kit import memory
 from newstalk.speech.audio import Cue, Rendered, concat_with_chapters, loudness_normalize
 from newstalk.speech.engines import PCM, TTSEngine, resample, split_sentences
 from newstalk.speech.normalize import normalize_for_speech
@@ -39,16 +41,32 @@ class SentenceCache:
     synthesizes in a worker thread).
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, *, idle_s: float = 0.0) -> None:
         self.max_bytes = max_bytes
+        self.idle_s = idle_s
         self.bytes = 0
         self.hits = 0
         self.misses = 0
         self._items: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._last_used = time.monotonic()
+        if idle_s > 0:
+            memory.releasable(self)
+
+    def release_if_idle(self) -> bool:
+        """Empty the cache when no sentence was looked up for ``idle_s`` seconds: what it holds
+        serves the full scripts that follow first editions within minutes, so after a quiet
+        spell it is mostly memory (``kit.memory``'s periodic trim asks)."""
+        with self._lock:
+            if self.idle_s <= 0 or not self._items or time.monotonic() - self._last_used < self.idle_s:
+                return False
+            self._items.clear()
+            self.bytes = 0
+        return True
 
     def get(self, key: tuple[str, ...]) -> PCM | None:
         with self._lock:
+            self._last_used = time.monotonic()
             pcm = self._items.get(key)
             if pcm is None:
                 self.misses += 1
@@ -62,6 +80,7 @@ class SentenceCache:
         if stored.nbytes > self.max_bytes:
             return
         with self._lock:
+            self._last_used = time.monotonic()
             old = self._items.pop(key, None)
             if old is not None:
                 self.bytes -= old.nbytes
@@ -72,8 +91,9 @@ class SentenceCache:
                 self.bytes -= dropped.nbytes
 
 
-# One per process: 48 MB holds about 18 minutes of 22 kHz speech, some 15 stories.
-SENTENCES = SentenceCache(48 * 1024 * 1024)
+# One per process: 48 MB holds about 18 minutes of 22 kHz speech, some 15 stories; emptied
+# after 5 minutes without speech (the default NEWSTALK_SPEECH_ENGINE_IDLE_S of the voice).
+SENTENCES = SentenceCache(48 * 1024 * 1024, idle_s=300.0)
 
 
 def engine_version(script: Script) -> str:
