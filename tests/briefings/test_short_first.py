@@ -65,8 +65,8 @@ async def audio_of(services: Services, script_id: int) -> Audio:
     return audio
 
 
-async def announced_editions(services: Services, story_id: int) -> list[str]:
-    """The ``audio.edition`` of each ``audio.ready`` the live stage announced for the story, in order."""
+async def announced_versions(services: Services, story_id: int) -> list[tuple[str, int]]:
+    """(edition, story version) of each ``audio.ready`` the live stage announced for the story, in order."""
     await drain(stage_worker(services, "live"))
     async with services.db.read() as session:
         rows = await session.scalars(
@@ -74,7 +74,12 @@ async def announced_editions(services: Services, story_id: int) -> list[str]:
             .where(LiveEvent.story_id == story_id, LiveEvent.type == "audio.ready")
             .order_by(LiveEvent.id)
         )
-        return [str(row.payload["audio"]["edition"]) for row in rows]
+        return [(str(r.payload["audio"]["edition"]), int(r.payload["story"]["version"])) for r in rows]
+
+
+async def announced_editions(services: Services, story_id: int) -> list[str]:
+    """The ``audio.edition`` of each ``audio.ready`` the live stage announced for the story, in order."""
+    return [edition for edition, _version in await announced_versions(services, story_id)]
 
 
 async def make_full_audio_due(services: Services) -> None:
@@ -84,6 +89,17 @@ async def make_full_audio_due(services: Services) -> None:
             .where(QueueJob.stage == "speech")
             .values(available_at=utcnow() - timedelta(seconds=1))
         )
+
+
+async def first_editions_heard(services: Services) -> tuple[int, ScriptRecord, ScriptRecord]:
+    """The newsroom scripted and its first editions synthesized: the quake story, its full
+    script and its first edition."""
+    await drain(stage_worker(services, "briefings"))
+    await drain(stage_worker(services, "briefings"))
+    quake = await story_of(services, QUAKE_EN[0])
+    full, first = await scripts_of(services, quake)
+    await drain(stage_worker(services, "speech"))  # the first editions
+    return quake, full, first
 
 
 async def test_the_first_edition_is_heard_first_and_the_full_script_follows(
@@ -138,11 +154,7 @@ async def test_the_first_edition_is_heard_first_and_the_full_script_follows(
 async def test_a_new_version_within_the_delay_skips_the_older_full_script(
     services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(stage_worker(services, "briefings"))
-    await drain(stage_worker(services, "briefings"))
-    quake = await story_of(services, QUAKE_EN[0])
-    old_full, old_first = await scripts_of(services, quake)
-    await drain(stage_worker(services, "speech"))  # the first editions
+    quake, old_full, old_first = await first_editions_heard(services)
     assert (await audio_of(services, old_first.id)).status == READY
 
     # A checked claim changes what the story says before the full script's turn comes.
@@ -192,26 +204,10 @@ async def test_a_new_version_within_the_delay_skips_the_older_full_script(
     assert (await audio_of(services, old_full.id)).status == SUPERSEDED
 
 
-async def announced_versions(services: Services, story_id: int) -> list[tuple[str, int]]:
-    """(edition, story version) of each ``audio.ready`` the live stage announced for the story."""
-    await drain(stage_worker(services, "live"))
-    async with services.db.read() as session:
-        rows = await session.scalars(
-            select(LiveEvent)
-            .where(LiveEvent.story_id == story_id, LiveEvent.type == "audio.ready")
-            .order_by(LiveEvent.id)
-        )
-        return [(str(r.payload["audio"]["edition"]), int(r.payload["story"]["version"])) for r in rows]
-
-
 async def test_a_version_that_says_the_same_is_announced_with_the_audio_already_made(
     services: Services, newsroom: dict[str, int]
 ) -> None:
-    await drain(stage_worker(services, "briefings"))
-    await drain(stage_worker(services, "briefings"))
-    quake = await story_of(services, QUAKE_EN[0])
-    full, first = await scripts_of(services, quake)
-    await drain(stage_worker(services, "speech"))  # the first edition
+    quake, full, first = await first_editions_heard(services)
     first_audio = await audio_of(services, first.id)
     assert first_audio.status == READY
     version = first.story_version
