@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -153,6 +154,22 @@ def _link(el: Any, base: str, context: dict[str, Any]) -> None:
         context["link"] = attrs["href"]
 
 
+def _fields(
+    item: Any, base: str, entry: dict[str, Any], skip: Callable[[str], bool]
+) -> Iterator[tuple[str, Any]]:
+    """An item's children (name, element) to read, each at most once: its Atom links are read
+    into ``entry`` here, the ones ``skip`` names are passed over (``dc:creator`` counts as
+    ``author``)."""
+    seen: set[str] = set()
+    for el in item:
+        name = _name(el)
+        if name == "atom:link":
+            _link(el, base, entry)
+        elif not skip(name):
+            _once(seen, "author" if name == "dc:creator" else name)
+            yield name, el
+
+
 def _once(seen: set[str], name: str) -> None:
     if name in seen:
         raise Unsupported(f"repeated {name}")
@@ -198,18 +215,10 @@ def _href(value: str) -> dict[str, str]:
 
 def _rss_item(item: Any, base: str) -> dict[str, Any]:
     entry: dict[str, Any] = {}
-    seen: set[str] = set()
     content: dict[str, Any] | None = None
     if item.attrib:
         raise Unsupported("item attributes")
-    for el in item:
-        name = _name(el)
-        if name == "atom:link":
-            _link(el, base, entry)
-            continue
-        if name in _RSS_IGNORED or name.startswith("?"):
-            continue
-        _once(seen, "author" if name == "dc:creator" else name)
+    for name, el in _fields(item, base, entry, lambda n: n in _RSS_IGNORED or n.startswith("?")):
         if name == "enclosure":
             attrs = _attrs(el, frozenset({"url", "type", "length"}))
             if "url" not in attrs or len(el) or (el.text or "").strip():
@@ -319,18 +328,10 @@ _ATOM_IGNORED = frozenset({"atom:category", "atom:rights"})
 
 def _atom_entry(item: Any, base: str) -> dict[str, Any]:
     entry: dict[str, Any] = {}
-    seen: set[str] = set()
     content: dict[str, Any] | None = None
     if set(item.attrib.keys()) - {_XML_LANG}:
         raise Unsupported("entry attributes")
-    for el in item:
-        name = _name(el)
-        if name == "atom:link":
-            _link(el, base, entry)
-            continue
-        if name in _ATOM_IGNORED:
-            continue
-        _once(seen, name)
+    for name, el in _fields(item, base, entry, _ATOM_IGNORED.__contains__):
         if name in ("atom:title", "atom:summary", "atom:content"):
             value, kind = _text_construct(el)
             if name == "atom:content":
