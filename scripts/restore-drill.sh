@@ -12,16 +12,21 @@
 #                    WAL segment to reach the repository, the RPO bound (default 15)
 # --process-max      pgBackRest processes for backup and restore (default 2)
 #
-# Timeline: seed → writer starts (one article a 0.2 s) → full backup → writes go on → failure
-# time: the primary stops at once (-m immediate) and its disk counts as lost → restore from the
-# repository alone (base backup + archived WAL, to the end of the archive) into a new cluster →
-# NewsTalk API on it until /ready answers. RTO is from the start of the restore to /ready. RPO is
-# the failure time minus the newest write the restored database holds. Afterwards the lost
-# primary is started from its own disk (crash recovery) only to read what was really committed,
-# and the restored database must equal it up to its newest article: the same row count in every
-# table, the same newest article. Needs root (pg_createcluster) and Debian packages
-# postgresql-common, pgbackrest (scripts/system-deps). Everything it creates (two clusters,
-# one directory, the API process) is removed on exit, failed or not.
+# Timeline: seed → writer starts (one article a 0.2 s) → full backup → writes go on, and halfway
+# through them the PITR target time is taken → failure time: the primary stops at once
+# (-m immediate) and its disk counts as lost → restore from the repository alone (base backup +
+# archived WAL, to the end of the archive) into a new cluster → NewsTalk API on it until /ready
+# answers. RTO is from the start of the restore to /ready. RPO is the failure time minus the
+# newest write the restored database holds. Afterwards the lost primary is started from its own
+# disk (crash recovery) only to read what was really committed, and the restored database must
+# equal it up to its newest article: the same row count in every table, the same newest article.
+# Point-in-time recovery last: the restarted primary archives the rest of its WAL (as a live
+# primary would have, the case of undoing a bad write), the scratch cluster is restored again
+# with --type=time --target=<the target time>, and it must hold exactly the articles committed
+# up to the target (commit times from track_commit_timestamp on the primary) and none after.
+# Needs root (pg_createcluster) and Debian packages postgresql-common, pgbackrest
+# (scripts/system-deps). Everything it creates (two clusters, one directory, the API process)
+# is removed on exit, failed or not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -35,7 +40,7 @@ while [ $# -gt 0 ]; do
     --write-s) write_s=$2; shift 2 ;;
     --archive-timeout) archive_timeout=$2; shift 2 ;;
     --process-max) process_max=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "restore-drill: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -125,6 +130,7 @@ pg_createcluster --quiet "$version" "$src" -p "$src_port" -d "$work/src" --local
   -o wal_level=replica -o archive_mode=on \
   -o "archive_command=pgbackrest --config=$conf --stanza=$stanza archive-push %p" \
   -o "archive_timeout=${archive_timeout}" -o max_wal_size=2GB -o checkpoint_timeout=5min \
+  -o track_commit_timestamp=on \
   -- --auth-local=trust --auth-host=trust >/dev/null
 pg_ctlcluster "$version" "$src" start
 as_pg createdb -h /var/run/postgresql -p "$src_port" newstalk
@@ -187,7 +193,12 @@ backup_s=$(echo "$(now) - $t_backup" | bc)
 repo_mb=$(du -sm "$work/repo" | cut -f1)
 log "full backup in $(printf '%.1f' "$backup_s") s (repository ${repo_mb} MiB with WAL)"
 
-sleep "$write_s"
+# The PITR target: halfway through the writes, in the primary's own clock (what its commit
+# records carry), as pgBackRest's --target wants it.
+sleep "$((write_s / 2))"
+t_target=$(now)
+pitr_target=$(psql_src -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+sleep "$((write_s - write_s / 2))"
 t_fail=$(now)
 pg_ctlcluster --mode immediate "$version" "$src" stop
 wait "$writer_pid" 2>/dev/null || true
@@ -250,6 +261,42 @@ ok=1
 [ "$restored_articles" = "$source_articles_upto" ] || { log "restored $restored_articles articles, the source had $source_articles_upto up to id $newest_id"; ok=0; }
 [ "$ok" = 1 ] || exit 1
 
+# Point-in-time recovery. The restarted primary pushes the WAL it had not archived yet;
+# `pgbackrest check` switches to a new segment and waits until it (so every earlier one) is in
+# the repository. Ground truth: the live articles committed up to the target and after it.
+as_pg pgbackrest --config="$conf" --stanza="$stanza" check
+live="url LIKE 'https://drill.example/live/%'"
+pitr_before=$(psql_src -c "SELECT count(*) FROM articles WHERE $live AND pg_xact_commit_timestamp(xmin) <= '$pitr_target'")
+pitr_after=$(psql_src -c "SELECT count(*) FROM articles WHERE $live AND pg_xact_commit_timestamp(xmin) > '$pitr_target'")
+pitr_last_id=$(psql_src -c "SELECT coalesce(max(id), 0) FROM articles WHERE $live AND pg_xact_commit_timestamp(xmin) <= '$pitr_target'")
+pitr_upto=$(psql_src -c "SELECT count(*) FROM articles WHERE id <= $pitr_last_id")
+if [ "$pitr_before" -lt 1 ] || [ "$pitr_after" -lt 1 ]; then
+  log "PITR target $pitr_target has $pitr_before live articles before it and $pitr_after after; both must be > 0"
+  exit 1
+fi
+pg_ctlcluster "$version" "$dst" stop
+find "$work/dst" -mindepth 1 -delete
+t_pitr=$(now)
+as_pg pgbackrest --config="$conf" --stanza="$stanza" --pg1-path="$work/dst" --type=time \
+  --target="$pitr_target" --target-action=promote --process-max="$process_max" restore
+pg_ctlcluster "$version" "$dst" start
+for _ in $(seq 1 600); do
+  [ "$(psql_dst -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ] && break
+  pg_ctlcluster "$version" "$dst" status >/dev/null 2>&1 || { log "the PITR cluster stopped during recovery"; exit 1; }
+  sleep 0.5
+done
+[ "$(psql_dst -c 'SELECT pg_is_in_recovery()')" = f ] || { log "the PITR cluster did not finish recovery"; exit 1; }
+pitr_s=$(echo "$(now) - $t_pitr" | bc)
+pitr_got_before=$(psql_dst -c "SELECT count(*) FROM articles WHERE $live AND id <= $pitr_last_id")
+pitr_got_after=$(psql_dst -c "SELECT count(*) FROM articles WHERE id > $pitr_last_id")
+pitr_got_all=$(psql_dst -c "SELECT count(*) FROM articles")
+[ "$pitr_got_before" = "$pitr_before" ] && [ "$pitr_got_after" = 0 ] && [ "$pitr_got_all" = "$pitr_upto" ] || {
+  log "PITR to $pitr_target: $pitr_got_before of $pitr_before live articles committed before it," \
+    "$pitr_got_after of $pitr_after after it (must be 0), $pitr_got_all articles in all (the primary had $pitr_upto)"
+  exit 1
+}
+log "PITR to $pitr_target: $pitr_before live articles before it present, $pitr_after after it absent"
+
 rpo=$(echo "$t_fail - $newest_at" | bc)
 rto_s=$(echo "$t_ready - $t_restore" | bc)
 tables=$(wc -l <<<"$source_counts")
@@ -265,3 +312,6 @@ printf '| restore (pgBackRest) + recovery until promoted | %.1f s |\n' "$(echo "
 printf '| NewsTalk API start until /ready | %.1f s |\n' "$(echo "$t_ready - $t_promoted" | bc)"
 printf '| **RPO** (failure time - newest restored write) | **%.1f s** |\n' "$rpo"
 printf '| **RTO** (start of restore - API serving) | **%.2f min** (%.1f s) |\n' "$(echo "$rto_s / 60" | bc -l)" "$rto_s"
+printf '| **PITR** (--type=time, target %.1f s after the backup finished) | %s live articles committed before the target present, %s after it absent; restore + recovery %.1f s |\n' \
+  "$(echo "$t_target - $t_backup - $backup_s" | bc)" \
+  "$pitr_before" "$pitr_after" "$pitr_s"
