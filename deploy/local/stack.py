@@ -16,7 +16,9 @@ is a collect job nobody takes), waits for NewsTalkProcessingDelayHigh{stage="col
 Prometheus, restarts the worker and waits for the alert to resolve. Production's rule says 600 s
 for 5 m; the drill loads the same rule with a 20 s threshold and a 20 s ``for:`` (test-only, the
 only change) so it takes about a minute. It prints a timeline and exits 1 when the alert does not
-fire within threshold + for + 30 s, or does not resolve within 120 s of the restarted worker serving.
+fire within threshold + for + 30 s, or does not resolve within 120 s of the restarted worker serving
+(or when the collect worker has not collected the first feed within 300 s). .ci/run runs it after
+scripts/check-monitoring.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ STAGES = (
     "live",
     "webhooks",
 )
-DRILL_THRESHOLD_S, DRILL_FOR_S, SCRAPE_S, RESOLVE_S = 20, 20, 2, 120
+DRILL_THRESHOLD_S, DRILL_FOR_S, SCRAPE_S, RESOLVE_S, FIRST_COLLECT_S = 20, 20, 2, 120, 300
 
 
 def free_port() -> int:
@@ -259,6 +261,9 @@ def drill(stack: Stack) -> int:
         got = get_json(f"{prom}/api/v1/query?query=sum(newstalk_stage_jobs_total%7Bstage%3D%22collect%22%7D)")
         if got["data"]["result"] and float(got["data"]["result"][0]["value"][1]) > 0:
             break
+        if time.monotonic() - t0 > FIRST_COLLECT_S:
+            say(f"the collect worker did not collect the first feed within {FIRST_COLLECT_S}s")
+            return 1
         time.sleep(1)
     say("collect worker has collected the first feed")
     stack.procs["worker-collect"].kill()

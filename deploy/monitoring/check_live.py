@@ -6,9 +6,14 @@ Started by scripts/check-monitoring. It starts, on free ports of 127.0.0.1:
 - Alertmanager (Debian ``prometheus-alertmanager``) with deploy/monitoring/alertmanager.yml.
 It drives traffic (pages, a listener's feedback, app telemetry from three platforms, a few 4xx and
 429s), then runs each panel query until every one returns at least one finite value, or fails
-after the deadline naming the empty ones. It also checks that the rules evaluate without
-error on live data, that the watchdog reaches Alertmanager, and that a critical alert inhibits
-its area's warning there. Prints one summary line; exits 1 on any failure.
+after the deadline naming the empty ones. A query that ends in ``or vector(0)`` (for display:
+0 rather than "no data" before the first error) cannot be empty, so every query must also name
+only metrics that NewsTalk's own /metrics declares (a ``# TYPE`` family; ``_bucket``, ``_count``
+and ``_sum`` of a histogram's family) or that another exporter provides, listed in
+OTHER_EXPORTERS: a renamed or removed metric fails the check even behind ``or vector(0)``.
+It also checks that the rules evaluate without error on live data, that the watchdog reaches
+Alertmanager, and that a critical alert inhibits its area's warning there. Prints one summary
+line; exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -33,6 +39,20 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DEADLINE_S = float(os.environ.get("CHECK_MONITORING_DEADLINE_S", "210"))
+# Metrics a panel may use that NewsTalk's /metrics does not declare, and who exports them.
+OTHER_EXPORTERS = {
+    "ALERTS": "Prometheus itself (one series per pending or firing alert)",
+}
+# PromQL words that look like metric names: binary operators and modifiers.
+PROMQL_KEYWORDS = frozenset(
+    {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right"}
+)
+# A histogram's or summary's series carry the family name and one of these suffixes.
+SERIES_SUFFIXES = {
+    "_bucket": {"histogram"},
+    "_count": {"histogram", "summary"},
+    "_sum": {"histogram", "summary"},
+}
 
 
 def free_port() -> int:
@@ -163,6 +183,45 @@ def panel_queries() -> list[tuple[str, str, str]]:
             for target in panel["targets"]:
                 out.append((dash["title"], panel["title"], target["expr"]))
     return out
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (not functions, labels, keywords or numbers)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', "", expr)  # string literals
+    text = re.sub(r"\{[^{}]*\}", " ", text)  # label matchers
+    text = re.sub(r"\[[^\[\]]*\]", " ", text)  # ranges and subqueries
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ", text)
+    names = set()
+    for m in re.finditer(r"(?<![\w.:])[A-Za-z_:][\w:]*", text):
+        if m.group() in PROMQL_KEYWORDS or re.match(r"\s*\(", text[m.end() :]):
+            continue  # a keyword, or a function or aggregation being called
+        if m.group().lower() in {"inf", "nan"}:
+            continue
+        names.add(m.group())
+    return names
+
+
+def families(exposition: str) -> dict[str, str]:
+    """{family name: type} from the ``# TYPE`` lines of a Prometheus text exposition."""
+    out = {}
+    for line in exposition.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[:2] == ["#", "TYPE"]:
+            out[parts[2]] = parts[3]
+    return out
+
+
+def undeclared(expr: str, declared: dict[str, str]) -> list[str]:
+    """The metric names in ``expr`` that neither NewsTalk's /metrics nor OTHER_EXPORTERS provide."""
+    missing = []
+    for name in sorted(metric_names(expr)):
+        if name in declared or name in OTHER_EXPORTERS:
+            continue
+        suffix = next((s for s in SERIES_SUFFIXES if name.endswith(s)), None)
+        if suffix and declared.get(name.removesuffix(suffix)) in SERIES_SUFFIXES[suffix]:
+            continue
+        missing.append(name)
+    return missing
 
 
 def query(prom: str, expr: str) -> tuple[bool, str]:
@@ -296,6 +355,15 @@ def main() -> int:
                     file=sys.stderr,
                 )
                 time.sleep(5)
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
+                declared = families(resp.read().decode())
+            for key in queries:
+                missing = undeclared(key[2], declared)
+                if missing:
+                    failing[key] = (
+                        f"{', '.join(missing)} not declared on NewsTalk's /metrics (no # TYPE family) "
+                        "nor listed in check_live.OTHER_EXPORTERS"
+                    )
             _, rules = http("GET", f"{prom}/api/v1/rules")
             broken = [
                 f"{r['name']}: {r.get('lastError')}"
@@ -320,7 +388,7 @@ def main() -> int:
         panels = {(d, p) for d, p, _ in queries}
         print(
             f"check-monitoring: {len(queries) - len(failing)} of {len(queries)} queries in {len(panels)} panels "
-            f"returned data; {n_rules} rules evaluated on live data, {len(broken)} with errors; watchdog "
+            f"returned data and use only declared metrics ({len(declared)} families on /metrics); {n_rules} rules evaluated on live data, {len(broken)} with errors; watchdog "
             f"reached Alertmanager; inhibition ok ({time.monotonic() - start:.0f}s)"
         )
         return 1 if failing or broken else 0
