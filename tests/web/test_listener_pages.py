@@ -15,6 +15,7 @@ from newstalk.runtime import Services
 from newstalk.speech import service as speech
 from newstalk.speech.models import PENDING, READY, Audio
 from newstalk.web.pages import conflict_terms, highlight
+from tests.delivery.live_helpers import make_source, make_story
 from tests.web.test_session import csrf_of, register
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +163,23 @@ async def test_listen_and_today_offer_the_listeners_daily_briefings_to_the_playe
     # The player plays it by its audio id: the status it reads names the file.
     status = (await client.get(f"/api/v1/voice/{older}")).json()
     assert status["url"] == f"/api/v1/audio/{older}.opus"
+
+
+async def test_a_story_card_fragment_for_today_and_the_players_owner(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    outlet = await make_source(services, "Daily")
+    story_id = await make_story(services, "Harbour bridge opens", category="society", source_ids=[outlet])
+    # Today's script inserts this when the story arrives live: the card alone, as Today lists it.
+    card = await client.get(f"/stories/{story_id}?fragment=card")
+    assert card.status_code == 200
+    assert card.text.strip().startswith(f'<article class="card" data-story="{story_id}">')
+    assert f'<a href="/stories/{story_id}">Harbour bridge opens</a>' in card.text
+    assert "<html" not in card.text
+    assert (await client.get("/stories/999999?fragment=card")).status_code == 404
+
+    # The player's storage is kept per account: the page names whose it is (nobody's, signed out).
+    assert 'data-user=""' in (await client.get("/")).text
+    await register(client)
+    me = (await client.get("/api/v1/me")).json()
+    assert f'data-user="{me["id"]}"' in (await client.get("/")).text

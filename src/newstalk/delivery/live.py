@@ -69,10 +69,13 @@ class StreamFilter:
     declared any interest, keep a story that matches at least one: a followed category,
     keyword (in the story's keywords or title) or outlet; declared languages must overlap
     the story's; muted topics drop a story they match, muted outlets one covered only by
-    muted outlets.
+    muted outlets. ``stories`` (the ``story`` parameter) narrows to those stories' events and
+    lets them past the preferences: a client that names a story (its open page) wants every
+    change to it, whatever the listener follows or mutes.
     """
 
     types: frozenset[str] = frozenset()
+    stories: frozenset[int] = frozenset()
     categories: frozenset[str] = frozenset()
     languages: frozenset[str] = frozenset()
     keywords: tuple[str, ...] = ()
@@ -91,11 +94,13 @@ class StreamFilter:
         categories: Sequence[str] = (),
         languages: Sequence[str] = (),
         keywords: Sequence[str] = (),
+        stories: Sequence[int] = (),
         preferences: PreferencesOut | None = None,
     ) -> StreamFilter:
         p = preferences
         return cls(
             types=frozenset(types),
+            stories=frozenset(stories),
             categories=frozenset(c.lower() for c in categories),
             languages=frozenset(lang.lower() for lang in languages),
             keywords=_fold(keywords),
@@ -110,6 +115,8 @@ class StreamFilter:
     def matches(self, msg: LiveMessage) -> bool:
         if self.types and msg.type not in self.types:
             return False
+        if self.stories and msg.story_id not in self.stories:
+            return False
         if self.categories and msg.category not in self.categories:
             return False
         if self.languages and not self.languages & set(msg.languages):
@@ -122,6 +129,8 @@ class StreamFilter:
 
         if self.keywords and not any(mentions(k) for k in self.keywords):
             return False
+        if self.stories:
+            return True  # asked for by id: the listener's preferences do not apply
         if self.pref_languages and msg.languages and not self.pref_languages & set(msg.languages):
             return False
         if any(mentions(t) for t in self.muted_topics):

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from newstalk.delivery import live, webhooks
 from newstalk.delivery import live_repository as repo
@@ -68,6 +69,14 @@ async def stream(
     category: Annotated[list[str], Query(max_length=20, description="Story categories")] = [],  # noqa: B006
     lang: Annotated[list[str], Query(max_length=10, description="Languages, e.g. ko, en")] = [],  # noqa: B006
     keyword: Annotated[list[str], Query(max_length=20, description="Words in keywords or title")] = [],  # noqa: B006
+    story: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+        Query(
+            max_length=20,
+            description="Story ids: only these stories' events, and always them "
+            "(a listener's preferences do not apply to a story named here)",
+        ),
+    ] = [],  # noqa: B006
     last_event_id: Annotated[
         int | None, Query(ge=0, le=MAX_ID, description="Or the Last-Event-ID header")
     ] = None,
@@ -75,8 +84,8 @@ async def stream(
         str | None, Header(alias="Last-Event-ID", include_in_schema=False)
     ] = None,
 ) -> StreamingResponse:
-    """Live events: new and updated stories (for a listener: those matching their preferences),
-    fact-check results and story audio. Resume with Last-Event-ID; see docs/live.md.
+    """Live events: new and updated stories (for a listener: those matching their preferences,
+    or the stories named by ``story``), fact-check results and story audio. Resume with Last-Event-ID; see docs/live.md.
 
     The request must accept text/event-stream (EventSource does): a client that waits for
     the end of the body, as plain HTTP libraries do, would otherwise wait forever."""
@@ -90,7 +99,12 @@ async def stream(
         async with db.reading() as session:
             preferences = await listeners.get_preferences(session, principal.user_id)
     flt = live.StreamFilter.build(
-        types=type, categories=category, languages=lang, keywords=keyword, preferences=preferences
+        types=type,
+        categories=category,
+        languages=lang,
+        keywords=keyword,
+        stories=story,
+        preferences=preferences,
     )
     resume = _event_id(last_event_id_header, last_event_id)
     hub: live.LiveHub = request.app.state.live

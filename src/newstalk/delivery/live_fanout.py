@@ -32,6 +32,14 @@ class LiveMessage:
     title: str
     data: dict[str, Any]
 
+    @property
+    def story_id(self) -> int | None:
+        """The story the event is about (every live event type carries one)."""
+        story = self.data.get("story")
+        if not isinstance(story, dict) or story.get("id") is None:
+            return None
+        return int(story["id"])
+
     @classmethod
     def from_row(cls, row: LiveEvent) -> LiveMessage:
         story = row.payload.get("story") or {}

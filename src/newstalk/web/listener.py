@@ -27,14 +27,22 @@ def sign_in_first(page: Page) -> Response | None:
     return page.redirect(f"/login?next={quote(path)}")
 
 
+async def _nothing() -> None:
+    return None
+
+
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
 async def story(story_id: int, page: PageDep, fragment: str | None = None) -> Response:
-    """A story: summary, coverage by outlet side by side, timeline and the fact-check of its claims."""
+    """A story: summary, coverage by outlet side by side, timeline and the fact-check of its claims.
+
+    ``?fragment=live`` is the coverage and fact-check alone (a live update re-renders them),
+    ``?fragment=card`` the story's card as Today lists it (a new story arriving live)."""
     api = page.api
+    card = fragment == "card"
     try:
         detail, check = await api.gather(
             api.get(f"/api/v1/stories/{story_id}"),
-            api.get_or(None, f"/api/v1/stories/{story_id}/factcheck"),
+            api.get_or(None, f"/api/v1/stories/{story_id}/factcheck") if not card else _nothing(),
         )
     except ApiError as exc:
         if exc.status in (404, 422):
@@ -42,6 +50,8 @@ async def story(story_id: int, page: PageDep, fragment: str | None = None) -> Re
         raise
     if detail.get("merged_into"):
         return page.redirect(f"/stories/{detail['merged_into']}")
+    if card:
+        return page.fragment("_story_card.html", story=detail)
     values: dict[str, Any] = {"story": detail, "check": check, "characters": CHARACTERS}
     if fragment == "live":
         return page.fragment("_story_live.html", **values)

@@ -1,14 +1,28 @@
 // The persistent player: story audio, ±15 s, speed, chapters, a transcript that follows the
 // audio, a queue, Media Session metadata, and the resume position saved to the server
 // (as "listened" feedback with the percent heard; see docs/web.md).
+// The queue and what plays are kept in the browser for the signed-in account only: each record
+// names its owner (the user id), another account's records are dropped, and a signed-out page
+// drops them all (app.js). The speed is the listener's playback_speed preference.
 (function () {
   "use strict";
-  var QUEUE_KEY = "nt_queue", NOW_KEY = "nt_now", SPEED_KEY = "nt_speed";
-  var el = {}, now = null, saveTimer = null, lastSaved = -1;
+  var QUEUE_KEY = "nt_queue", NOW_KEY = "nt_now", LEGACY_KEYS = ["nt_speed"];
+  var el = {}, now = null, saveTimer = null, lastSaved = -1, owner = "", speed = 1;
+  var track = null, chaptersDoc = null;
 
   function $(id) { return document.getElementById(id); }
   function store(key, value) { try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode */ } }
   function load(key, fallback) { try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; } catch (e) { return fallback; } }
+  function forget() {
+    [QUEUE_KEY, NOW_KEY].concat(LEGACY_KEYS).forEach(function (k) { try { localStorage.removeItem(k); } catch (e) { /* private mode */ } });
+  }
+  // This account's record under key, or null (none, or another account's, which is dropped).
+  function mine(key) {
+    var v = load(key, null);
+    if (v === null) { return null; }
+    if (!v || typeof v !== "object" || v.owner !== owner) { try { localStorage.removeItem(key); } catch (e) { /* private mode */ } return null; }
+    return v;
+  }
   function fmt(s) { s = Math.max(0, Math.floor(s || 0)); return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2); }
   function status(text) { document.querySelectorAll("[data-audio-status]").forEach(function (n) { n.textContent = text; }); }
   function api() { return window.NewsTalk.api.apply(null, arguments); }
@@ -20,7 +34,7 @@
     el.audio.playbackRate = v; el.audio.defaultPlaybackRate = v;
     var opt = Array.prototype.find.call(el.speed.options, function (o) { return Math.abs(parseFloat(o.value) - v) < 0.01; });
     if (opt) { el.speed.value = opt.value; }
-    store(SPEED_KEY, v);
+    speed = v;
   }
 
   function mediaSession() {
@@ -39,8 +53,9 @@
     Object.keys(handlers).forEach(function (k) { try { navigator.mediaSession.setActionHandler(k, handlers[k]); } catch (e) { /* unsupported */ } });
   }
 
-  function renderChapters(doc) {
-    var box = $("chapters-box"), list = $("chapters");
+  // Chapters and transcript render into the Listen page's boxes, again after each in-app navigation.
+  function renderChapters() {
+    var box = $("chapters-box"), list = $("chapters"), doc = chaptersDoc || {};
     if (!box || !list) { return; }
     list.innerHTML = "";
     (doc.chapters || []).forEach(function (c) {
@@ -52,10 +67,11 @@
     box.hidden = !(doc.chapters || []).length;
   }
 
-  function renderTranscript(track) {
+  function renderTranscript() {
     var box = $("transcript-box"), holder = $("transcript");
-    if (!box || !holder || !track.cues) { return; }
+    if (!box || !holder) { return; }
     holder.innerHTML = "";
+    if (!track || !track.cues) { box.hidden = true; return; }
     Array.prototype.forEach.call(track.cues, function (cue, i) {
       var p = document.createElement("p");
       p.className = "cue"; p.dataset.index = i; p.textContent = cue.text; p.tabIndex = 0;
@@ -64,34 +80,43 @@
       holder.appendChild(p);
     });
     box.hidden = !track.cues.length;
-    track.addEventListener("cuechange", function () {
-      holder.querySelectorAll(".cue.active").forEach(function (n) { n.classList.remove("active"); });
-      Array.prototype.forEach.call(track.activeCues || [], function (cue) {
-        var idx = Array.prototype.indexOf.call(track.cues, cue), n = holder.querySelector('[data-index="' + idx + '"]');
-        if (n) { n.classList.add("active"); if (n.scrollIntoView) { n.scrollIntoView({ block: "nearest" }); } }
-      });
+  }
+  function followCue() {
+    var holder = $("transcript");
+    if (!holder || !track) { return; }
+    holder.querySelectorAll(".cue.active").forEach(function (n) { n.classList.remove("active"); });
+    Array.prototype.forEach.call(track.activeCues || [], function (cue) {
+      var idx = Array.prototype.indexOf.call(track.cues, cue), n = holder.querySelector('[data-index="' + idx + '"]');
+      if (n) { n.classList.add("active"); if (n.scrollIntoView) { n.scrollIntoView({ block: "nearest" }); } }
     });
   }
 
   function attach(audio, autoplay, resumeAt) {
     now = { id: audio.story_id, audio: audio.id, title: audio.title, url: audio.url, transcript: audio.transcript_url,
-      chapters: audio.chapters_url, character: (audio.characters || [])[0] || "", time: resumeAt || 0 };
+      chapters: audio.chapters_url, character: (audio.characters || [])[0] || "", time: resumeAt || 0, owner: owner };
     store(NOW_KEY, now);
     el.title.textContent = now.title;
     Array.prototype.forEach.call(el.audio.querySelectorAll("track"), function (t) { t.remove(); });
+    track = null; chaptersDoc = null; renderTranscript(); renderChapters();
     el.audio.src = now.url;
     if (now.transcript) {
-      var track = document.createElement("track");
-      track.kind = "metadata"; track.src = now.transcript; track.default = true;
-      el.audio.appendChild(track);
-      track.addEventListener("load", function () { renderTranscript(track.track); });
-      track.track.mode = "hidden";
+      var node = document.createElement("track");
+      node.kind = "metadata"; node.src = now.transcript; node.default = true;
+      el.audio.appendChild(node);
+      node.addEventListener("load", function () { track = node.track; renderTranscript(); });
+      node.track.addEventListener("cuechange", followCue);
+      node.track.mode = "hidden";
     }
-    if (now.chapters) { fetch(now.chapters, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : {}; }).then(renderChapters, function () {}); }
+    if (now.chapters) {
+      var wanted = now.chapters;
+      fetch(wanted, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : {}; }).then(function (doc) {
+        if (now && now.chapters === wanted) { chaptersDoc = doc; renderChapters(); }
+      }, function () {});
+    }
     el.audio.addEventListener("loadedmetadata", function once() {
       el.audio.removeEventListener("loadedmetadata", once);
       if (now.time > 0 && now.time < (el.audio.duration || 0) - 2) { el.audio.currentTime = now.time; }
-      setSpeed(load(SPEED_KEY, el.audio.playbackRate));
+      setSpeed(speed);
     });
     show(); mediaSession();
     if (autoplay) { el.audio.play().catch(function () { /* needs a gesture; the button is there */ }); }
@@ -161,7 +186,8 @@
   function keyOf(item) { return item.audio ? "a:" + item.audio : "s:" + item.id; }
   function playItem(item) { return item.audio ? playAudio(item.audio, item.title) : playStory(item.id, item.title); }
 
-  function queue() { return load(QUEUE_KEY, []); }
+  function queue() { var q = mine(QUEUE_KEY); return q && Array.isArray(q.items) ? q.items : []; }
+  function storeQueue(items) { store(QUEUE_KEY, { owner: owner, items: items }); }
   function renderQueue() {
     var list = $("queue");
     if (!list) { return; }
@@ -174,13 +200,13 @@
       play.addEventListener("click", function () { playItem(item); });
       rm.type = "button"; rm.className = "link"; rm.textContent = list.dataset.remove;
       rm.setAttribute("aria-label", list.dataset.remove + ": " + item.title);
-      rm.addEventListener("click", function () { var q = queue(); q.splice(i, 1); store(QUEUE_KEY, q); renderQueue(); });
+      rm.addEventListener("click", function () { var q = queue(); q.splice(i, 1); storeQueue(q); renderQueue(); });
       li.appendChild(play); li.appendChild(document.createTextNode(" ")); li.appendChild(rm); list.appendChild(li);
     });
   }
   function enqueue(id, title, audioId) {
     var q = queue(), item = audioId ? { audio: audioId, title: title } : { id: id, title: title };
-    if (!q.some(function (x) { return keyOf(x) === keyOf(item); })) { q.push(item); store(QUEUE_KEY, q); }
+    if (!q.some(function (x) { return keyOf(x) === keyOf(item); })) { q.push(item); storeQueue(q); }
     renderQueue(); status(document.body.dataset.tQueued || "");
   }
   function next() {
@@ -192,7 +218,9 @@
 
   function init() {
     el.player = $("player"); el.audio = $("audio");
-    if (!el.player || !el.audio || el.player.dataset.signedIn !== "yes") { return; }
+    if (!el.player || !el.audio || el.player.dataset.signedIn !== "yes" || !el.player.dataset.user) { return; }
+    owner = el.player.dataset.user;
+    LEGACY_KEYS.forEach(function (k) { try { localStorage.removeItem(k); } catch (e) { /* private mode */ } });
     el.title = $("player-title"); el.toggle = $("player-toggle"); el.speed = $("player-speed"); el.time = $("player-time");
     var a = el.audio, t = el.player.dataset;
     el.toggle.addEventListener("click", function () { if (a.paused) { a.play(); } else { a.pause(); } });
@@ -220,11 +248,17 @@
       else if (b.dataset.voiceStory) { var pick = $("voice-pick"); playStory(b.dataset.voiceStory, b.dataset.title, pick ? pick.value : null); }
       else { enqueue(b.dataset.queueStory, b.dataset.title); }
     });
-    setSpeed(load(SPEED_KEY, 1));
+    // The listener's own speed (their playback_speed preference, set here or in Settings).
+    setSpeed(1);
+    api("GET", "/api/v1/me/preferences").then(function (p) { if (p && p.playback_speed) { setSpeed(p.playback_speed); } }, function () {});
     renderQueue();
-    var last = load(NOW_KEY, null);
+    var last = mine(NOW_KEY);
     if (last && last.url) { attach({ id: last.audio, story_id: last.id, title: last.title, url: last.url, transcript_url: last.transcript, chapters_url: last.chapters, characters: [last.character] }, false, last.time); }
   }
 
-  window.NewsTalkPlayer = { init: init, playStory: playStory, playAudio: playAudio, enqueue: enqueue };
+  // After app.js swapped the page in place: fill the new page's queue, chapters and transcript.
+  function page() { if (!owner) { return; } renderQueue(); renderChapters(); renderTranscript(); followCue(); }
+  function playing() { return !!(el.audio && el.audio.currentSrc && !el.audio.paused && !el.audio.ended); }
+
+  window.NewsTalkPlayer = { init: init, page: page, playing: playing, forget: forget, playStory: playStory, playAudio: playAudio, enqueue: enqueue };
 })();
