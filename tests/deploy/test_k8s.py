@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -13,6 +15,10 @@ import pytest
 import yaml
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+MON = K8S.parent / "monitoring"
+# deploy/monitoring/kube-prometheus-stack-values.yaml installs the chart under this release name;
+# its Prometheus selects PrometheusRules and PodMonitors by it.
+CHART_RELEASE = "kube-prometheus-stack"
 KUBECTL = shutil.which("kubectl")
 AI = ("newstalk-worker-factcheck", "newstalk-worker-speech")
 
@@ -29,6 +35,10 @@ def render(overlay: str) -> list[dict[str, Any]]:
         timeout=60,
     ).stdout
     return [d for d in yaml.safe_load_all(out) if d]
+
+
+def chart_values() -> dict[str, Any]:
+    return yaml.safe_load((MON / "kube-prometheus-stack-values.yaml").read_text())  # type: ignore[no-any-return]
 
 
 def of(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
@@ -59,20 +69,111 @@ def test_each_environment_lives_in_its_namespace_under_the_restricted_pod_securi
 def test_monitoring_namespace_and_alerts() -> None:
     (ns,) = of("monitoring", "Namespace").values()
     assert ns["metadata"]["name"] == "newstalk-ai-monitoring"
-    rules = next(d for n, d in of("monitoring", "ConfigMap").items() if n.startswith("newstalk-alert-rules"))
-    alerts = {
-        r["alert"]
-        for g in yaml.safe_load(rules["data"]["newstalk-alerts.yaml"])["groups"]
-        for r in g["rules"]
-        if "alert" in r
-    }
-    assert {"NewsTalkWatchdog", "NewsTalkQueueLagHigh", "NewsTalkProcessingDelayHigh"} <= alerts
+    # The Prometheus Operator loads PrometheusRule objects, never a ConfigMap of rule files.
+    (rule,) = of("monitoring", "PrometheusRule").values()
+    assert rule["metadata"]["labels"]["release"] == CHART_RELEASE
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert {
+        "NewsTalkWatchdog",
+        "NewsTalkQueueLagHigh",
+        "NewsTalkProcessingDelayHigh",
+        "NewsTalkApiDown",
+        "NewsTalkEndToEndDelayHigh",
+    } <= alerts
     configmaps = {n.rsplit("-", 1)[0]: d for n, d in of("monitoring", "ConfigMap").items()}
+    assert not [n for n in configmaps if "alert" in n], "rules and Alertmanager config are not ConfigMaps"
     dashboards = configmaps["newstalk-grafana-dashboards"]
     assert len(dashboards["data"]) == 5
     assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboards["metadata"]["annotations"]["grafana_folder"] == "NewsTalk"
+    assert set(configmaps["newstalk-grafana-provisioning"]["data"]) == {"grafana-dashboards.yaml"}
     assert "providers" in configmaps["newstalk-grafana-provisioning"]["data"]["grafana-dashboards.yaml"]
-    assert "inhibit_rules" in configmaps["newstalk-alertmanager"]["data"]["alertmanager.yml"]
+    values = chart_values()["grafana"]["sidecar"]["dashboards"]
+    assert (values["label"], values["labelValue"], values["folderAnnotation"]) == (
+        "grafana_dashboard",
+        "1",
+        "grafana_folder",
+    )
+
+
+def test_podmonitors_scrape_every_newstalk_process_under_the_rules_job_names() -> None:
+    monitors = of("monitoring", "PodMonitor")
+    assert set(monitors) == {"newstalk-api", "newstalk-worker", "newstalk-scheduler"}
+    deployments = of("production", "Deployment")
+    covered: set[str] = set()
+    for name, monitor in monitors.items():
+        spec = monitor["spec"]
+        assert monitor["metadata"]["labels"]["release"] == CHART_RELEASE
+        assert spec["namespaceSelector"] == {"matchNames": ["newstalk-ai-prod", "newstalk-ai-staging"]}
+        (endpoint,) = spec["podMetricsEndpoints"]
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["relabelings"] == [{"action": "replace", "targetLabel": "job", "replacement": name}]
+        selector = spec["selector"]
+        for deployment, d in deployments.items():
+            labels = d["spec"]["template"]["metadata"]["labels"]
+            if not all(labels.get(k) == v for k, v in selector["matchLabels"].items()):
+                continue
+            if not all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])):
+                continue
+            covered.add(deployment)
+            (container,) = d["spec"]["template"]["spec"]["containers"]
+            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            annotations = d["spec"]["template"]["metadata"]["annotations"]
+            # The named port is the one the process serves /metrics on.
+            assert ports[endpoint["port"]] == int(annotations["prometheus.io/port"]), deployment
+    assert covered == set(deployments), "every Deployment is scraped"
+
+
+def test_alertmanager_config_and_receivers_come_as_the_chart_consumes_them() -> None:
+    values = chart_values()["alertmanager"]["alertmanagerSpec"]
+    secrets = of("monitoring", "Secret")
+    config_secret = secrets[values["configSecret"]]
+    assert values["useExistingSecret"] is True
+    config_text = base64.b64decode(config_secret["data"]["alertmanager.yaml"]).decode()
+    assert config_text == (MON / "alertmanager.yml").read_text()
+    # Credentials: an ExternalSecret (no value in the repository), mounted by the chart at
+    # /etc/alertmanager/secrets/<name>/, where every *_file setting of the config points.
+    external = of("monitoring", "ExternalSecret")
+    (receivers,) = values["secrets"]
+    keys = {d["secretKey"] for d in external[receivers]["spec"]["data"]}
+    assert external[receivers]["spec"]["target"]["name"] == receivers
+    assert {d["remoteRef"]["key"] for d in external[receivers]["spec"]["data"]} == {
+        "newstalk/production/alertmanager"
+    }
+    files = re.findall(r"_file: (\S+)", config_text)
+    assert len(files) == 3
+    assert {f"/etc/alertmanager/secrets/{receivers}/{key}" for key in keys} == set(files)
+    for name, es in external.items():
+        assert es["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "aws-secrets-manager"}, name
+    (store,) = of("monitoring", "SecretStore").values()
+    account = of("monitoring", "ServiceAccount")[
+        store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
+    ]
+    role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role.endswith(":role/newstalk-production-monitoring-external-secrets")
+    # Grafana's admin login too.
+    admin = chart_values()["grafana"]["admin"]
+    template = external[admin["existingSecret"]]["spec"]["target"]["template"]["data"]
+    assert {admin["userKey"], admin["passwordKey"]} == set(template)
+
+
+def test_grafana_gets_one_default_data_source_the_dashboards_uid() -> None:
+    sidecar = chart_values()["grafana"]["sidecar"]["datasources"]
+    assert sidecar["defaultDatasourceEnabled"] is False, (
+        "the chart's own Prometheus would be a second default"
+    )
+    provisioned = [
+        ds
+        for d in of("monitoring", "ConfigMap").values()
+        if d["metadata"].get("labels", {}).get(sidecar["label"]) == sidecar["labelValue"]
+        for text in d["data"].values()
+        for ds in yaml.safe_load(text)["datasources"]
+    ]
+    defaults = [ds for ds in provisioned if ds.get("isDefault")]
+    assert [(d["uid"], d["type"]) for d in defaults] == [("prometheus", "prometheus")]
+    assert len({ds["uid"] for ds in provisioned}) == len(provisioned)
+    panels = (MON / "dashboards" / "newstalk-system.json").read_text()
+    assert '"uid": "prometheus"' in panels
 
 
 def test_production_replicas_and_roles() -> None:

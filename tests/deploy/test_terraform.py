@@ -71,7 +71,7 @@ def all_tf_files() -> Iterator[Path]:
 
 def test_every_file_parses_and_asks_for_terraform_1_6_or_newer() -> None:
     files = list(all_tf_files())
-    assert len(files) == 14
+    assert len(files) == 15
     for path in files:
         (settings,) = load(path)["terraform"]
         assert settings["required_version"] == ">= 1.6", path
@@ -108,6 +108,52 @@ def test_postgres_is_17_multi_az_encrypted_private_with_7_days_of_backups() -> N
     assert db["deletion_protection"] == "${var.deletion_protection}"
     params = {p["name"]: p["value"] for p in one("rds", "aws_db_parameter_group")["parameter"]}
     assert params["rds.force_ssl"] == "1"
+
+
+def test_aws_events_prometheus_cannot_see_reach_an_alerts_topic_in_both_regions() -> None:
+    """ACM certificates (the ALB's, CloudFront's in us-east-1) and RDS backups: SNS, not Prometheus."""
+    (rule,) = resources("alerts", "aws_cloudwatch_event_rule").values()
+    pattern = rule["event_pattern"]  # jsonencode({...}) as written
+    assert re.search(r'source\s*[:=]\s*\["aws\.acm"\]', pattern), pattern
+    assert set(re.findall(r'"(ACM Certificate [^"]+)"', pattern)) == {
+        "ACM Certificate Available",
+        "ACM Certificate Approaching Expiration",
+        "ACM Certificate Renewal Action Required",
+        "ACM Certificate Expired",
+    }
+    target = one("alerts", "aws_cloudwatch_event_target")
+    assert target["arn"] == "${aws_sns_topic.alerts.arn}"
+    subscription = one("alerts", "aws_db_event_subscription")
+    assert subscription["sns_topic"] == "${aws_sns_topic.alerts.arn}"
+    assert subscription["source_type"] == "db-instance"
+    assert "backup" in subscription["event_categories"]
+    stack = {name: m for block_ in load(TF / "modules/stack/main.tf")["module"] for name, m in block_.items()}
+    assert stack["alerts"]["db_instance_ids"] == ["${module.rds.identifier}"]
+    assert stack["alerts_us_east_1"]["providers"] == {"aws": "${aws.us_east_1}"}
+    assert "db_instance_ids" not in stack["alerts_us_east_1"]
+    # Only AWS's event services of this account may publish.
+    documents = {
+        name: doc
+        for data in load(TF / "modules/alerts/main.tf")["data"]
+        for name, doc in data.get("aws_iam_policy_document", {}).items()
+    }
+    publish = next(s for s in documents["topic"]["statement"] if s["sid"] == "AwsEventsPublish")
+    assert publish["condition"][0]["variable"] == "aws:SourceAccount"
+
+
+def test_the_monitoring_namespace_reads_only_its_own_secrets() -> None:
+    stack = {name: m for block_ in load(TF / "modules/stack/main.tf")["module"] for name, m in block_.items()}
+    assert stack["iam"]["monitoring_secret_arns"] == [
+        "arn:aws:secretsmanager:*:*:secret:newstalk/${var.environment}/alertmanager-*",
+        "arn:aws:secretsmanager:*:*:secret:newstalk/${var.environment}/grafana-*",
+    ]
+    names = {s["name"] for s in resources("secrets", "aws_secretsmanager_secret").values()}
+    assert "newstalk/${var.environment}/alertmanager" in names
+    assert not resources("secrets", "aws_secretsmanager_secret_version").keys() & {"alertmanager"}, (
+        "the receivers' keys are put by hand, never through Terraform state"
+    )
+    roles = resources("iam", "aws_iam_role")
+    assert roles["monitoring_external_secrets"]["name"] == "${var.name}-monitoring-external-secrets"
 
 
 def test_deletion_protection_is_on_in_production_only() -> None:
@@ -220,6 +266,10 @@ def test_encryption_everywhere() -> None:
                         assert attrs.get("kms_key_id"), where
                     if kind == "aws_secretsmanager_secret":
                         assert attrs.get("kms_key_id"), where
+                    if kind == "aws_sns_topic":
+                        assert attrs.get("kms_master_key_id"), where
+                    if kind == "aws_kms_key":
+                        assert attrs["enable_key_rotation"] is True, where
                     if kind == "aws_ecr_repository":
                         assert block(attrs, "encryption_configuration")["encryption_type"] == "KMS", where
                     if kind == "aws_dynamodb_table":

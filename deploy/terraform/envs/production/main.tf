@@ -112,3 +112,7 @@ output "cdn_domain" {
 output "api_waf_arn" {
   value = module.newstalk.api_waf_arn
 }
+
+output "alerts_topic_arns" {
+  value = module.newstalk.alerts_topic_arns
+}

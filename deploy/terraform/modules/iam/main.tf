@@ -30,6 +30,16 @@ variable "app_secret_arns" {
   type = list(string)
 }
 
+variable "monitoring_secret_arns" {
+  type        = list(string)
+  description = "Secrets the monitoring namespace's External Secrets may read (Alertmanager receivers, Grafana admin)"
+}
+
+variable "monitoring_namespace" {
+  type    = string
+  default = "newstalk-ai-monitoring"
+}
+
 variable "secrets_kms_key_arn" {
   type = string
 }
@@ -79,6 +89,49 @@ resource "aws_iam_role_policy" "external_secrets" {
   policy = data.aws_iam_policy_document.external_secrets.json
 }
 
+# The monitoring namespace's SecretStore (deploy/monitoring/secrets.yaml): its own role, which
+# may read the monitoring secrets only, never the app's.
+data "aws_iam_policy_document" "monitoring_external_secrets_assume" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [var.oidc_provider_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_issuer}:sub"
+      values   = ["system:serviceaccount:${var.monitoring_namespace}:newstalk-external-secrets"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_issuer}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "monitoring_external_secrets" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = var.monitoring_secret_arns
+  }
+  statement {
+    actions   = ["kms:Decrypt"]
+    resources = [var.secrets_kms_key_arn]
+  }
+}
+
+resource "aws_iam_role" "monitoring_external_secrets" {
+  name               = "${var.name}-monitoring-external-secrets"
+  assume_role_policy = data.aws_iam_policy_document.monitoring_external_secrets_assume.json
+}
+
+resource "aws_iam_role_policy" "monitoring_external_secrets" {
+  role   = aws_iam_role.monitoring_external_secrets.id
+  policy = data.aws_iam_policy_document.monitoring_external_secrets.json
+}
+
 data "aws_iam_policy_document" "audio" {
   statement {
     actions   = ["s3:GetObject", "s3:PutObject"]
@@ -120,6 +173,10 @@ resource "aws_iam_access_key" "audio" {
 
 output "external_secrets_role_arn" {
   value = aws_iam_role.external_secrets.arn
+}
+
+output "monitoring_external_secrets_role_arn" {
+  value = aws_iam_role.monitoring_external_secrets.arn
 }
 
 output "audio_access_key_id" {

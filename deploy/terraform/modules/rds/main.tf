@@ -147,6 +147,10 @@ resource "aws_db_instance" "this" {
   enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
 }
 
+output "identifier" {
+  value = aws_db_instance.this.identifier
+}
+
 output "endpoint" {
   value = aws_db_instance.this.address
 }

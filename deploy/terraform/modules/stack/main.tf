@@ -145,6 +145,20 @@ module "rds" {
   deletion_protection      = var.db_deletion_protection
 }
 
+# Certificates, RDS backups and failures: AWS events to an SNS topic (modules/alerts). The
+# CloudFront certificate lives in us-east-1, whose events stay there, hence a second topic.
+module "alerts" {
+  source          = "../alerts"
+  name            = local.name
+  db_instance_ids = [module.rds.identifier]
+}
+
+module "alerts_us_east_1" {
+  source    = "../alerts"
+  providers = { aws = aws.us_east_1 }
+  name      = "${local.name}-edge"
+}
+
 module "elasticache" {
   source                   = "../elasticache"
   name                     = local.name
@@ -215,12 +229,16 @@ module "secrets" {
 }
 
 module "iam" {
-  source              = "../iam"
-  name                = local.name
-  namespace           = var.namespace
-  oidc_provider_arn   = module.eks.oidc_provider_arn
-  oidc_issuer         = module.eks.oidc_issuer
-  app_secret_arns     = ["arn:aws:secretsmanager:*:*:secret:newstalk/${var.environment}/app-*"]
+  source            = "../iam"
+  name              = local.name
+  namespace         = var.namespace
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  oidc_issuer       = module.eks.oidc_issuer
+  app_secret_arns   = ["arn:aws:secretsmanager:*:*:secret:newstalk/${var.environment}/app-*"]
+  monitoring_secret_arns = [
+    "arn:aws:secretsmanager:*:*:secret:newstalk/${var.environment}/alertmanager-*",
+    "arn:aws:secretsmanager:*:*:secret:newstalk/${var.environment}/grafana-*",
+  ]
   secrets_kms_key_arn = module.kms.key_arns["secrets"]
   audio_bucket_arn    = module.cdn.audio_bucket_arn
 }
@@ -263,4 +281,8 @@ output "external_secrets_role_arn" {
 
 output "kafka_bootstrap_brokers" {
   value = module.msk.bootstrap_brokers
+}
+
+output "alerts_topic_arns" {
+  value = [module.alerts.topic_arn, module.alerts_us_east_1.topic_arn]
 }
