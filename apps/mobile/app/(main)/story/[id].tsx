@@ -52,6 +52,7 @@ export default function StoryScreen() {
   if (story.status === "error") return <ErrorState message={story.message} onRetry={story.reload} />;
   if (story.status === "offline") return <Offline onRetry={story.reload} nothing />;
   const s = story.data;
+  const queued = player.queue.some((q) => q.storyId === s.id);
   return (
     <Screen>
       {story.stale ? <Offline onRetry={story.reload} nothing={false} /> : null}
@@ -63,12 +64,18 @@ export default function StoryScreen() {
       ))}
       <View style={styles.row}>
         <Button label={t("listen")} onPress={() => void player.playStory(s.id, s.title)} disabled={player.preparing} testID="listen" />
+        {queued ? (
+          <Muted testID="in-queue">{t("inQueue")}</Muted>
+        ) : (
+          <Button kind="plain" label={t("addToQueue")} onPress={() => void player.enqueueStory(s.id, s.title)} disabled={player.preparing} testID="add-to-queue" />
+        )}
         <Link href={{ pathname: "/ask", params: { story: String(s.id) } }} testID="ask-link">
           <Text style={[styles.text, { color: "#1d4ed8" }]}>{t("askAbout")}</Text>
         </Link>
       </View>
       {player.preparing ? <Muted testID="preparing">{t("preparingAudio")}</Muted> : null}
-      {player.error ? <Muted testID="audio-error">{`${t("audioFailed")} ${player.error}`}</Muted> : null}
+      {player.error && player.offline ? <Muted testID="audio-offline">{t("audioOffline")}</Muted> : null}
+      {player.error && !player.offline ? <Muted testID="audio-error">{`${t("audioFailed")} ${player.error}`}</Muted> : null}
       <Heading>{t("coverage")}</Heading>
       {s.coverage.map((c) => (
         <View key={c.source_id} style={styles.card} testID="coverage">
