@@ -75,7 +75,7 @@ export function preferredFormat(): "opus" | "mp3" {
 }
 
 export function PlayerProvider({ children }: { children: ReactNode }) {
-  const { client } = useApp();
+  const { client, signedIn } = useApp();
   const [player] = useState<AudioPlayer>(() => createAudioPlayer(null, { updateInterval: 500 }));
   const status = useAudioPlayerStatus(player);
   const [current, setCurrent] = useState<QueueItem | null>(null);
@@ -103,12 +103,13 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
   }, [player]);
 
   useEffect(() => {
-    if (!client) return;
+    // The listener's speed; nobody is signed in on the server and sign-in screens.
+    if (!client || !signedIn) return;
     client
       .preferences()
       .then((prefs) => setSpeedState(clampSpeed(prefs.playback_speed || 1)))
       .catch(() => undefined);
-  }, [client]);
+  }, [client, signedIn]);
 
   const savePosition = useCallback(
     async (item: QueueItem, seconds: number) => {

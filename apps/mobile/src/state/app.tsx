@@ -31,6 +31,8 @@ export interface AppState {
   setServer: (url: string | null) => Promise<void>;
   setLocale: (choice: Locale | "system") => Promise<void>;
   markSignedIn: (value: boolean) => void;
+  /** Whether `url` answers as a NewsTalk server (`GET /health`), through the app's network. */
+  probeServer: (url: string) => Promise<boolean>;
 }
 
 const AppContext = createContext<AppState | null>(null);
@@ -106,6 +108,18 @@ export function AppProvider(props: AppProviderProps) {
     await writeJson(keys.locale, choice);
   }, []);
 
+  const probeServer = useCallback(
+    async (url: string) => {
+      const send: FetchLike = fetchImpl ?? ((input, init) => fetch(input, init));
+      try {
+        return (await send(`${normalizeServerUrl(url)}/health`, { method: "GET" })).ok;
+      } catch {
+        return false;
+      }
+    },
+    [fetchImpl],
+  );
+
   const locale: Locale = localeChoice === "system" ? deviceLocale() : localeChoice;
   const t = useCallback((key: StringKey) => strings[locale][key], [locale]);
 
@@ -120,6 +134,7 @@ export function AppProvider(props: AppProviderProps) {
     setServer,
     setLocale,
     markSignedIn,
+    probeServer,
   };
   return <AppContext.Provider value={value}>{children}</AppContext.Provider>;
 }
