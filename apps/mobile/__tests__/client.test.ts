@@ -43,6 +43,41 @@ describe("refresh rotation", () => {
     expect(signedOut).toHaveBeenCalledTimes(1);
   });
 
+  it("a refresh that fails for a passing reason keeps the session and reports the failure", async () => {
+    const tokens = memoryTokens();
+    const signedOut = jest.fn();
+    let refresh: unknown = { status: 503, body: { detail: "accounts: database busy" } };
+    const fetch = scriptedFetch({
+      "GET /api/v1/me": (init?: RequestInit) =>
+        (init?.headers as Record<string, string>).Authorization === "Bearer access-2" ? { id: 1 } : { status: 401, body: { detail: "expired" } },
+      "POST /api/v1/auth/refresh": () => refresh,
+    });
+    const client = new ApiClient(SERVER, tokens, fetch, signedOut);
+    await expect(client.me()).rejects.toMatchObject({ status: 503, detail: "accounts: database busy" });
+    refresh = { status: 429, body: { detail: "slow down" } };
+    await expect(client.me()).rejects.toMatchObject({ status: 429 });
+    refresh = "offline";
+    await expect(client.me()).rejects.toBeInstanceOf(OfflineError);
+    expect(tokens.current).toEqual(TOKENS);
+    expect(signedOut).not.toHaveBeenCalled();
+    // Once the server is back, the same refresh token still works.
+    refresh = { ...TOKENS, access_token: "access-2", refresh_token: "refresh-2" };
+    await expect(client.me()).resolves.toEqual({ id: 1 });
+    expect(tokens.current?.refresh_token).toBe("refresh-2");
+  });
+
+  it("a refresh refused with 400 signs out too", async () => {
+    const tokens = memoryTokens();
+    const signedOut = jest.fn();
+    const fetch = scriptedFetch({
+      "GET /api/v1/me": { status: 401, body: { detail: "expired" } },
+      "POST /api/v1/auth/refresh": { status: 400, body: { detail: "accounts: malformed refresh token" } },
+    });
+    await expect(new ApiClient(SERVER, tokens, fetch, signedOut).me()).rejects.toMatchObject({ status: 401 });
+    expect(tokens.current).toBeNull();
+    expect(signedOut).toHaveBeenCalledTimes(1);
+  });
+
   it("no network is an OfflineError, not an ApiError", async () => {
     const client = new ApiClient(SERVER, memoryTokens(), scriptedFetch({ "/api/v1/feed": "offline" }));
     await expect(client.feed()).rejects.toBeInstanceOf(OfflineError);
