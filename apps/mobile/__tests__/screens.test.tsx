@@ -73,7 +73,7 @@ const factcheck = {
       id: 1,
       text: "Eight of ten economists expected a hold.",
       outlet: "Harbor Times",
-      verdict: "conflicting",
+      verdict: "disputed",
       confidence: 0.7,
       explanation: "Outlets give different numbers.",
       evidence: [
@@ -160,6 +160,22 @@ describe("story", () => {
     expect(screen.getAllByTestId("evidence-conflict")).toHaveLength(1);
     expect(screen.getAllByTestId("evidence")).toHaveLength(1);
     expect(screen.getByText("Conflicts: 8 vs 7")).toBeTruthy();
+  });
+
+  it("verdicts and stances are words of the UI's language", async () => {
+    const withUnknown = { ...factcheck, claims: [...factcheck.claims, { ...factcheck.claims[0], id: 2, text: "Second claim.", verdict: "pending-review", evidence: [] }] };
+    renderApp({ url: "/story/7", routes, fetch: fetchFor({ "/api/v1/stories/7/factcheck": withUnknown }), locale: "ko" });
+    expect(await screen.findByText("논란 있음 · 70% · Harbor Times")).toBeTruthy();
+    expect(screen.getByText("Northern Wire · 반박")).toBeTruthy();
+    expect(screen.getByText("한빛일보 · 뒷받침")).toBeTruthy();
+    // A verdict this build does not know is shown as the server sent it.
+    expect(screen.getByText("pending-review · 70% · Harbor Times")).toBeTruthy();
+  });
+
+  it("in English too", async () => {
+    renderApp({ url: "/story/7", routes, fetch: fetchFor() });
+    expect(await screen.findByText("Disputed · 70% · Harbor Times")).toBeTruthy();
+    expect(screen.getByText("Northern Wire · Refutes")).toBeTruthy();
   });
 
   it("an unchecked story says so", async () => {

@@ -44,6 +44,13 @@ const en = {
   factcheckEmpty: "No claims checked yet.",
   evidence: "Evidence",
   conflicts: "Conflicts",
+  verdict_supported: "Supported",
+  verdict_refuted: "Refuted",
+  verdict_disputed: "Disputed",
+  verdict_unverified: "Unverified",
+  stance_supports: "Supports",
+  stance_refutes: "Refutes",
+  stance_neutral: "Neutral",
   listen: "Listen",
   addToQueue: "Add to queue",
   inQueue: "In the queue",
@@ -146,6 +153,13 @@ const ko: Record<StringKey, string> = {
   factcheckEmpty: "아직 확인된 주장이 없습니다.",
   evidence: "근거",
   conflicts: "상충하는 내용",
+  verdict_supported: "사실로 확인됨",
+  verdict_refuted: "사실과 다름",
+  verdict_disputed: "논란 있음",
+  verdict_unverified: "확인되지 않음",
+  stance_supports: "뒷받침",
+  stance_refutes: "반박",
+  stance_neutral: "중립",
   listen: "듣기",
   addToQueue: "재생 목록에 추가",
   inQueue: "재생 목록에 있습니다",
@@ -205,3 +219,12 @@ const ko: Record<StringKey, string> = {
 export type Locale = "en" | "ko";
 
 export const strings: Record<Locale, Record<StringKey, string>> = { en, ko };
+
+/**
+ * The label of a value the server sends as an English word (a fact-check verdict or an
+ * evidence stance); a value this build does not know is shown as the server sent it.
+ */
+export function labelOf(t: (key: StringKey) => string, kind: "verdict" | "stance", value: string): string {
+  const key = `${kind}_${value}`;
+  return key in en ? t(key as StringKey) : value;
+}

@@ -6,6 +6,7 @@ import { Text, View } from "react-native";
 
 import type { Claim, StoryDetail, StoryFactcheck } from "@/api/types";
 import { Button, Empty, ErrorState, Heading, Loading, Muted, Offline, Screen, Title, styles } from "@/components/ui";
+import { labelOf } from "@/i18n/strings";
 import { useLoad } from "@/lib/useLoad";
 import { usePlayer } from "@/player/player";
 import { useApp, useClient } from "@/state/app";
@@ -16,7 +17,7 @@ function ClaimView({ claim }: { claim: Claim }) {
     <View style={styles.card} testID="claim">
       <Text style={styles.text}>{claim.text}</Text>
       <Muted>
-        {claim.verdict} · {Math.round(claim.confidence * 100)}%{claim.outlet ? ` · ${claim.outlet}` : ""}
+        {labelOf(t, "verdict", claim.verdict)} · {Math.round(claim.confidence * 100)}%{claim.outlet ? ` · ${claim.outlet}` : ""}
       </Muted>
       {claim.explanation ? <Muted>{claim.explanation}</Muted> : null}
       {claim.evidence.length > 0 ? <Text style={styles.muted}>{t("evidence")}</Text> : null}
@@ -24,7 +25,7 @@ function ClaimView({ claim }: { claim: Claim }) {
         <View key={`${ev.url}-${i}`} style={ev.conflicts.length > 0 ? styles.conflict : undefined} testID={ev.conflicts.length > 0 ? "evidence-conflict" : "evidence"}>
           <Text style={styles.quote}>“{ev.quote}”</Text>
           <Muted>
-            {ev.outlet} · {ev.stance}
+            {ev.outlet} · {labelOf(t, "stance", ev.stance)}
           </Muted>
           {ev.conflicts.length > 0 ? (
             <Text style={styles.text}>
