@@ -10,7 +10,7 @@ import { DEMO_SERVER, useApp } from "@/state/app";
 export default function ServerScreen() {
   const { t, server, setServer, probeServer } = useApp();
   const router = useRouter();
-  const [url, setUrl] = useState(server ?? (__DEV__ ? DEMO_SERVER : "https://"));
+  const [url, setUrl] = useState(server ?? DEMO_SERVER ?? "https://");
   const [error, setError] = useState<string | null>(null);
   const [checking, setChecking] = useState(false);
 

@@ -9,8 +9,12 @@ import { strings } from "@/i18n/strings";
 import type { Locale, StringKey } from "@/i18n/strings";
 import { keys, readJson, secureTokenStore, writeJson } from "@/lib/storage";
 
-/** The demo server `newstalk up --demo` starts, offered first in development builds. */
-export const DEMO_SERVER = process.env.EXPO_PUBLIC_DEMO_SERVER ?? "http://127.0.0.1:8000";
+/**
+ * The server offered first: the demo server `newstalk up --demo` starts, in development
+ * (`__DEV__`), or whatever a build sets in EXPO_PUBLIC_DEMO_SERVER (eas.json `development`
+ * builds in release mode, where `__DEV__` is false). Store builds set neither.
+ */
+export const DEMO_SERVER = process.env.EXPO_PUBLIC_DEMO_SERVER ?? (__DEV__ ? "http://127.0.0.1:8000" : null);
 
 export function deviceLocale(): Locale {
   try {
