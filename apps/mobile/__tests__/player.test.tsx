@@ -224,6 +224,8 @@ describe("player screen", () => {
   it("queues a second story and plays it with Next", async () => {
     renderApp({ url: "/story/7", routes, fetch: online() });
     await listenTo(7);
+    // The story that plays is not offered for the queue.
+    await waitFor(() => expect(screen.queryByTestId("add-to-queue")).toBeNull());
     await go("/story/8");
     expect(await screen.findByText("Storm nears the coast")).toBeTruthy();
     fireEvent.press(screen.getByTestId("add-to-queue"));

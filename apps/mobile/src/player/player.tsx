@@ -199,7 +199,7 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
 
   const enqueueStory = useCallback(
     async (storyId: number, title: string) => {
-      if (queue.some((q) => q.storyId === storyId)) return;
+      if (current?.storyId === storyId || queue.some((q) => q.storyId === storyId)) return;
       const item = await fetchAudio(storyId, title);
       if (!item) return;
       if (current === null) await load(item);

@@ -65,11 +65,10 @@ export default function StoryScreen() {
       ))}
       <View style={styles.row}>
         <Button label={t("listen")} onPress={() => void player.playStory(s.id, s.title)} disabled={player.preparing} testID="listen" />
-        {queued ? (
-          <Muted testID="in-queue">{t("inQueue")}</Muted>
-        ) : (
+        {queued ? <Muted testID="in-queue">{t("inQueue")}</Muted> : null}
+        {!queued && player.current?.storyId !== s.id ? (
           <Button kind="plain" label={t("addToQueue")} onPress={() => void player.enqueueStory(s.id, s.title)} disabled={player.preparing} testID="add-to-queue" />
-        )}
+        ) : null}
         <Link href={{ pathname: "/ask", params: { story: String(s.id) } }} testID="ask-link">
           <Text style={[styles.text, { color: "#1d4ed8" }]}>{t("askAbout")}</Text>
         </Link>
