@@ -11,7 +11,8 @@
 #
 # Environment: DB_PASSWORD, REDIS_AUTH_TOKEN, JWT_SECRET_KEY (required); GRAFANA_ADMIN_PASSWORD
 # (required when Terraform runs); OPENAI_API_KEY, CLOUDFLARE_API_TOKEN (optional); API_CERTIFICATE_ARN
-# (the ACM certificate of api.DOMAIN for the Ingress; required) and NEWSTALK_DOMAIN. Values are never
+# (the ACM certificate of api.DOMAIN for the Ingress; required) and NEWSTALK_DOMAIN; with
+# --submit-to-stores also EAS_PROJECT_ID (not the all-zero placeholder) and EXPO_TOKEN. Values are never
 # printed; Terraform gets them as TF_VAR_* variables. AWS credentials come from the usual AWS
 # environment or profile. NEWSTALK_DEPLOY_TEST_CMD, _SCAN_CMD, _CHECK_CMD and _CHECKLIST_CMD replace
 # the test suite, the vulnerability scans, the offline checks and the checklist (default
@@ -121,6 +122,25 @@ if [ -n "${REDIS_AUTH_TOKEN:-}" ] && { [ ${#REDIS_AUTH_TOKEN} -gt 128 ] || [[ $R
   problems+=("REDIS_AUTH_TOKEN must be 16-128 printable characters without @ \" / or space (ElastiCache)")
 fi
 if [ -z "${API_CERTIFICATE_ARN:-}" ]; then problems+=("API_CERTIFICATE_ARN is not set"); fi
+if $submit; then
+  # The store builds carry EAS_PROJECT_ID in updates.url (apps/mobile/app.config.ts): the
+  # all-zero placeholder would ship an app whose over-the-air updates go nowhere.
+  uuid_re='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+  if [ -z "${EAS_PROJECT_ID:-}" ]; then
+    problems+=("--submit-to-stores: EAS_PROJECT_ID is not set (the project id 'eas init' prints; docs/mobile.md)")
+  elif [[ ! $EAS_PROJECT_ID =~ $uuid_re ]]; then
+    problems+=("--submit-to-stores: EAS_PROJECT_ID is not a UUID (the project id 'eas init' prints)")
+  elif [[ $EAS_PROJECT_ID =~ ^[0-]+$ ]]; then
+    problems+=("--submit-to-stores: EAS_PROJECT_ID is the all-zero placeholder; set the project id 'eas init' prints")
+  else
+    log "EAS_PROJECT_ID: set"
+  fi
+  if [ -z "${EXPO_TOKEN:-}" ]; then
+    problems+=("--submit-to-stores: EXPO_TOKEN is not set (an expo.dev access token for eas build and eas submit)")
+  else
+    log "EXPO_TOKEN: set (${#EXPO_TOKEN} characters)"
+  fi
+fi
 if [ ${#problems[@]} -gt 0 ]; then
   for p in "${problems[@]}"; do log "problem: $p"; done
   $dry_run || die "fix the environment variables above"

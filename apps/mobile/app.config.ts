@@ -67,12 +67,15 @@ export default ({ config }: ConfigContext): ExpoConfig => ({
       "android.permission.ACCESS_FINE_LOCATION",
       "android.permission.ACCESS_COARSE_LOCATION",
       "android.permission.CAMERA",
+      "android.permission.USE_BIOMETRIC",
+      "android.permission.USE_FINGERPRINT",
     ],
   },
   web: { bundler: "metro", output: "single", favicon: "./assets/favicon.png" },
   plugins: [
     "expo-router",
-    "expo-secure-store",
+    // Tokens are kept without biometrics: no Face ID prompt text, no biometric permissions.
+    ["expo-secure-store", { faceIDPermission: false }],
     "expo-localization",
     ["expo-splash-screen", { image: "./assets/splash.png", imageWidth: 200, resizeMode: "contain", backgroundColor: "#1d4ed8" }],
     ["expo-audio", { microphonePermission: false, recordAudioAndroid: false, enableBackgroundPlayback: true }],

@@ -23,10 +23,16 @@ jest.mock("expo-audio", () => {
       return { remove: () => listeners.delete(fn) };
     },
   };
+  // What useAudioPlayerStatus reports; a test sets it (before rendering) through __setStatus.
+  const initialStatus = { playing: false, currentTime: 0, duration: 0, didJustFinish: false };
+  let status = { ...initialStatus };
   return {
     createAudioPlayer: () => player,
     setAudioModeAsync: async () => undefined,
-    useAudioPlayerStatus: () => ({ playing: false, currentTime: 0, duration: 0, didJustFinish: false }),
+    useAudioPlayerStatus: () => status,
+    __setStatus: (next) => {
+      status = { ...initialStatus, ...next };
+    },
   };
 });
 

@@ -25,6 +25,7 @@ SECRETS = {
     "JWT_SECRET_KEY": "jwt-Secret-value-0123456789-0123456789-abcdef",
     "GRAFANA_ADMIN_PASSWORD": "grafana-Secret-value-0123",
 }
+EXPO = {"EAS_PROJECT_ID": "3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f", "EXPO_TOKEN": "expo-Token-value-0123456789"}
 CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/0f0f0f0f-1111-2222-3333-444444444444"
 WAF = "arn:aws:wafv2:ap-northeast-2:123456789012:regional/webacl/newstalk-staging-api/5e5e5e5e"
 
@@ -85,19 +86,21 @@ def stubs(tmp_path: Path) -> dict[str, str]:
         "NEWSTALK_DEPLOY_TEST_CMD": f"{recorder} scripts/test",
         "NEWSTALK_DEPLOY_SCAN_CMD": f"{recorder} scan-vulnerabilities",
         "NEWSTALK_DEPLOY_CHECKLIST_CMD": f"{recorder} production-checklist",
+        **EXPO,
     }
 
 
 def deploy(
-    env: dict[str, str], *args: str, secrets: bool = True
+    env: dict[str, str | None], *args: str, secrets: bool = True
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     full = dict(env, **(SECRETS if secrets else {}))
+    full = {name: value for name, value in full.items() if value is not None}
     result = subprocess.run(
         ["bash", str(SCRIPT), *args], cwd=ROOT, env=full, capture_output=True, text=True, timeout=120
     )
     log = Path(env["STUB_DIR"]) / "calls.log"
     calls = log.read_text().splitlines() if log.exists() else []
-    for value in SECRETS.values():
+    for value in [*SECRETS.values(), EXPO["EXPO_TOKEN"]]:
         assert value not in result.stdout + result.stderr, "a secret was printed"
         assert all(value not in call for call in calls), "a secret was passed as an argument"
     return result, calls
@@ -243,3 +246,39 @@ def test_production_release_targets_the_production_namespace_and_overlay(stubs: 
     applied = (Path(stubs["STUB_DIR"]) / "applied-2.yaml").read_text()
     assert "namespace: newstalk-ai-prod" in applied
     assert os.path.basename(ECR) in applied
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"EAS_PROJECT_ID": None}, "EAS_PROJECT_ID is not set"),
+        (
+            {"EAS_PROJECT_ID": "00000000-0000-0000-0000-000000000000"},
+            "EAS_PROJECT_ID is the all-zero placeholder",
+        ),
+        ({"EAS_PROJECT_ID": "my-project"}, "EAS_PROJECT_ID is not a UUID"),
+        ({"EXPO_TOKEN": None}, "EXPO_TOKEN is not set"),
+    ],
+)
+def test_store_submission_without_an_eas_project_or_token_stops_before_anything_runs(
+    stubs: dict[str, str], change: dict[str, str | None], problem: str
+) -> None:
+    env: dict[str, str | None] = {**stubs, **change}
+    result, calls = deploy(env, "--environment", "staging", "--skip-infrastructure", "--submit-to-stores")
+    assert result.returncode == 1
+    assert f"problem: --submit-to-stores: {problem}" in result.stderr
+    assert "fix the environment variables above" in result.stderr
+    assert calls == []
+    # Without --submit-to-stores the same environment releases the server.
+    result, calls = deploy(env, "--environment", "staging", "--skip-infrastructure")
+    assert result.returncode == 0, result.stderr
+    assert not any(c.startswith("eas ") for c in calls)
+
+
+def test_the_dry_run_reports_a_missing_eas_project(stubs: dict[str, str]) -> None:
+    env: dict[str, str | None] = {**stubs, "EAS_PROJECT_ID": None, "EXPO_TOKEN": None}
+    result, calls = deploy(env, "--dry-run", "--environment", "staging", "--submit-to-stores")
+    assert result.returncode == 0, result.stderr
+    assert "problem: --submit-to-stores: EAS_PROJECT_ID is not set" in result.stderr
+    assert "problem: --submit-to-stores: EXPO_TOKEN is not set" in result.stderr
+    assert not any(c.startswith("eas ") for c in calls)

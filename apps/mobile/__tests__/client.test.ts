@@ -1,8 +1,10 @@
 // The API client's token handling, the SSE parser and the player's helpers.
 import { ApiClient, ApiError, OfflineError, normalizeServerUrl } from "@/api/client";
 import { strings } from "@/i18n/strings";
-import { parseSse } from "@/lib/live";
+import { openLive, parseSse } from "@/lib/live";
 import { clampSpeed, formatTime, vttToText } from "@/player/player";
+import { waitFor } from "@testing-library/react-native";
+
 import { SERVER, TOKENS, memoryTokens, scriptedFetch } from "./harness";
 
 describe("refresh rotation", () => {
@@ -39,6 +41,41 @@ describe("refresh rotation", () => {
     });
     const client = new ApiClient(SERVER, tokens, fetch, signedOut);
     await expect(client.me()).rejects.toBeInstanceOf(ApiError);
+    expect(tokens.current).toBeNull();
+    expect(signedOut).toHaveBeenCalledTimes(1);
+  });
+
+  it("a refresh that fails for a passing reason keeps the session and reports the failure", async () => {
+    const tokens = memoryTokens();
+    const signedOut = jest.fn();
+    let refresh: unknown = { status: 503, body: { detail: "accounts: database busy" } };
+    const fetch = scriptedFetch({
+      "GET /api/v1/me": (init?: RequestInit) =>
+        (init?.headers as Record<string, string>).Authorization === "Bearer access-2" ? { id: 1 } : { status: 401, body: { detail: "expired" } },
+      "POST /api/v1/auth/refresh": () => refresh,
+    });
+    const client = new ApiClient(SERVER, tokens, fetch, signedOut);
+    await expect(client.me()).rejects.toMatchObject({ status: 503, detail: "accounts: database busy" });
+    refresh = { status: 429, body: { detail: "slow down" } };
+    await expect(client.me()).rejects.toMatchObject({ status: 429 });
+    refresh = "offline";
+    await expect(client.me()).rejects.toBeInstanceOf(OfflineError);
+    expect(tokens.current).toEqual(TOKENS);
+    expect(signedOut).not.toHaveBeenCalled();
+    // Once the server is back, the same refresh token still works.
+    refresh = { ...TOKENS, access_token: "access-2", refresh_token: "refresh-2" };
+    await expect(client.me()).resolves.toEqual({ id: 1 });
+    expect(tokens.current?.refresh_token).toBe("refresh-2");
+  });
+
+  it("a refresh refused with 400 signs out too", async () => {
+    const tokens = memoryTokens();
+    const signedOut = jest.fn();
+    const fetch = scriptedFetch({
+      "GET /api/v1/me": { status: 401, body: { detail: "expired" } },
+      "POST /api/v1/auth/refresh": { status: 400, body: { detail: "accounts: malformed refresh token" } },
+    });
+    await expect(new ApiClient(SERVER, tokens, fetch, signedOut).me()).rejects.toMatchObject({ status: 401 });
     expect(tokens.current).toBeNull();
     expect(signedOut).toHaveBeenCalledTimes(1);
   });
@@ -83,5 +120,98 @@ describe("helpers", () => {
   it("every string exists in both languages", () => {
     expect(Object.keys(strings.ko).sort()).toEqual(Object.keys(strings.en).sort());
     for (const value of Object.values(strings.ko)) expect(value.trim()).not.toBe("");
+  });
+});
+
+/** A stand-in for the platform's XMLHttpRequest: records each request; the test answers it. */
+class FakeXhr {
+  static made: FakeXhr[] = [];
+  headers: Record<string, string> = {};
+  status = 0;
+  responseText = "";
+  aborted = false;
+  onprogress: (() => void) | null = null;
+  onload: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor() {
+    FakeXhr.made.push(this);
+  }
+  open() {}
+  setRequestHeader(name: string, value: string) {
+    this.headers[name] = value;
+  }
+  send() {}
+  abort() {
+    this.aborted = true;
+  }
+  stream(text: string) {
+    this.status = 200;
+    this.responseText += text;
+    this.onprogress?.();
+  }
+  end(status: number) {
+    this.status = status;
+    this.onload?.();
+  }
+}
+
+describe("live updates", () => {
+  const realXhr = globalThis.XMLHttpRequest;
+  beforeEach(() => {
+    FakeXhr.made = [];
+    (globalThis as { XMLHttpRequest: unknown }).XMLHttpRequest = FakeXhr;
+  });
+  afterEach(() => {
+    globalThis.XMLHttpRequest = realXhr;
+  });
+
+  it("reconnects with the client's current token, refreshing it when the stream answers 401", async () => {
+    const tokens = memoryTokens();
+    let issued = 1;
+    const fetch = scriptedFetch({
+      "POST /api/v1/auth/refresh": () => {
+        issued += 1;
+        return { ...TOKENS, access_token: `access-${issued}`, refresh_token: `refresh-${issued}` };
+      },
+      "GET /api/v1/me": (init?: RequestInit) =>
+        (init?.headers as Record<string, string>).Authorization === "Bearer access-3" ? { id: 1 } : { status: 401, body: { detail: "expired" } },
+    });
+    const client = new ApiClient(SERVER, tokens, fetch);
+    const events: string[] = [];
+    const stop = openLive(`${SERVER}/api/v1/stream`, client, (e) => events.push(`${e.id} ${e.type}`), 1);
+    await waitFor(() => expect(FakeXhr.made).toHaveLength(1));
+    expect(FakeXhr.made[0]?.headers.Authorization).toBe("Bearer access-1");
+    FakeXhr.made[0]?.stream("id: 5\nevent: story.updated\ndata: {}\n\n");
+    expect(events).toEqual(["5 story.updated"]);
+
+    // The access token expired while the stream was down: the server answers 401.
+    FakeXhr.made[0]?.end(401);
+    await waitFor(() => expect(FakeXhr.made).toHaveLength(2));
+    expect(fetch.calls).toEqual(["POST /api/v1/auth/refresh"]);
+    expect(FakeXhr.made[1]?.headers).toMatchObject({ Authorization: "Bearer access-2", "Last-Event-ID": "5" });
+
+    // Another request rotates the tokens meanwhile; a plain drop then reconnects with the
+    // client's token of that moment, without a refresh of its own.
+    await client.me();
+    expect(tokens.current?.access_token).toBe("access-3");
+    FakeXhr.made[1]?.end(200);
+    await waitFor(() => expect(FakeXhr.made).toHaveLength(3));
+    expect(FakeXhr.made[2]?.headers.Authorization).toBe("Bearer access-3");
+    expect(fetch.calls.filter((c) => c === "POST /api/v1/auth/refresh")).toHaveLength(2);
+    stop();
+    expect(FakeXhr.made[2]?.aborted).toBe(true);
+  });
+
+  it("stops when the refresh is refused (signed out)", async () => {
+    const tokens = memoryTokens();
+    const fetch = scriptedFetch({ "POST /api/v1/auth/refresh": { status: 401, body: { detail: "accounts: refresh token reused" } } });
+    const client = new ApiClient(SERVER, tokens, fetch);
+    const stop = openLive(`${SERVER}/api/v1/stream`, client, () => undefined, 1);
+    await waitFor(() => expect(FakeXhr.made).toHaveLength(1));
+    FakeXhr.made[0]?.end(401);
+    await waitFor(() => expect(tokens.current).toBeNull());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(FakeXhr.made).toHaveLength(1);
+    stop();
   });
 });

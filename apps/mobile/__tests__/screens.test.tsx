@@ -9,6 +9,7 @@ import SearchScreen from "../app/(main)/search";
 import SettingsScreen from "../app/(main)/settings";
 import StoryScreen from "../app/(main)/story/[id]";
 import TodayScreen from "../app/(main)/today";
+import ServerScreen from "../app/server";
 import SignInScreen from "../app/signin";
 import { keys } from "@/lib/storage";
 import { SERVER, memoryTokens, renderApp, scriptedFetch } from "./harness";
@@ -23,6 +24,7 @@ const routes = {
   "(main)/settings": SettingsScreen,
   "(main)/player": PlayerScreen,
   signin: SignInScreen,
+  server: ServerScreen,
 };
 
 const feedItem = {
@@ -71,7 +73,7 @@ const factcheck = {
       id: 1,
       text: "Eight of ten economists expected a hold.",
       outlet: "Harbor Times",
-      verdict: "conflicting",
+      verdict: "disputed",
       confidence: 0.7,
       explanation: "Outlets give different numbers.",
       evidence: [
@@ -160,6 +162,22 @@ describe("story", () => {
     expect(screen.getByText("Conflicts: 8 vs 7")).toBeTruthy();
   });
 
+  it("verdicts and stances are words of the UI's language", async () => {
+    const withUnknown = { ...factcheck, claims: [...factcheck.claims, { ...factcheck.claims[0], id: 2, text: "Second claim.", verdict: "pending-review", evidence: [] }] };
+    renderApp({ url: "/story/7", routes, fetch: fetchFor({ "/api/v1/stories/7/factcheck": withUnknown }), locale: "ko" });
+    expect(await screen.findByText("논란 있음 · 70% · Harbor Times")).toBeTruthy();
+    expect(screen.getByText("Northern Wire · 반박")).toBeTruthy();
+    expect(screen.getByText("한빛일보 · 뒷받침")).toBeTruthy();
+    // A verdict this build does not know is shown as the server sent it.
+    expect(screen.getByText("pending-review · 70% · Harbor Times")).toBeTruthy();
+  });
+
+  it("in English too", async () => {
+    renderApp({ url: "/story/7", routes, fetch: fetchFor() });
+    expect(await screen.findByText("Disputed · 70% · Harbor Times")).toBeTruthy();
+    expect(screen.getByText("Northern Wire · Refutes")).toBeTruthy();
+  });
+
   it("an unchecked story says so", async () => {
     renderApp({ url: "/story/7", routes, fetch: fetchFor({ "/api/v1/stories/7/factcheck": { ...factcheck, claims: [] } }) });
     expect(await screen.findByText("No claims checked yet.")).toBeTruthy();
@@ -201,6 +219,15 @@ describe("ask", () => {
     expect(screen.getByText("“kept its rate at 3.25 percent”")).toBeTruthy();
   });
 
+  it("loading while the answer is on its way", async () => {
+    renderApp({ url: "/ask?story=7", routes, fetch: scriptedFetch({ "POST /api/v1/stories/7/ask": "pending" }) });
+    fireEvent.changeText(await screen.findByTestId("ask-input"), "What rate?");
+    fireEvent.press(screen.getByTestId("ask-send"));
+    expect(await screen.findByText("Loading…")).toBeTruthy();
+    expect(screen.getByTestId("ask-send").props.accessibilityState).toMatchObject({ disabled: true });
+    expect(screen.queryByTestId("turn")).toBeNull();
+  });
+
   it("error and offline", async () => {
     let reply: unknown = { status: 429, body: { detail: "ask: slow down" } };
     renderApp({ url: "/ask?story=7", routes, fetch: scriptedFetch({ "POST /api/v1/stories/7/ask": () => reply }) });
@@ -225,6 +252,13 @@ describe("search", () => {
     expect(await screen.findByText("Type at least two characters.")).toBeTruthy();
     await type("rate");
     expect(await screen.findByText("Central bank holds rate")).toBeTruthy();
+  });
+
+  it("loading while the results are on their way", async () => {
+    renderApp({ url: "/search", routes, fetch: scriptedFetch({ "/api/v1/search": "pending" }) });
+    await type("rate");
+    expect(await screen.findByTestId("state-loading")).toBeTruthy();
+    expect(screen.queryByTestId("search-hit")).toBeNull();
   });
 
   it("empty, error and offline", async () => {
@@ -295,6 +329,15 @@ describe("player", () => {
 });
 
 describe("sign in", () => {
+  it("is busy while the server answers", async () => {
+    renderApp({ url: "/signin", routes, fetch: scriptedFetch({ "POST /api/v1/auth/login": "pending" }), tokens: memoryTokens(null) });
+    fireEvent.changeText(await screen.findByTestId("email"), "minji@example.org");
+    fireEvent.changeText(screen.getByTestId("password"), "long-enough-password");
+    fireEvent.press(screen.getByTestId("signin-submit"));
+    expect(await screen.findByText("Loading…")).toBeTruthy();
+    expect(screen.getByTestId("signin-submit").props.accessibilityState).toMatchObject({ disabled: true });
+  });
+
   it("shows the server's refusal, and the offline message", async () => {
     let reply: unknown = { status: 401, body: { detail: "accounts: wrong email or password" } };
     renderApp({ url: "/signin", routes, fetch: scriptedFetch({ "POST /api/v1/auth/login": () => reply }), tokens: memoryTokens(null) });
@@ -316,5 +359,52 @@ describe("sign in", () => {
     fireEvent.press(screen.getByTestId("signin-submit"));
     await waitFor(() => expect(r.getPathname()).toBe("/today"));
     expect(tokens.current?.access_token).toBe("a");
+  });
+});
+
+describe("server choice", () => {
+  const choose = async (url: string) => {
+    fireEvent.changeText(await screen.findByTestId("server-url"), url);
+    fireEvent.press(screen.getByTestId("server-continue"));
+  };
+
+  it("a server that does not answer, or answers with an error, is refused", async () => {
+    let reply: unknown = "offline";
+    const fetch = scriptedFetch({ "/health": () => reply });
+    const r = renderApp({ url: "/server", routes, fetch, server: null, tokens: memoryTokens(null) });
+    await choose("http://news.test/");
+    expect(await screen.findByText("That server did not answer.")).toBeTruthy();
+    reply = { status: 502, body: { detail: "bad gateway" } };
+    await choose("http://news.test");
+    await waitFor(() => expect(fetch.calls.filter((c) => c === "GET /health")).toHaveLength(2));
+    expect(await screen.findByTestId("server-error")).toBeTruthy();
+    expect(r.getPathname()).toBe("/server");
+    expect(await AsyncStorage.getItem(keys.server)).toBeNull();
+  });
+
+  it("an address without http(s) is refused before any request, in Korean too", async () => {
+    const fetch = scriptedFetch({ "/health": { status: "ok" } });
+    renderApp({ url: "/server", routes, fetch, server: null, tokens: memoryTokens(null), locale: "ko" });
+    await choose("news.test");
+    expect(await screen.findByText(/http:\/\/ 또는 https:\/\/로 시작/)).toBeTruthy();
+    expect(fetch.calls).toEqual([]);
+  });
+
+  it("checks, then keeps the server and goes on to sign in", async () => {
+    // The health check waits for the test, so the busy state can be seen.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const health = scriptedFetch({ "/health": { status: "ok" } });
+    const gated = Object.assign(async (input: string, init?: RequestInit) => gate.then(() => health(input, init)), { calls: health.calls });
+    const r = renderApp({ url: "/server", routes, fetch: gated, server: null, tokens: memoryTokens(null) });
+    await choose("http://news.test/");
+    expect(await screen.findByText("Checking…")).toBeTruthy();
+    expect(screen.getByTestId("server-continue").props.accessibilityState).toMatchObject({ disabled: true });
+    release();
+    await waitFor(() => expect(r.getPathname()).toBe("/signin"));
+    expect(JSON.parse((await AsyncStorage.getItem(keys.server)) ?? "null")).toBe(SERVER);
+    expect(health.calls).toEqual(["GET /health"]);
   });
 });

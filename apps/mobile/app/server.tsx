@@ -3,30 +3,34 @@ import { useRouter } from "expo-router";
 import { useState } from "react";
 import { Text, TextInput } from "react-native";
 
+import { normalizeServerUrl } from "@/api/client";
 import { Button, Muted, Screen, Title, colors, styles } from "@/components/ui";
 import { DEMO_SERVER, useApp } from "@/state/app";
 
 export default function ServerScreen() {
-  const { t, server, setServer } = useApp();
+  const { t, server, setServer, probeServer } = useApp();
   const router = useRouter();
-  const [url, setUrl] = useState(server ?? (__DEV__ ? DEMO_SERVER : "https://"));
+  const [url, setUrl] = useState(server ?? DEMO_SERVER ?? "https://");
   const [error, setError] = useState<string | null>(null);
   const [checking, setChecking] = useState(false);
 
   const submit = async () => {
     setError(null);
+    let base: string;
+    try {
+      base = normalizeServerUrl(url);
+    } catch {
+      setError(t("serverBadUrl"));
+      return;
+    }
     setChecking(true);
     try {
-      const base = url.trim().replace(/\/+$/, "");
-      const res = await fetch(`${base}/health`).catch(() => null);
-      if (!res || !res.ok) {
+      if (!(await probeServer(base))) {
         setError(t("serverUnreachable"));
         return;
       }
       await setServer(base);
       router.replace("/signin");
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
     } finally {
       setChecking(false);
     }
@@ -47,7 +51,7 @@ export default function ServerScreen() {
         keyboardType="url"
       />
       {error ? <Text style={{ color: colors.danger }} testID="server-error">{error}</Text> : null}
-      <Button label={t("serverContinue")} onPress={submit} disabled={checking} testID="server-continue" />
+      <Button label={checking ? t("checking") : t("serverContinue")} onPress={() => void submit()} disabled={checking} testID="server-continue" />
     </Screen>
   );
 }

@@ -80,7 +80,7 @@ export default function SignInScreen() {
         </Text>
       ) : null}
       <Button
-        label={mode === "signin" ? t("signIn") : t("register")}
+        label={busy ? t("loading") : mode === "signin" ? t("signIn") : t("register")}
         onPress={submit}
         disabled={busy || !email || !password}
         testID="signin-submit"

@@ -1,6 +1,7 @@
 """The app's web build in Debian Chromium against a real ``newstalk up --demo``:
 server choice -> register and sign in -> today's feed -> a story -> play (the audio element
-passes 1 s) -> ask (an answer with its quotes) -> Korean UI, with screenshots in both languages.
+passes 1 s) -> ask (an answer with its quotes) -> Korean UI (today, story, ask, player), with
+screenshots of each in both languages.
 
 Run by scripts/check-mobile after ``npx expo export --platform web``:
     PYTHONPATH=.:src .venv/bin/pytest -q apps/mobile/e2e/test_web.py -p no:cacheprovider
@@ -10,6 +11,7 @@ Screenshots go to $MOBILE_SCREENSHOTS (default apps/mobile/e2e/screenshots, git-
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +115,22 @@ def test_sign_in_feed_story_play_ask_in_english_and_korean(stack: tuple[str, str
         shot(page, "ko-today")
         open_first_story(page)
         assert page.get_by_text("언론사별 보도").is_visible()
+        # Verdicts and stances are Korean words too, never the API's English ones.
+        assert page.get_by_text(re.compile(r"^(supported|refuted|disputed|unverified) · ")).count() == 0
         shot(page, "ko-story")
+
+        page.get_by_test_id("ask-link").click()
+        page.get_by_role("heading", name="질문").wait_for()
+        page.get_by_test_id("ask-input").fill("이 뉴스에서 각 언론사는 무엇을 보도했나요?")
+        page.get_by_test_id("ask-send").click()
+        page.get_by_test_id("answer").first.wait_for(timeout=60_000)
+        shot(page, "ko-ask")
+
+        page.get_by_test_id("tab-player").click()
+        page.get_by_test_id("player-time").wait_for()
+        assert page.get_by_text("속도").is_visible()
+        assert page.get_by_role("heading", name="대본").is_visible()
+        shot(page, "ko-player")
     finally:
         context.close()
     assert errors == []

@@ -50,19 +50,10 @@ export default function TodayScreen() {
   const [fresh, setFresh] = useState(0);
 
   useEffect(() => {
-    if (!client) return;
-    let stop: (() => void) | null = null;
-    let cancelled = false;
-    client.accessToken().then((token) => {
-      if (cancelled || typeof XMLHttpRequest === "undefined") return;
-      stop = openLive(client.url("/api/v1/stream?type=story.updated"), token, (event) => {
-        if (event.type.startsWith("story")) setFresh((n) => n + 1);
-      });
+    if (!client || typeof XMLHttpRequest === "undefined") return;
+    return openLive(client.url("/api/v1/stream?type=story.updated"), client, (event) => {
+      if (event.type.startsWith("story")) setFresh((n) => n + 1);
     });
-    return () => {
-      cancelled = true;
-      stop?.();
-    };
   }, [client]);
 
   const refresh = () => {

@@ -103,7 +103,12 @@ export class ApiClient {
     }
   }
 
-  /** Exchanges the refresh token for a new pair; concurrent callers share one exchange. */
+  /**
+   * Exchanges the refresh token for a new pair; concurrent callers share one exchange.
+   * Resolves false when the server refused the refresh token (400/401: expired, reused,
+   * revoked), which signs out. Any other failure (5xx, 429, no network) is transient: the
+   * tokens are kept and the ApiError or OfflineError is thrown to the caller.
+   */
   refresh(): Promise<boolean> {
     if (!this.refreshing) {
       this.refreshing = this.doRefresh().finally(() => {
@@ -122,11 +127,12 @@ export class ApiClient {
       body: { refresh_token: current.refresh_token },
       auth: false,
     });
-    if (!res.ok) {
+    if (res.status === 400 || res.status === 401) {
       // A rejected refresh token (expired, reused, revoked) ends the session.
       await this.forget();
       return false;
     }
+    if (!res.ok) throw new ApiError(res.status, await problemDetail(res));
     await this.setTokens((await res.json()) as Tokens);
     return true;
   }

@@ -12,6 +12,8 @@ const en = {
   serverUrl: "Server address",
   serverContinue: "Continue",
   serverUnreachable: "That server did not answer.",
+  serverBadUrl: "The address must start with http:// or https://, e.g. https://news.example.org",
+  checking: "Checking…",
   signInTitle: "Sign in",
   registerTitle: "Create an account",
   email: "Email",
@@ -42,10 +44,20 @@ const en = {
   factcheckEmpty: "No claims checked yet.",
   evidence: "Evidence",
   conflicts: "Conflicts",
+  verdict_supported: "Supported",
+  verdict_refuted: "Refuted",
+  verdict_disputed: "Disputed",
+  verdict_unverified: "Unverified",
+  stance_supports: "Supports",
+  stance_refutes: "Refutes",
+  stance_neutral: "Neutral",
   listen: "Listen",
+  addToQueue: "Add to queue",
+  inQueue: "In the queue",
   askAbout: "Ask about this story",
   preparingAudio: "Preparing audio…",
   audioFailed: "The audio could not be made.",
+  audioOffline: "You are offline and this story is not downloaded.",
   playerEmpty: "Nothing is playing. Open a story and press Listen.",
   play: "Play",
   pause: "Pause",
@@ -109,6 +121,8 @@ const ko: Record<StringKey, string> = {
   serverUrl: "서버 주소",
   serverContinue: "계속",
   serverUnreachable: "서버가 응답하지 않습니다.",
+  serverBadUrl: "주소는 http:// 또는 https://로 시작해야 합니다 (예: https://news.example.org)",
+  checking: "확인 중…",
   signInTitle: "로그인",
   registerTitle: "계정 만들기",
   email: "이메일",
@@ -139,10 +153,20 @@ const ko: Record<StringKey, string> = {
   factcheckEmpty: "아직 확인된 주장이 없습니다.",
   evidence: "근거",
   conflicts: "상충하는 내용",
+  verdict_supported: "사실로 확인됨",
+  verdict_refuted: "사실과 다름",
+  verdict_disputed: "논란 있음",
+  verdict_unverified: "확인되지 않음",
+  stance_supports: "뒷받침",
+  stance_refutes: "반박",
+  stance_neutral: "중립",
   listen: "듣기",
+  addToQueue: "재생 목록에 추가",
+  inQueue: "재생 목록에 있습니다",
   askAbout: "이 뉴스에 대해 질문하기",
   preparingAudio: "오디오 준비 중…",
   audioFailed: "오디오를 만들지 못했습니다.",
+  audioOffline: "오프라인이고 이 뉴스는 다운로드되어 있지 않습니다.",
   playerEmpty: "재생 중인 항목이 없습니다. 뉴스를 열고 듣기를 누르세요.",
   play: "재생",
   pause: "일시정지",
@@ -195,3 +219,12 @@ const ko: Record<StringKey, string> = {
 export type Locale = "en" | "ko";
 
 export const strings: Record<Locale, Record<StringKey, string>> = { en, ko };
+
+/**
+ * The label of a value the server sends as an English word (a fact-check verdict or an
+ * evidence stance); a value this build does not know is shown as the server sent it.
+ */
+export function labelOf(t: (key: StringKey) => string, kind: "verdict" | "stance", value: string): string {
+  const key = `${kind}_${value}`;
+  return key in en ? t(key as StringKey) : value;
+}

@@ -1,6 +1,7 @@
 // Live updates while the app is open: the server's SSE stream (GET /api/v1/stream) read over
 // XMLHttpRequest, which React Native and browsers both stream, and which can send the bearer
-// token (EventSource cannot). Reconnects with Last-Event-ID after a drop.
+// token (EventSource cannot). Reconnects with Last-Event-ID after a drop, each time with the
+// client's current access token (refreshed when the stream answers 401).
 export interface LiveEvent {
   id: string | null;
   type: string;
@@ -29,17 +30,44 @@ export function parseSse(buffer: string): { events: LiveEvent[]; rest: string } 
   return { events, rest };
 }
 
-export function openLive(
-  url: string,
-  token: string | null,
-  onEvent: (event: LiveEvent) => void,
-): () => void {
+/** Where the stream gets its bearer token: read afresh at every (re)connect. */
+export interface LiveAuth {
+  accessToken(): Promise<string | null>;
+  /** Exchanges the refresh token; false when the server refused it (signed out). */
+  refresh(): Promise<boolean>;
+}
+
+export function openLive(url: string, auth: LiveAuth, onEvent: (event: LiveEvent) => void, retryMs = 5000): () => void {
   let closed = false;
   let lastId: string | null = null;
   let xhr: XMLHttpRequest | null = null;
   let retry: ReturnType<typeof setTimeout> | null = null;
 
-  const connect = () => {
+  const later = () => {
+    if (!closed) retry = setTimeout(() => void connect(), retryMs);
+  };
+
+  // A 401 means the access token expired while the stream was down (or open): use the one the
+  // client already rotated to, or refresh; a refused refresh has signed out, so stop.
+  const reauthorize = async (used: string | null) => {
+    try {
+      const current = await auth.accessToken();
+      if (current !== null && current !== used) return void connect();
+      if (await auth.refresh()) return void connect();
+    } catch {
+      // Server unreachable or busy: try again later with whatever token there is then.
+      return later();
+    }
+  };
+
+  const connect = async () => {
+    if (closed) return;
+    let token: string | null;
+    try {
+      token = await auth.accessToken();
+    } catch {
+      return later();
+    }
     if (closed) return;
     const req = new XMLHttpRequest();
     xhr = req;
@@ -59,14 +87,15 @@ export function openLive(
         onEvent(event);
       }
     };
-    const again = () => {
-      if (!closed) retry = setTimeout(connect, 5000);
+    req.onerror = later;
+    req.onload = () => {
+      if (closed) return;
+      if (req.status === 401) void reauthorize(token);
+      else later();
     };
-    req.onerror = again;
-    req.onload = again;
     req.send();
   };
-  connect();
+  void connect();
   return () => {
     closed = true;
     if (retry) clearTimeout(retry);

@@ -10,7 +10,7 @@ import { Platform } from "react-native";
 import { ApiError, OfflineError } from "@/api/client";
 import type { ApiClient } from "@/api/client";
 import type { AudioStatus, Chapter } from "@/api/types";
-import { downloadedUri } from "@/player/downloads";
+import { downloadedStory, downloadedUri } from "@/player/downloads";
 import { keys, readJson, writeJson } from "@/lib/storage";
 import { report } from "@/lib/telemetry";
 import { useApp } from "@/state/app";
@@ -39,8 +39,11 @@ export interface PlayerState {
   chapters: Chapter[];
   transcript: string;
   preparing: boolean;
+  /** Why the last Listen failed; `offline` when the server could not be reached. */
   error: string | null;
+  offline: boolean;
   playStory: (storyId: number, title: string) => Promise<void>;
+  /** Plays the story when nothing plays, otherwise adds it to the end of the queue (once). */
   enqueueStory: (storyId: number, title: string) => Promise<void>;
   toggle: () => void;
   skip: (seconds: number) => void;
@@ -72,7 +75,7 @@ export function preferredFormat(): "opus" | "mp3" {
 }
 
 export function PlayerProvider({ children }: { children: ReactNode }) {
-  const { client } = useApp();
+  const { client, signedIn } = useApp();
   const [player] = useState<AudioPlayer>(() => createAudioPlayer(null, { updateInterval: 500 }));
   const status = useAudioPlayerStatus(player);
   const [current, setCurrent] = useState<QueueItem | null>(null);
@@ -82,6 +85,7 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
   const [transcript, setTranscript] = useState("");
   const [preparing, setPreparing] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [offline, setOffline] = useState(false);
   const lastSaved = useRef(0);
 
   useEffect(() => {
@@ -99,12 +103,13 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
   }, [player]);
 
   useEffect(() => {
-    if (!client) return;
+    // The listener's speed; nobody is signed in on the server and sign-in screens.
+    if (!client || !signedIn) return;
     client
       .preferences()
       .then((prefs) => setSpeedState(clampSpeed(prefs.playback_speed || 1)))
       .catch(() => undefined);
-  }, [client]);
+  }, [client, signedIn]);
 
   const savePosition = useCallback(
     async (item: QueueItem, seconds: number) => {
@@ -135,8 +140,8 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
       setCurrent(item);
       setChapters([]);
       setTranscript("");
-      const offline = await downloadedUri(item.audio.id);
-      const uri = offline ?? client.url(item.audio.url ?? "");
+      const copy = await downloadedUri(item.audio.id);
+      const uri = copy ?? client.url(item.audio.url ?? "");
       player.replace({ uri });
       player.setPlaybackRate(speed);
       const start = await resumeAt(item.audio.id);
@@ -161,8 +166,12 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
   const fetchAudio = useCallback(
     async (storyId: number, title: string): Promise<QueueItem | null> => {
       if (!client) return null;
-      setPreparing(true);
       setError(null);
+      setOffline(false);
+      // A downloaded copy plays as it is, without asking the server (which may be out of reach).
+      const kept = await downloadedStory(client.baseUrl, storyId);
+      if (kept) return { storyId, title: kept.title, audio: kept.audio };
+      setPreparing(true);
       try {
         const audio = await waitUntilReady(client, await client.voice(storyId, preferredFormat()));
         return { storyId, title, audio };
@@ -170,6 +179,7 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
         if (!(err instanceof OfflineError) && !(err instanceof ApiError && err.status === 429)) {
           report("playback_error");
         }
+        setOffline(err instanceof OfflineError);
         setError(err instanceof Error ? err.message : String(err));
         return null;
       } finally {
@@ -189,12 +199,13 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
 
   const enqueueStory = useCallback(
     async (storyId: number, title: string) => {
+      if (current?.storyId === storyId || queue.some((q) => q.storyId === storyId)) return;
       const item = await fetchAudio(storyId, title);
       if (!item) return;
       if (current === null) await load(item);
-      else setQueue((q) => [...q, item]);
+      else setQueue((q) => (q.some((other) => other.storyId === storyId) ? q : [...q, item]));
     },
-    [current, fetchAudio, load],
+    [current, queue, fetchAudio, load],
   );
 
   const next = useCallback(() => {
@@ -263,6 +274,7 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
       transcript,
       preparing,
       error,
+      offline,
       playStory,
       enqueueStory,
       toggle,
@@ -271,7 +283,7 @@ export function PlayerProvider({ children }: { children: ReactNode }) {
       setSpeed,
       next,
     }),
-    [current, queue, status.playing, status.currentTime, status.duration, speed, chapters, transcript, preparing, error, playStory, enqueueStory, toggle, skip, seek, setSpeed, next],
+    [current, queue, status.playing, status.currentTime, status.duration, speed, chapters, transcript, preparing, error, offline, playStory, enqueueStory, toggle, skip, seek, setSpeed, next],
   );
   return <PlayerContext.Provider value={value}>{children}</PlayerContext.Provider>;
 }

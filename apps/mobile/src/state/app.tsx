@@ -9,8 +9,12 @@ import { strings } from "@/i18n/strings";
 import type { Locale, StringKey } from "@/i18n/strings";
 import { keys, readJson, secureTokenStore, writeJson } from "@/lib/storage";
 
-/** The demo server `newstalk up --demo` starts, offered first in development builds. */
-export const DEMO_SERVER = process.env.EXPO_PUBLIC_DEMO_SERVER ?? "http://127.0.0.1:8000";
+/**
+ * The server offered first: the demo server `newstalk up --demo` starts, in development
+ * (`__DEV__`), or whatever a build sets in EXPO_PUBLIC_DEMO_SERVER (eas.json `development`
+ * builds in release mode, where `__DEV__` is false). Store builds set neither.
+ */
+export const DEMO_SERVER = process.env.EXPO_PUBLIC_DEMO_SERVER ?? (__DEV__ ? "http://127.0.0.1:8000" : null);
 
 export function deviceLocale(): Locale {
   try {
@@ -31,6 +35,8 @@ export interface AppState {
   setServer: (url: string | null) => Promise<void>;
   setLocale: (choice: Locale | "system") => Promise<void>;
   markSignedIn: (value: boolean) => void;
+  /** Whether `url` answers as a NewsTalk server (`GET /health`), through the app's network. */
+  probeServer: (url: string) => Promise<boolean>;
 }
 
 const AppContext = createContext<AppState | null>(null);
@@ -106,6 +112,18 @@ export function AppProvider(props: AppProviderProps) {
     await writeJson(keys.locale, choice);
   }, []);
 
+  const probeServer = useCallback(
+    async (url: string) => {
+      const send: FetchLike = fetchImpl ?? ((input, init) => fetch(input, init));
+      try {
+        return (await send(`${normalizeServerUrl(url)}/health`, { method: "GET" })).ok;
+      } catch {
+        return false;
+      }
+    },
+    [fetchImpl],
+  );
+
   const locale: Locale = localeChoice === "system" ? deviceLocale() : localeChoice;
   const t = useCallback((key: StringKey) => strings[locale][key], [locale]);
 
@@ -120,6 +138,7 @@ export function AppProvider(props: AppProviderProps) {
     setServer,
     setLocale,
     markSignedIn,
+    probeServer,
   };
   return <AppContext.Provider value={value}>{children}</AppContext.Provider>;
 }

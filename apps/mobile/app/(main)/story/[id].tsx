@@ -6,6 +6,7 @@ import { Text, View } from "react-native";
 
 import type { Claim, StoryDetail, StoryFactcheck } from "@/api/types";
 import { Button, Empty, ErrorState, Heading, Loading, Muted, Offline, Screen, Title, styles } from "@/components/ui";
+import { labelOf } from "@/i18n/strings";
 import { useLoad } from "@/lib/useLoad";
 import { usePlayer } from "@/player/player";
 import { useApp, useClient } from "@/state/app";
@@ -16,7 +17,7 @@ function ClaimView({ claim }: { claim: Claim }) {
     <View style={styles.card} testID="claim">
       <Text style={styles.text}>{claim.text}</Text>
       <Muted>
-        {claim.verdict} · {Math.round(claim.confidence * 100)}%{claim.outlet ? ` · ${claim.outlet}` : ""}
+        {labelOf(t, "verdict", claim.verdict)} · {Math.round(claim.confidence * 100)}%{claim.outlet ? ` · ${claim.outlet}` : ""}
       </Muted>
       {claim.explanation ? <Muted>{claim.explanation}</Muted> : null}
       {claim.evidence.length > 0 ? <Text style={styles.muted}>{t("evidence")}</Text> : null}
@@ -24,7 +25,7 @@ function ClaimView({ claim }: { claim: Claim }) {
         <View key={`${ev.url}-${i}`} style={ev.conflicts.length > 0 ? styles.conflict : undefined} testID={ev.conflicts.length > 0 ? "evidence-conflict" : "evidence"}>
           <Text style={styles.quote}>“{ev.quote}”</Text>
           <Muted>
-            {ev.outlet} · {ev.stance}
+            {ev.outlet} · {labelOf(t, "stance", ev.stance)}
           </Muted>
           {ev.conflicts.length > 0 ? (
             <Text style={styles.text}>
@@ -52,6 +53,7 @@ export default function StoryScreen() {
   if (story.status === "error") return <ErrorState message={story.message} onRetry={story.reload} />;
   if (story.status === "offline") return <Offline onRetry={story.reload} nothing />;
   const s = story.data;
+  const queued = player.queue.some((q) => q.storyId === s.id);
   return (
     <Screen>
       {story.stale ? <Offline onRetry={story.reload} nothing={false} /> : null}
@@ -63,12 +65,17 @@ export default function StoryScreen() {
       ))}
       <View style={styles.row}>
         <Button label={t("listen")} onPress={() => void player.playStory(s.id, s.title)} disabled={player.preparing} testID="listen" />
+        {queued ? <Muted testID="in-queue">{t("inQueue")}</Muted> : null}
+        {!queued && player.current?.storyId !== s.id ? (
+          <Button kind="plain" label={t("addToQueue")} onPress={() => void player.enqueueStory(s.id, s.title)} disabled={player.preparing} testID="add-to-queue" />
+        ) : null}
         <Link href={{ pathname: "/ask", params: { story: String(s.id) } }} testID="ask-link">
           <Text style={[styles.text, { color: "#1d4ed8" }]}>{t("askAbout")}</Text>
         </Link>
       </View>
       {player.preparing ? <Muted testID="preparing">{t("preparingAudio")}</Muted> : null}
-      {player.error ? <Muted testID="audio-error">{`${t("audioFailed")} ${player.error}`}</Muted> : null}
+      {player.error && player.offline ? <Muted testID="audio-offline">{t("audioOffline")}</Muted> : null}
+      {player.error && !player.offline ? <Muted testID="audio-error">{`${t("audioFailed")} ${player.error}`}</Muted> : null}
       <Heading>{t("coverage")}</Heading>
       {s.coverage.map((c) => (
         <View key={c.source_id} style={styles.card} testID="coverage">
