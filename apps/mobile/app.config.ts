@@ -69,6 +69,11 @@ export default ({ config }: ConfigContext): ExpoConfig => ({
       "android.permission.CAMERA",
       "android.permission.USE_BIOMETRIC",
       "android.permission.USE_FINGERPRINT",
+      // The React Native template's: no feature draws over other apps or reads shared storage
+      // (downloads live in the app's own documents folder).
+      "android.permission.SYSTEM_ALERT_WINDOW",
+      "android.permission.READ_EXTERNAL_STORAGE",
+      "android.permission.WRITE_EXTERNAL_STORAGE",
     ],
   },
   web: { bundler: "metro", output: "single", favicon: "./assets/favicon.png" },
