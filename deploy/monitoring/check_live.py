@@ -120,7 +120,10 @@ def prometheus_config(work: Path, newstalk_port: int, am_port: int) -> Path:
                 "rule_files": [str(rules)],
                 "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
                 "scrape_configs": [
-                    {"job_name": "newstalk-api", "static_configs": [{"targets": [f"127.0.0.1:{newstalk_port}"]}]}
+                    {
+                        "job_name": "newstalk-api",
+                        "static_configs": [{"targets": [f"127.0.0.1:{newstalk_port}"]}],
+                    }
                 ],
             }
         )
