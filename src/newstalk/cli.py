@@ -200,15 +200,22 @@ def up(
     settings = settings_or_exit(**overrides)
     setup_logging(settings)
     ensure_migrated(settings, auto=True)
+    base = f"http://{host}:{port}"
+    typer.echo(f"newstalk: web app: {base}/", err=True)
     if demo:
         from newstalk.demo import subscribe_demo_feeds
 
-        added = run_async(lambda: subscribe_demo_feeds(settings, f"http://{host}:{port}"))
+        added = run_async(lambda: subscribe_demo_feeds(settings, base))
         typer.echo(
-            f"newstalk: demo feeds subscribed ({added} new); articles appear at http://{host}:{port}/api/v1/news",
+            f"newstalk: demo feeds subscribed ({added} new); articles appear at {base}/api/v1/news",
             err=True,
         )
-    typer.echo(f"newstalk: API docs at http://{host}:{port}/docs", err=True)
+        typer.echo(
+            "newstalk: to use the editors' desk at /desk, make an admin from this folder in another"
+            " terminal: newstalk users create-admin you@example.org (it asks for a password)",
+            err=True,
+        )
+    typer.echo(f"newstalk: API docs at {base}/docs", err=True)
     serve(settings, host, port, run_pipeline=True, demo=demo)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.web.conftest import Server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PASSWORD = "a long enough passphrase"
 QUEUE_KEY, NOW_KEY = "nt_queue", "nt_now"  # static/player.js: the browser's storage

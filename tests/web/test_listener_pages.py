@@ -16,7 +16,7 @@ from newstalk.speech import service as speech
 from newstalk.speech.models import PENDING, READY, Audio
 from newstalk.web.pages import conflict_terms, highlight
 from tests.delivery.live_helpers import make_source, make_story
-from tests.web.test_session import csrf_of, register
+from tests.web.test_session import PASSWORD, csrf_of, register
 
 pytestmark = pytest.mark.anyio
 
@@ -74,6 +74,40 @@ async def test_settings_save_preferences_and_delete_the_account(client: httpx.As
     )
     assert gone.status_code == 303
     assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def ui_lang(client: httpx.AsyncClient) -> str:
+    html = (await client.get("/", headers={"Accept-Language": "en"})).text
+    return html.split('<html lang="', 1)[1].split('"', 1)[0]
+
+
+async def save_languages(client: httpx.AsyncClient, languages: list[str]) -> None:
+    token = csrf_of((await client.get("/settings")).text)
+    saved = await client.post(
+        "/settings/preferences", data={"csrf": token, "languages": languages, "playback_speed": "1.0"}
+    )
+    assert saved.status_code == 303
+
+
+async def test_the_ui_language_follows_the_listeners_preferred_languages(client: httpx.AsyncClient) -> None:
+    await register(client)
+    assert await ui_lang(client) == "en"  # no preference yet: the browser's
+    await save_languages(client, ["ko"])
+    assert await ui_lang(client) == "ko"  # adopted from the saved preference, not only at first login
+    await client.get("/lang/en")
+    assert await ui_lang(client) == "en"  # the switch wins over the preference...
+    await save_languages(client, ["ko"])
+    assert await ui_lang(client) == "en"  # ...when the languages did not change,
+    await save_languages(client, ["ko", "en"])
+    assert await ui_lang(client) == "ko"  # and changing them in settings overrides it again
+    await client.post("/logout", data={"csrf": csrf_of((await client.get("/")).text)})
+    assert await ui_lang(client) == "en"  # the account's language left with it
+    token = csrf_of((await client.get("/login")).text)
+    await client.post("/login", data={"csrf": token, "email": "minji@example.org", "password": PASSWORD})
+    assert await ui_lang(client) == "ko"  # adopted again at sign-in
+    await client.post("/logout", data={"csrf": csrf_of((await client.get("/")).text)})
+    await register(client, "jisoo@example.org")
+    assert await ui_lang(client) == "en"  # a new account without a preference: not the last one's
 
 
 async def test_subscribing_shows_the_private_feed_link_and_its_qr_code(client: httpx.AsyncClient) -> None:

@@ -56,8 +56,9 @@ def from_accept_language(header: str | None) -> str | None:
     return min(ranked)[2] if ranked else None
 
 
-def choose(cookie: str | None, accept_language: str | None) -> str:
-    """The switch's choice (a cookie, also set from the listener's preferences at sign-in), else the browser's."""
-    if cookie in LANGUAGES:
-        return cookie
+def choose(chosen: str | None, adopted: str | None, accept_language: str | None) -> str:
+    """The switch's choice, else the one adopted from the listener's preferences, else the browser's."""
+    for cookie in (chosen, adopted):
+        if cookie in LANGUAGES:
+            return cookie
     return from_accept_language(accept_language) or DEFAULT_LANGUAGE

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from newstalk.pipeline import topics
 from newstalk.web import session as ws
 from newstalk.web.client import ApiError
-from newstalk.web.pages import CsrfRefused, Page, PageDep, csrf_refused, read_form
+from newstalk.web.pages import CsrfRefused, Page, PageDep, adopt_languages, csrf_refused, read_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -260,6 +260,8 @@ async def settings_action(action: str, request: Request, page: PageDep) -> Respo
         if action == "preferences":
             speed = float(form.get("playback_speed", "1.0") or "1.0")
             voice = form.get("voice") or None
+            languages = [lang for lang in form.getlist("languages") if lang in ("ko", "en")]
+            before = await api.get_or({}, "/api/v1/me/preferences")
             await api.request(
                 "PUT",
                 "/api/v1/me/preferences",
@@ -267,13 +269,17 @@ async def settings_action(action: str, request: Request, page: PageDep) -> Respo
                     "categories": [c for c in form.getlist("categories") if c in CATEGORIES],
                     "keywords": _terms(form.get("keywords", "")),
                     "outlets": [int(i) for i in form.getlist("outlets") if i.isdigit()],
-                    "languages": [lang for lang in form.getlist("languages") if lang in ("ko", "en")],
+                    "languages": languages,
                     "muted_topics": _terms(form.get("muted_topics", "")),
                     "muted_outlets": [int(i) for i in form.getlist("muted_outlets") if i.isdigit()],
                     "voice": voice if voice in CHARACTERS else None,
                     "playback_speed": min(2.0, max(0.8, speed)),
                 },
             )
+            # The UI follows the saved languages; changing them also overrides the header's switch.
+            adopt_languages(page, languages)
+            if languages != before.get("languages", []) and page.request.cookies.get(ws.LANG_COOKIE):
+                page.jar.drop(ws.LANG_COOKIE)
             return page.redirect("/settings?saved=1")
         if action == "api-keys":
             created = await api.request(

@@ -234,7 +234,9 @@ async def _page(request: Request, db: DbDep) -> AsyncIterator[Page]:
             _keep_tokens(jar, outcome)
             access = outcome.access_token
             principal = await accounts.authenticate(await db.read(), settings, access)
-    lang = choose(cookies.get(ws.LANG_COOKIE), request.headers.get("accept-language"))
+    lang = choose(
+        cookies.get(ws.LANG_COOKIE), cookies.get(ws.LANG_PREF_COOKIE), request.headers.get("accept-language")
+    )
     host = request.client.host if request.client else "127.0.0.1"
     api = Api(request.app, access if principal is not None else None, host)
     try:
@@ -345,9 +347,9 @@ async def login(request: Request, page: PageDep, db: DbDep) -> Response:
 
 
 async def _adopt_language(page: Page, access_token: str) -> None:
-    """At sign-in, the UI follows the listener's first preferred language unless they chose one here."""
-    if page.request.cookies.get(ws.LANG_COOKIE):
-        return
+    """The UI follows the account's first preferred language (``nt_lang_pref``) where the switch
+    (``nt_lang``) has not chosen one: at sign-in and after registering (another account's
+    choice on this browser is dropped when the new one has none)."""
     api = Api(
         page.request.app, access_token, page.request.client.host if page.request.client else "127.0.0.1"
     )
@@ -355,9 +357,16 @@ async def _adopt_language(page: Page, access_token: str) -> None:
         prefs = await api.get_or({}, "/api/v1/me/preferences")
     finally:
         await api.aclose()
-    preferred = [code for code in prefs.get("languages", []) if code in LANGUAGES]
+    adopt_languages(page, prefs.get("languages", []))
+
+
+def adopt_languages(page: Page, languages: list[str]) -> None:
+    """Keep the first of ``languages`` we have a UI for as the adopted UI language (or none)."""
+    preferred = [code for code in languages if code in LANGUAGES]
     if preferred:
-        page.jar.put(ws.LANG_COOKIE, preferred[0], 365 * 86400)
+        page.jar.put(ws.LANG_PREF_COOKIE, preferred[0], 365 * 86400)
+    elif page.request.cookies.get(ws.LANG_PREF_COOKIE):
+        page.jar.drop(ws.LANG_PREF_COOKIE)
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -401,6 +410,7 @@ async def register(request: Request, page: PageDep, db: DbDep) -> Response:
             "auth.html", status=exc.status_code, mode="register", next="/", error=message, email=email
         )
     _keep_tokens(page.jar, pair)
+    await _adopt_language(page, pair.access_token)
     return page.redirect("/")
 
 
@@ -416,6 +426,8 @@ async def logout(request: Request, page: PageDep, db: DbDep) -> Response:
         await invalidate_principals(request, session_id=page.principal.session_id)
     page.jar.drop(ws.ACCESS_COOKIE)
     page.jar.drop(ws.REFRESH_COOKIE)
+    if page.request.cookies.get(ws.LANG_PREF_COOKIE):
+        page.jar.drop(ws.LANG_PREF_COOKIE)  # the account's, not this browser's
     return page.redirect("/")
 
 

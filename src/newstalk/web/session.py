@@ -1,7 +1,8 @@
 """The browser session: HttpOnly cookies holding the API tokens, CSRF tokens, security headers.
 
 Cookies: ``nt_access`` (the access token, lives as long as it does), ``nt_refresh`` (the
-refresh token), ``nt_csrf`` (a random nonce). All are HttpOnly, SameSite=Lax, and Secure
+refresh token), ``nt_csrf`` (a random nonce), ``nt_lang`` (the language switch's choice) and
+``nt_lang_pref`` (the UI language adopted from the listener's preferred languages). All are HttpOnly, SameSite=Lax, and Secure
 outside development. A form or script proves it comes from our page by sending the CSRF
 token, an HMAC of the nonce under the JWT secret, which only our pages render.
 """
@@ -23,7 +24,8 @@ from newstalk.kit.api import problem
 ACCESS_COOKIE = "nt_access"
 REFRESH_COOKIE = "nt_refresh"
 CSRF_COOKIE = "nt_csrf"
-LANG_COOKIE = "nt_lang"
+LANG_COOKIE = "nt_lang"  # the language the listener chose with the header's switch
+LANG_PREF_COOKIE = "nt_lang_pref"  # adopted from their preferred languages (sign-in, register, settings)
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
