@@ -128,6 +128,10 @@ async def test_coverage_is_merged_across_outlets_and_languages(
     assert detail["keywords"]
     assert detail["category"] in {"world", "society"}
     assert detail["trending"]["reason"]
+    reasons = detail["trending"]["reasons"]
+    assert reasons["en"] == detail["trending"]["reason"]
+    assert reasons["ko"]
+    assert reasons["ko"] != reasons["en"]
     # Join reasons name the story by its real id, never the placeholder it had in the unit.
     joins = [t["reason"] for t in detail["timeline"] if t["reason"].startswith("joins story")]
     assert joins

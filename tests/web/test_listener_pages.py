@@ -217,3 +217,20 @@ async def test_a_story_card_fragment_for_today_and_the_players_owner(
     await register(client)
     me = (await client.get("/api/v1/me")).json()
     assert f'data-user="{me["id"]}"' in (await client.get("/")).text
+
+
+async def test_today_says_why_a_story_trends_in_the_pages_language(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    from newstalk.stories.tasks import refresh_trending
+
+    outlets = [await make_source(services, name) for name in ("Daily", "Herald", "Courier")]
+    await make_story(services, "Harbour bridge opens", category="society", source_ids=outlets)
+    await refresh_trending(services)
+    trend = (await client.get("/api/v1/trending")).json()[0]["trending"]
+    assert trend["reasons"]["en"] == trend["reason"]
+    assert trend["reasons"]["ko"].startswith("1분 동안 언론사 3곳")
+    assert trend["reasons"]["ko"] in (await client.get("/", headers={"Accept-Language": "ko"})).text
+    english = (await client.get("/", headers={"Accept-Language": "en"})).text
+    assert trend["reason"] in english
+    assert trend["reasons"]["ko"] not in english

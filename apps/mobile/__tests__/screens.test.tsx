@@ -107,6 +107,14 @@ describe("today", () => {
     expect(screen.getByText("3x the usual coverage")).toBeTruthy();
   });
 
+  it("says why a story trends in the UI's language when the server gives it", async () => {
+    const reasons = { en: "3 outlets in 20 minutes, about the usual pace for world", ko: "20분 동안 언론사 3곳: 국제 분야 평소 속도" };
+    const localized = { ...trend, trending: { score: 3, reason: reasons.en, reasons } };
+    renderApp({ url: "/today", routes, locale: "ko", fetch: today({ "/api/v1/trending": [localized] }) });
+    expect(await screen.findByText(reasons.ko)).toBeTruthy();
+    expect(screen.queryByText(reasons.en)).toBeNull();
+  });
+
   it("says so when the feed and trending are empty", async () => {
     renderApp({ url: "/today", routes, fetch: today({ "/api/v1/feed": { items: [], next_cursor: null, as_of: "" }, "/api/v1/trending": [] }) });
     expect(await screen.findByText(/Nothing in your feed yet/)).toBeTruthy();
@@ -156,6 +164,8 @@ describe("story", () => {
     renderApp({ url: "/story/7", routes, fetch: fetchFor() });
     expect(await screen.findByText("Harbor Times")).toBeTruthy();
     expect(screen.getAllByTestId("coverage")).toHaveLength(2);
+    expect(screen.getByText("Rate held · 2 articles · en")).toBeTruthy();
+    expect(screen.getByText("기준금리 동결 · 1 article · ko")).toBeTruthy();
     expect(await screen.findByText("“seven of ten expected”")).toBeTruthy();
     expect(screen.getAllByTestId("evidence-conflict")).toHaveLength(1);
     expect(screen.getAllByTestId("evidence")).toHaveLength(1);

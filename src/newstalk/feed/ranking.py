@@ -34,7 +34,7 @@ from datetime import datetime
 
 import numpy as np
 
-from newstalk.stories.category import CATEGORIES
+from newstalk.stories.category import CATEGORIES, CATEGORY_KO
 
 CATEGORY_INDEX = {name: i for i, name in enumerate(CATEGORIES)}
 NO_CATEGORY = -1
@@ -596,18 +596,6 @@ def _explore(
         out.insert(position, Pick(row, float(total[row]), "explore", CATEGORIES[int(c.category[row])]))
         position += EXPLORE_EVERY
     return out[:depth]
-
-
-CATEGORY_KO = {
-    "politics": "정치",
-    "economy": "경제",
-    "society": "사회",
-    "world": "국제",
-    "tech": "IT·과학",
-    "culture": "문화",
-    "sports": "스포츠",
-    "entertainment": "연예",
-}
 
 
 def explain(

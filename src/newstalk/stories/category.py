@@ -38,6 +38,18 @@ CATEGORIES: tuple[str, ...] = (
     "entertainment",
 )
 
+# The categories' names in the Korean UI, speech and reasons (the English ones are the keys).
+CATEGORY_KO: dict[str, str] = {
+    "politics": "정치",
+    "economy": "경제",
+    "society": "사회",
+    "world": "국제",
+    "tech": "IT·과학",
+    "culture": "문화",
+    "sports": "스포츠",
+    "entertainment": "연예",
+}
+
 ARTIFACT_PATH = Path(__file__).parent / "data" / "category.npz"
 
 AG_NEWS_LABELS: dict[str, str] = {"1": "world", "2": "sports", "3": "economy", "4": "tech"}

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from newstalk.stories.trending import TrendReason
+
 if TYPE_CHECKING:
     from sqlalchemy import Row
 
@@ -15,7 +17,11 @@ if TYPE_CHECKING:
 
 class Trend(BaseModel):
     score: float
-    reason: str | None
+    reason: str | None = Field(description="Why it trends (or not), in English")
+    reasons: dict[str, str] | None = Field(
+        default=None,
+        description="The same reason in each UI language (`en`, `ko`); absent for a story last scored by an older version",
+    )
     velocity_per_hour: float | None = None
     baseline_per_hour: float | None = None
 
@@ -83,6 +89,11 @@ class MergeRequest(BaseModel):
     story_id: int = Field(ge=1, description="The story to fold into this one")
 
 
+def _reasons(stored: Any) -> dict[str, str] | None:
+    why = TrendReason.from_dict(stored)
+    return None if why is None else {lang: why.text(lang) for lang in ("en", "ko")}
+
+
 def summary_of(story: Story | Row[Any]) -> StorySummary:
     """The list shape of a story, from the ORM object or a row of repository.SUMMARY_COLUMNS."""
     detail = story.trending_detail or {}
@@ -101,6 +112,7 @@ def summary_of(story: Story | Row[Any]) -> StorySummary:
         trending=Trend(
             score=story.trending_score,
             reason=story.trending_reason,
+            reasons=_reasons(detail.get("why")),
             velocity_per_hour=detail.get("velocity_per_hour"),
             baseline_per_hour=detail.get("baseline_per_hour"),
         ),

@@ -255,6 +255,7 @@ def apply_trend(story: Story, arrivals: Sequence[tuple[datetime, int]], baseline
         "velocity_per_hour": result.velocity_per_hour,
         "baseline_per_hour": result.baseline_per_hour,
         "outlets": result.outlets,
+        "why": result.why.as_dict(),
     }
 
 

@@ -14,6 +14,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from newstalk.stories.category import CATEGORY_KO
 
 WINDOW = timedelta(hours=1)
 LOOKBACK = timedelta(hours=24)
@@ -41,6 +44,59 @@ class TrendInput:
 
 
 @dataclass(frozen=True)
+class TrendReason:
+    """Why a story trends (or not), as parts, so it can be said in English and in Korean.
+
+    ``kind``: ``none`` (no coverage), ``quiet`` (nothing for ``minutes``), ``active`` (``outlets``
+    outlets wrote ``articles`` articles over ``minutes``; ``pace`` against the category's usual
+    pace, ``ratio`` times it when faster).
+    """
+
+    kind: Literal["none", "quiet", "active"]
+    minutes: float = 0.0
+    outlets: int = 0
+    articles: int = 0
+    pace: Literal["faster", "slower", "usual"] = "usual"
+    ratio: float = 1.0
+    category: str = ""
+
+    def text(self, lang: str = "en") -> str:
+        """The reason in ``lang`` (``ko``, else English)."""
+        return _korean(self) if lang == "ko" else _english(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrendReason | None:
+        """The reason stored by :meth:`as_dict`, or None when ``data`` is not one."""
+        if not isinstance(data, dict) or data.get("kind") not in ("none", "quiet", "active"):
+            return None
+        try:
+            return cls(
+                kind=data["kind"],
+                minutes=float(data.get("minutes", 0.0)),
+                outlets=int(data.get("outlets", 0)),
+                articles=int(data.get("articles", 0)),
+                pace=data.get("pace", "usual")
+                if data.get("pace") in ("faster", "slower", "usual")
+                else "usual",
+                ratio=float(data.get("ratio", 1.0)),
+                category=str(data.get("category", "")),
+            )
+        except (TypeError, ValueError):
+            return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "minutes": self.minutes,
+            "outlets": self.outlets,
+            "articles": self.articles,
+            "pace": self.pace,
+            "ratio": self.ratio,
+            "category": self.category,
+        }
+
+
+@dataclass(frozen=True)
 class TrendResult:
     """Trending score in [0, 1) with the reason the API shows and the numbers behind it."""
 
@@ -49,6 +105,7 @@ class TrendResult:
     velocity_per_hour: float
     baseline_per_hour: float
     outlets: int
+    why: TrendReason
 
 
 def _hours(delta: timedelta) -> float:
@@ -57,12 +114,51 @@ def _hours(delta: timedelta) -> float:
 
 def _span_text(minutes: float) -> str:
     if minutes < 90:
-        return f"{max(1, round(minutes))} minutes"
+        n = max(1, round(minutes))
+        return "1 minute" if n == 1 else f"{n} minutes"
     return f"{minutes / 60:.1f} hours".replace(".0 hours", " hours")
+
+
+def _span_ko(minutes: float) -> str:
+    if minutes < 90:
+        return f"{max(1, round(minutes))}분"
+    return f"{minutes / 60:.1f}".removesuffix(".0") + "시간"
 
 
 def _ratio_text(ratio: float) -> str:
     return f"{ratio:.0f}×" if ratio >= 3 else f"{ratio:.1f}×"
+
+
+def _english(why: TrendReason) -> str:
+    if why.kind == "none":
+        return "no coverage yet"
+    if why.kind == "quiet":
+        return f"no new coverage for {_span_text(why.minutes)}"
+    noun = "outlet" if why.outlets == 1 else "outlets"
+    head = f"{why.outlets} {noun} in {_span_text(why.minutes)}"
+    if why.articles > why.outlets:
+        head = f"{why.articles} articles from {head}"
+    if why.pace == "faster":
+        return f"{head}, {_ratio_text(why.ratio)} the usual pace for {why.category}"
+    if why.pace == "slower":
+        return f"{head}, slower than usual for {why.category}"
+    return f"{head}, about the usual pace for {why.category}"
+
+
+def _korean(why: TrendReason) -> str:
+    if why.kind == "none":
+        return "아직 보도 없음"
+    if why.kind == "quiet":
+        return f"{_span_ko(why.minutes)}째 새 보도 없음"
+    head = f"{_span_ko(why.minutes)} 동안 언론사 {why.outlets}곳"
+    if why.articles > why.outlets:
+        head += f", 기사 {why.articles}건"
+    category = CATEGORY_KO.get(why.category, why.category)
+    if why.pace == "faster":
+        return f"{head}: {category} 분야 평소의 {_ratio_text(why.ratio)} 속도"
+    if why.pace == "slower":
+        return f"{head}: {category} 분야 평소보다 느림"
+    return f"{head}: {category} 분야 평소 속도"
 
 
 def trending(story: TrendInput, category_baseline_per_hour: float) -> TrendResult:
@@ -78,12 +174,8 @@ def trending(story: TrendInput, category_baseline_per_hour: float) -> TrendResul
     category_base = max(category_baseline_per_hour, MIN_BASELINE_PER_HOUR)
     if not recent:
         last = max((t for t, _ in arrivals), default=None)
-        reason = (
-            "no coverage yet"
-            if last is None
-            else f"no new coverage for {_span_text(_hours(now - last) * 60)}"
-        )
-        return TrendResult(0.0, reason, 0.0, category_base, len({o for _, o in arrivals}))
+        why = TrendReason("none") if last is None else TrendReason("quiet", minutes=_hours(now - last) * 60)
+        return TrendResult(0.0, why.text(), 0.0, category_base, len({o for _, o in arrivals}), why)
 
     outlets_recent = len({o for _, o in recent})
     velocity = len(recent) / _hours(WINDOW)
@@ -105,17 +197,23 @@ def trending(story: TrendInput, category_baseline_per_hour: float) -> TrendResul
     score = 1.0 - math.exp(-raw / SCORE_SCALE)
 
     minutes = max(_hours(now - min(t for t, _ in recent)) * 60, 1.0)
-    noun = "outlet" if outlets_recent == 1 else "outlets"
-    head = f"{outlets_recent} {noun} in {_span_text(minutes)}"
-    if len(recent) > outlets_recent:
-        head = f"{len(recent)} articles from {head}"
-    if ratio_category >= SURGE_TO_MENTION:
-        reason = f"{head}, {_ratio_text(ratio_category)} the usual pace for {story.category}"
-    elif ratio_category <= 1 / SURGE_TO_MENTION:
-        reason = f"{head}, slower than usual for {story.category}"
-    else:
-        reason = f"{head}, about the usual pace for {story.category}"
-    return TrendResult(score, reason, velocity, baseline, outlets_recent)
+    pace: Literal["faster", "slower", "usual"] = (
+        "faster"
+        if ratio_category >= SURGE_TO_MENTION
+        else "slower"
+        if ratio_category <= 1 / SURGE_TO_MENTION
+        else "usual"
+    )
+    why = TrendReason(
+        "active",
+        minutes=minutes,
+        outlets=outlets_recent,
+        articles=len(recent),
+        pace=pace,
+        ratio=ratio_category,
+        category=story.category,
+    )
+    return TrendResult(score, why.text(), velocity, baseline, outlets_recent, why)
 
 
 def category_baseline(

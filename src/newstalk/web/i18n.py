@@ -9,6 +9,7 @@ from typing import Any
 
 LANGUAGES = ("ko", "en")
 DEFAULT_LANGUAGE = "en"
+ONE = "_one"  # the suffix of a key's singular form, used when n == 1
 
 
 @cache
@@ -22,7 +23,11 @@ def strings(lang: str) -> dict[str, str]:
         return data
 
     base = load(DEFAULT_LANGUAGE)
-    return base if lang == DEFAULT_LANGUAGE else {**base, **load(lang)}
+    if lang == DEFAULT_LANGUAGE:
+        return base
+    # A singular form ("key_one") is the language's own: Korean counts have none, so English's
+    # must not fill them in.
+    return {**{k: v for k, v in base.items() if not k.endswith(ONE)}, **load(lang)}
 
 
 class Translator:
@@ -34,6 +39,8 @@ class Translator:
 
     def __call__(self, key: str, **values: Any) -> str:
         text = self.table.get(key, key)
+        if values.get("n") == 1:  # "1 outlet", not "1 outlets", where the language has the form
+            text = self.table.get(key + ONE, text)
         return text.format(**values) if values else text
 
 

@@ -18,7 +18,8 @@ function FeedCard({ item }: { item: FeedItem }) {
       <View style={styles.card}>
         <Text style={styles.heading}>{item.title}</Text>
         <Muted>
-          {item.outlet_count} {t("outlets")} · {item.article_count} {t("articles")}
+          {item.outlet_count} {t(item.outlet_count === 1 ? "outlet" : "outlets")} · {item.article_count}{" "}
+          {t(item.article_count === 1 ? "article" : "articles")}
           {item.category ? ` · ${item.category}` : ""}
         </Muted>
         <Muted>
@@ -30,11 +31,13 @@ function FeedCard({ item }: { item: FeedItem }) {
 }
 
 function TrendingCard({ story }: { story: StorySummary }) {
+  const { locale } = useApp();
+  const reason = story.trending.reasons?.[locale] ?? story.trending.reason;
   return (
     <Link href={`/story/${story.id}`} testID={`trending-item-${story.id}`}>
       <View style={styles.card}>
         <Text style={styles.text}>{story.title}</Text>
-        {story.trending.reason ? <Muted>{story.trending.reason}</Muted> : null}
+        {reason ? <Muted>{reason}</Muted> : null}
       </View>
     </Link>
   );

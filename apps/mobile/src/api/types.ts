@@ -23,6 +23,8 @@ export interface AuthResult {
 export interface Trend {
   score: number;
   reason: string | null;
+  /** The reason in each UI language (en, ko); absent for stories scored by an older server. */
+  reasons?: Record<string, string> | null;
 }
 
 export interface FeedItem {

@@ -81,7 +81,7 @@ export default function StoryScreen() {
         <View key={c.source_id} style={styles.card} testID="coverage">
           <Text style={styles.text}>{c.outlet}</Text>
           <Muted>
-            {c.headline} · {c.articles} {t("articles")} · {c.language}
+            {c.headline} · {c.articles} {t(c.articles === 1 ? "article" : "articles")} · {c.language}
           </Muted>
         </View>
       ))}
