@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from newstalk.config import Settings
+from newstalk.kit import metrics
 from newstalk.kit.bus import Event, Job, LeaseLost
 from newstalk.kit.bus.kafka import KafkaConfig, KafkaTransport
-from newstalk.kit.bus.outbox import OutboxEvent, ProcessedEvent
+from newstalk.kit.bus.outbox import OutboxEvent, ProcessedEvent, Relay, outbox_backlog
 from newstalk.kit.lease import acquire as take_lease
 from newstalk.kit.lease import release as drop_lease
 from newstalk.pipeline import topics
@@ -129,6 +130,41 @@ async def test_a_redelivery_after_the_commit_is_skipped(settings: Settings) -> N
                 await second.transport.complete(uow.session, job)
     finally:
         await second.aclose()
+
+
+async def test_a_worker_reports_its_consumer_lag(services: Services) -> None:
+    """newstalk_kafka_lag_records: what this process has not read of its stage's partitions."""
+
+    async def handler(ctx: JobContext) -> None:
+        return None
+
+    worker = StageWorker(services, Stage("extract", (topics.ARTICLE_EXTRACT,), handler, batch_size=1))
+    transport = services.transport
+    assert isinstance(transport, KafkaTransport)
+    gauge = metrics.KAFKA_LAG.labels("extract")
+    await emit(services, *(extract_event(n) for n in range(5)))
+    relay = Relay(
+        services.db,
+        transport.send_outbox,
+        poll_s=0.01,
+        lease_s=5,
+        outbox_retention_s=3600,
+        processed_retention_s=3600,
+    )
+    while await outbox_backlog(services.db, due_only=True):
+        await relay.relay_once()
+    handled = 0
+    for _ in range(200):  # the first claims join the group; one record per claim after that
+        handled = await worker.run_once()
+        if handled:
+            break
+        await asyncio.sleep(0.05)
+    assert handled == 1
+    await worker.observe_lag()
+    assert gauge._value.get() == 4  # five records, one read
+    await drain(worker)
+    await worker.observe_lag()
+    assert gauge._value.get() == 0
 
 
 async def test_one_relay_holds_the_lease_and_a_standby_takes_over(services: Services) -> None:

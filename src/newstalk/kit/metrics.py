@@ -83,6 +83,13 @@ QUEUE_DEPTH = Gauge(
     ["stage", "status"],
     registry=REGISTRY,
 )
+KAFKA_LAG = Gauge(
+    "newstalk_kafka_lag_records",
+    "Kafka only: records of a stage's partitions assigned to this process not read yet (the "
+    "stage's consumer lag is the sum over its processes; the queue table's is newstalk_queue_depth)",
+    ["stage"],
+    registry=REGISTRY,
+)
 COLLECT_HELD_BACK = Counter(
     "newstalk_collect_held_back_total",
     "New feed items the collect caps left for later polls (NEWSTALK_COLLECT_MAX_NEW_*)",

@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# How often a worker copies its consumer lag (Kafka) into newstalk_kafka_lag_records.
+LAG_EVERY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,7 @@ class StageWorker:
     async def run(self) -> None:
         """Loop until ``stop`` is set; in-flight jobs finish, unstarted ones are released."""
         idle = self.services.settings.queue_poll_idle_s
+        lag_seen = 0.0
         while not self.stop.is_set():
             try:
                 handled = await self.run_once()
@@ -195,9 +198,22 @@ class StageWorker:
                 log.exception("pipeline: %s worker could not claim jobs; retrying", self.stage.name)
                 handled = 0
                 await asyncio.sleep(min(idle * 10, 5.0))
+            if time.monotonic() - lag_seen >= LAG_EVERY_S:
+                lag_seen = time.monotonic()
+                await self.observe_lag()
             if handled == 0:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), timeout=idle)
+
+    async def observe_lag(self) -> None:
+        """Copy this process's consumer lag of the stage into its gauge (Kafka; no broker request)."""
+        try:
+            lag = await self.services.transport.lag(self.stage.name)
+        except Exception as exc:  # a metric never stops the worker
+            log.debug("pipeline: %s: lag unknown (%s)", self.stage.name, describe_error(exc))
+            return
+        if lag is not None:
+            metrics.KAFKA_LAG.labels(self.stage.name).set(lag)
 
     async def run_once(self) -> int:
         """Claim one batch and handle it; returns how many jobs were claimed."""

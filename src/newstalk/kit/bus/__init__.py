@@ -127,6 +127,10 @@ class Transport(Protocol):
     async def oldest_due(self) -> dict[str, datetime]:
         """Per stage, when its oldest due job (ready or running) became due; stages with none absent."""
 
+    async def lag(self, stage: str) -> int | None:
+        """Records of ``stage`` this process's consumer has not read yet; None where the transport
+        has no such thing (the queue table: its depth is the backlog) or before it joined."""
+
     async def dead_jobs(self, *, stage: str | None, limit: int, after_id: int | None) -> Sequence[Any]:
         """Dead-lettered jobs (rows of the queue table), oldest first."""
 

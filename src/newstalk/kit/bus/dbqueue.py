@@ -232,6 +232,10 @@ class DbQueueTransport:
             )
             return [QueueDepth(stage=s, status=st, count=c) for s, st, c in rows.all()]
 
+    async def lag(self, stage: str) -> int | None:
+        """None: the queue table has no consumer lag (``depth`` counts its backlog)."""
+        return None
+
     async def oldest_due(self) -> dict[str, datetime]:
         # Held-back jobs (debounce delays, retry backoff) are not late until they are due.
         now = utcnow()
