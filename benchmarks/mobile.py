@@ -178,6 +178,9 @@ def main() -> int:
                 start_ms(browser, web, init, "[data-testid^='feed-item-'], [data-testid^='trending-item-']")
                 for _ in range(args.starts)
             ]
+            say(
+                f"starts: first {statistics.median(first):.0f} ms, signed in {statistics.median(again):.0f} ms (medians)"
+            )
             rows.append(
                 (
                     "web start to interactive, first start (server screen)",

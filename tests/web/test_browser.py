@@ -10,6 +10,7 @@ reachability with visible focus on every listener page with the player showing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -406,5 +407,35 @@ def test_everything_is_reachable_by_keyboard(
         summary.focus()
         page.keyboard.press("Enter")
         assert page.locator("details").first.evaluate("d => d.open")
+    finally:
+        context.close()
+
+
+def test_the_api_docs_render_offline_under_their_csp(browser: Any, server: Server) -> None:
+    """Swagger UI and ReDoc render from local assets under their CSP, and nothing reaches another host."""
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        violations: list[str] = []
+        outside: list[str] = []
+        page.on(
+            "console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None
+        )
+        page.on(  # what reached another host (a request the policy blocked never finishes)
+            "requestfinished",
+            lambda r: None if r.url.startswith((server.url, "data:", "blob:")) else outside.append(r.url),
+        )
+        for path, rendered in (("/docs", ".swagger-ui .info .title"), ("/redoc", ".api-info h1")):
+            response = page.goto(path)
+            assert response is not None
+            policy = response.headers["content-security-policy"]
+            assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+            page.wait_for_selector(rendered, timeout=30_000)
+            assert "NewsTalk" in page.locator(rendered).first.inner_text()
+        # The policy blocks what would leave the server (ReDoc's sidebar logo from cdn.redoc.ly),
+        # and nothing of ours: no inline script, style, worker or local asset is refused.
+        ours = [v for v in violations if not re.search(r"'https?://(?!127\.0\.0\.1[:/])", v)]
+        assert ours == []
+        assert outside == []
     finally:
         context.close()
