@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import soundfile
 from sqlalchemy import select, update
@@ -25,7 +26,7 @@ from newstalk.pipeline.topics import STORY_CHECKED
 from newstalk.runtime import Services
 from newstalk.speech import render
 from newstalk.speech.models import READY, SUPERSEDED, Audio
-from newstalk.speech.service import audio_store
+from newstalk.speech.service import ASKED, audio_store
 from newstalk.stories.models import Story, StoryArticle
 from tests.briefings.test_briefings_flow import pending
 from tests.conftest import make_settings
@@ -230,3 +231,26 @@ async def test_a_version_that_says_the_same_is_announced_with_the_audio_already_
     await make_full_audio_due(services)
     await drain(stage_worker(services, "speech"))
     assert (await announced_versions(services, quake))[-1] == ("full", version + 1)
+
+
+async def test_a_listener_asking_for_a_held_full_script_gets_it_now(
+    services: Services, newsroom: dict[str, int], client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """The full script waits behind its first edition (an hour here); a listener who presses play
+    on the story does not: the same job comes forward, ahead of the pipeline's own."""
+    quake, full, _first = await first_editions_heard(services)
+    full_audio = await audio_of(services, full.id)
+    [held] = [j for j in await pending(services, "speech") if j.payload["audio_id"] == full_audio.id]
+    assert held.available_at > utcnow() + timedelta(seconds=3000)
+
+    body = {"story_id": quake, "character": services.settings.briefings_voice}
+    asked = await client.post("/api/v1/voice", json=body, headers=admin)
+    assert asked.status_code == 202
+    assert asked.json()["id"] == full_audio.id  # the pipeline's own audio, not a second one
+    jobs = [j for j in await pending(services, "speech") if j.payload["audio_id"] == full_audio.id]
+    assert [(j.id, j.priority) for j in jobs] == [(held.id, ASKED)]
+    assert jobs[0].available_at <= utcnow()
+
+    await drain(stage_worker(services, "speech"))
+    assert (await audio_of(services, full.id)).status == READY
+    assert (await client.get(f"/api/v1/voice/{full_audio.id}")).json()["status"] == "ready"

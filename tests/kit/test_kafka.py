@@ -189,6 +189,17 @@ async def test_delayed_events_debounce_in_the_outbox(services: Services) -> None
     assert rows[0].available_at > rows[0].created_at
 
 
+async def test_a_hurried_event_brings_the_unsent_outbox_row_forward(services: Services) -> None:
+    held = Event(topics.BRIEFING_DUE, "brief:8", {"story_id": 8}, datetime.now(UTC), delay_s=300)
+    await emit(services, held)
+    await emit(
+        services, Event(topics.BRIEFING_DUE, "brief:8", {"story_id": 8}, datetime.now(UTC), hurry=True)
+    )
+    async with services.db.read() as session:
+        [row] = (await session.scalars(select(OutboxEvent))).all()
+    assert (row.available_at - row.created_at).total_seconds() < 60  # was held 300 s
+
+
 def test_keys_keep_a_story_and_a_source_in_order_and_spread_articles() -> None:
     now = datetime.now(UTC)
     ingested = {"article_id": 41, "source_id": 3, "content_hash": "h", "language": "en"}

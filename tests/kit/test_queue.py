@@ -184,6 +184,28 @@ async def test_depth_tells_held_back_jobs_from_due_ones(
     assert ("alpha", "ready") not in depth
 
 
+async def test_a_hurried_event_brings_a_held_job_forward_and_leaves_a_running_one(
+    services: Services, transport: DbQueueTransport
+) -> None:
+    now = utcnow()
+    await publish(services, Event(T_ONE, "full", {"n": 1}, now, delay_s=300, priority=-1))
+    await publish(services, Event(T_ONE, "full", {"n": 2}, now))  # the same again: dropped
+    assert await transport.claim("alpha", limit=10, lease_s=30) == []
+    # A listener asks: the held job is due now, ahead of the others, still one job.
+    await publish(services, Event(T_ONE, "other", {"n": 3}, now))
+    await publish(services, Event(T_ONE, "full", {"n": 4}, now, priority=1, hurry=True))
+    [held] = [r for r in await rows(services, "alpha") if r.dedup_key == "full"]
+    assert (held.priority, held.payload["n"]) == (1, 1)
+    [first] = await transport.claim("alpha", limit=1, lease_s=30)
+    assert first.key == "full"
+    # Hurrying a job a worker holds changes nothing; a later time never delays a due job.
+    await publish(services, Event(T_ONE, "full", {"n": 5}, now, priority=2, hurry=True))
+    await publish(services, Event(T_ONE, "other", {"n": 6}, now, delay_s=300, hurry=True))
+    by_key = {r.dedup_key: r for r in await rows(services, "alpha")}
+    assert (by_key["full"].status, by_key["full"].priority) == ("running", 1)
+    assert by_key["other"].available_at <= utcnow()
+
+
 async def test_complete_deletes_the_row_in_the_callers_unit(
     services: Services, transport: DbQueueTransport
 ) -> None:

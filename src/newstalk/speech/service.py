@@ -100,8 +100,7 @@ async def request_audio(
     """
     audio_id = audio_id_for(script)
     audio = await uow.session.get(Audio, audio_id)
-    if audio is not None and audio.status not in (FAILED, SUPERSEDED):
-        return audio
+    hurry = False
     if audio is None:
         audio = Audio(
             id=audio_id,
@@ -114,8 +113,14 @@ async def request_audio(
             created_at=utcnow(),
         )
         uow.session.add(audio)
-    else:
+    elif audio.status in (FAILED, SUPERSEDED):
         audio.status, audio.error = PENDING, None
+    elif audio.status == PENDING and priority > 0:
+        # Queued for later (a story's full edition waits behind its first edition) while a
+        # listener waits for it now: its job comes forward (Event.hurry), no second job.
+        hurry = True
+    else:
+        return audio
     await uow.session.flush()
     payload = topics.ScriptReady(audio_id=audio_id, script=script_payload(script))
     uow.emit(
@@ -126,6 +131,7 @@ async def request_audio(
             first_seen_at,
             delay_s=delay_s,
             priority=priority,
+            hurry=hurry,
         )
     )
     return audio

@@ -29,6 +29,11 @@ class Event:
     ``priority`` orders a stage's due jobs on the queue table (higher first, then oldest
     first): a story's short first edition is spoken before full scripts that fell due
     meanwhile. Kafka keeps each partition's order and ignores it (docs/pipeline.md).
+
+    ``hurry``: when a job for the key is still waiting (held back by its delay, or queued at
+    a lower priority), bring it forward to this event's time and priority instead of dropping
+    this event (a listener asked for audio the pipeline had scheduled for later). On Kafka it
+    brings forward the unsent outbox row.
     """
 
     topic: str
@@ -37,6 +42,7 @@ class Event:
     first_seen_at: datetime
     delay_s: float = 0.0
     priority: int = 0
+    hurry: bool = False
 
 
 # The payload key under which an event carries where it came from: ``event_id`` (one per

@@ -91,30 +91,55 @@ class DbQueueTransport:
         if request_id:
             origin["request_id"] = str(request_id)
         contexts = {id(ev): {**origin, "event_id": uuid.uuid4().hex} for ev in events}
-        rows = [
-            {
-                "stage": stage,
-                "topic": ev.topic,
-                "dedup_key": ev.key,
-                "payload": {**ev.payload, CONTEXT_KEY: contexts[id(ev)]},
-                "status": READY,
-                "attempts": 0,
-                "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
-                "priority": ev.priority,
-                "first_seen_at": ev.first_seen_at,
-                "created_at": now,
-            }
+        pairs = [
+            (
+                {
+                    "stage": stage,
+                    "topic": ev.topic,
+                    "dedup_key": ev.key,
+                    "payload": {**ev.payload, CONTEXT_KEY: contexts[id(ev)]},
+                    "status": READY,
+                    "attempts": 0,
+                    "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
+                    "priority": ev.priority,
+                    "first_seen_at": ev.first_seen_at,
+                    "created_at": now,
+                },
+                ev.hurry and ev.key is not None,
+            )
             for ev in events
             for stage in self.routes.stages_for(ev.topic)
         ]
-        if not rows:
+        if not pairs:
             return
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(QueueJob)
-        stmt = ins.on_conflict_do_nothing(
-            index_elements=["stage", "dedup_key"], index_where=text("status <> 'dead'")
-        )
-        await session.execute(stmt, rows)
+        keep = [row for row, hurry in pairs if not hurry]
+        if keep:
+            stmt = ins.on_conflict_do_nothing(
+                index_elements=["stage", "dedup_key"], index_where=text("status <> 'dead'")
+            )
+            await session.execute(stmt, keep)
+        hurry_rows = [row for row, hurry in pairs if hurry]
+        if hurry_rows:
+            # A waiting job for the key comes forward (earlier time, higher priority); one that a
+            # worker holds is left alone.
+            stmt = ins.on_conflict_do_update(
+                index_elements=["stage", "dedup_key"],
+                index_where=text("status <> 'dead'"),
+                set_={
+                    "available_at": case(
+                        (ins.excluded.available_at < QueueJob.available_at, ins.excluded.available_at),
+                        else_=QueueJob.available_at,
+                    ),
+                    "priority": case(
+                        (ins.excluded.priority > QueueJob.priority, ins.excluded.priority),
+                        else_=QueueJob.priority,
+                    ),
+                },
+                where=QueueJob.status == READY,
+            )
+            await session.execute(stmt, hurry_rows)
 
     async def claim(self, stage: str, *, limit: int, lease_s: float) -> list[Job]:
         now = utcnow()

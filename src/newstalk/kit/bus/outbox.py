@@ -19,7 +19,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, delete, func, select, text, update
+from sqlalchemy import JSON, Index, String, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,23 +90,41 @@ async def write_outbox(
     if not events:
         return
     now = utcnow()
-    rows = [
-        {
-            "topic": ev.topic,
-            "stage": stage,
-            "dedup_key": ev.key,
-            "partition_key": partition_key(ev),
-            "payload": dict(ev.payload),
-            "first_seen_at": ev.first_seen_at,
-            "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
-            "created_at": now,
-        }
+    pairs = [
+        (
+            {
+                "topic": ev.topic,
+                "stage": stage,
+                "dedup_key": ev.key,
+                "partition_key": partition_key(ev),
+                "payload": dict(ev.payload),
+                "first_seen_at": ev.first_seen_at,
+                "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
+                "created_at": now,
+            },
+            ev.hurry and ev.key is not None,
+        )
         for ev in events
     ]
-    stmt = _insert(session, OutboxEvent).on_conflict_do_nothing(
-        index_elements=["topic", "dedup_key"], index_where=text("sent_at IS NULL")
-    )
-    await session.execute(stmt, rows)
+    ins = _insert(session, OutboxEvent)
+    if keep := [row for row, hurry in pairs if not hurry]:
+        stmt = ins.on_conflict_do_nothing(
+            index_elements=["topic", "dedup_key"], index_where=text("sent_at IS NULL")
+        )
+        await session.execute(stmt, keep)
+    if hurried := [row for row, hurry in pairs if hurry]:
+        # An unsent event for the key is sent at the earlier of the two times (Event.hurry).
+        stmt = ins.on_conflict_do_update(
+            index_elements=["topic", "dedup_key"],
+            index_where=text("sent_at IS NULL"),
+            set_={
+                "available_at": case(
+                    (ins.excluded.available_at < OutboxEvent.available_at, ins.excluded.available_at),
+                    else_=OutboxEvent.available_at,
+                )
+            },
+        )
+        await session.execute(stmt, hurried)
 
 
 async def mark_processed(session: AsyncSession, stage: str, event_ids: Sequence[int]) -> int:
