@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, case, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from newstalk.kit.dbapi import sqlite_path
@@ -69,6 +70,16 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def smaller(a: Any, b: Any) -> ColumnElement[Any]:
+    """SQL for the smaller of two values, on SQLite and PostgreSQL alike (no LEAST in SQLite)."""
+    return case((a < b, a), else_=b)
+
+
+def larger(a: Any, b: Any) -> ColumnElement[Any]:
+    """SQL for the larger of two values (no GREATEST in SQLite)."""
+    return case((a > b, a), else_=b)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

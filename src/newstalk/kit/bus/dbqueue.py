@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from newstalk.kit import logs, tracing
 from newstalk.kit.bus import CONTEXT_KEY, Event, Job, LeaseLost, QueueDepth, Routes
-from newstalk.kit.db import Base, BigId, Database, UTCDateTime, utcnow
+from newstalk.kit.db import Base, BigId, Database, UTCDateTime, larger, smaller, utcnow
 
 READY = "ready"
 RUNNING = "running"
@@ -128,14 +128,8 @@ class DbQueueTransport:
                 index_elements=["stage", "dedup_key"],
                 index_where=text("status <> 'dead'"),
                 set_={
-                    "available_at": case(
-                        (ins.excluded.available_at < QueueJob.available_at, ins.excluded.available_at),
-                        else_=QueueJob.available_at,
-                    ),
-                    "priority": case(
-                        (ins.excluded.priority > QueueJob.priority, ins.excluded.priority),
-                        else_=QueueJob.priority,
-                    ),
+                    "available_at": smaller(ins.excluded.available_at, QueueJob.available_at),
+                    "priority": larger(ins.excluded.priority, QueueJob.priority),
                 },
                 where=QueueJob.status == READY,
             )

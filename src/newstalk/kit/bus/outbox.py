@@ -19,7 +19,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, case, delete, func, select, text, update
+from sqlalchemy import JSON, Index, String, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from newstalk.kit import lease
 from newstalk.kit.bus import Event
-from newstalk.kit.db import Base, BigId, Database, UTCDateTime, utcnow
+from newstalk.kit.db import Base, BigId, Database, UTCDateTime, smaller, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,7 @@ async def write_outbox(
         stmt = ins.on_conflict_do_update(
             index_elements=["topic", "dedup_key"],
             index_where=text("sent_at IS NULL"),
-            set_={
-                "available_at": case(
-                    (ins.excluded.available_at < OutboxEvent.available_at, ins.excluded.available_at),
-                    else_=OutboxEvent.available_at,
-                )
-            },
+            set_={"available_at": smaller(ins.excluded.available_at, OutboxEvent.available_at)},
         )
         await session.execute(stmt, hurried)
 
