@@ -12,27 +12,13 @@ from typing import Any
 
 import pytest
 
+from newstalk.stories.category import CATEGORIES
 from tests.web.conftest import Server
+from tests.web.test_browser import PASSWORD, new_listener
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
-PASSWORD = "a long enough passphrase"
 QUEUE_KEY, NOW_KEY = "nt_queue", "nt_now"  # static/player.js: the browser's storage
-CATEGORIES = ("politics", "economy", "society", "world", "tech", "culture", "sports", "entertainment")
-
-
-def new_listener(browser: Any, server: Server, email: str) -> tuple[Any, Any]:
-    """A fresh browser context with a registered, signed-in listener."""
-    context = browser.new_context(
-        base_url=server.url, locale="en-US", viewport={"width": 1100, "height": 900}
-    )
-    page = context.new_page()
-    page.goto("/register")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url(server.url + "/")
-    return context, page
 
 
 def api(page: Any, method: str, path: str, body: Any = None) -> Any:
