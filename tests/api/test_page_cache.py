@@ -209,6 +209,7 @@ async def test_story_pages_are_cached_and_cleared_by_an_editors_merge(database_u
         assert trending.json()[0]["trending"] == {
             "score": 3.0,
             "reason": "more outlets than usual",
+            "reasons": None,  # scored without the reason's parts (as by an older version)
             "velocity_per_hour": 2.0,
             "baseline_per_hour": 0.5,
         }
