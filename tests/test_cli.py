@@ -324,3 +324,23 @@ def test_worker_serves_its_metrics_with_metrics_port(database_url: str, tmp_path
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_desk_hint_names_the_command_as_it_can_be_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newstalk.cli import _this_command
+
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    exe = venv_bin / "newstalk"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(exe), "up"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # scripts/up runs .venv/bin/newstalk, not on PATH
+    assert _this_command() == os.path.join(".venv", "bin", "newstalk")
+    monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # an activated virtualenv
+    assert _this_command() == "newstalk"
+    monkeypatch.setattr(sys, "argv", ["newstalk", "up"])
+    assert _this_command() == "newstalk"

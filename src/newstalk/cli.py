@@ -106,6 +106,19 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
         fail(exc.detail)
 
 
+def _this_command() -> str:
+    """How to run this command again: ``newstalk`` when that is on PATH, else the path it was run by
+    (``.venv/bin/newstalk`` after ``scripts/up``)."""
+    import os
+    import shutil
+
+    invoked = sys.argv[0]
+    if os.sep not in invoked or shutil.which("newstalk") == os.path.abspath(invoked):
+        return "newstalk"
+    relative = os.path.relpath(invoked)
+    return invoked if relative.startswith("..") else relative
+
+
 def ensure_migrated(settings: Settings, *, auto: bool) -> None:
     """Upgrade (embedded) or refuse to start (production roles) when the schema is behind."""
     from newstalk.kit import migrate
@@ -212,7 +225,7 @@ def up(
         )
         typer.echo(
             "newstalk: to use the editors' desk at /desk, make an admin from this folder in another"
-            " terminal: newstalk users create-admin you@example.org (it asks for a password)",
+            f" terminal: {_this_command()} users create-admin you@example.org (it asks for a password)",
             err=True,
         )
     typer.echo(f"newstalk: API docs at {base}/docs", err=True)
