@@ -11,6 +11,7 @@ from newstalk.config import Settings
 from newstalk.delivery.live import StreamFilter
 from newstalk.delivery.live_fanout import LiveMessage
 from newstalk.listeners.schemas import PreferencesOut
+from newstalk.listeners.service import DEFAULTS
 from newstalk.runtime import Services
 from tests.conftest import make_settings
 from tests.delivery.live_helpers import (
@@ -40,18 +41,7 @@ def _message(story_id: int, *, category: str = "economy", type: str = "story.che
 
 
 def _preferences(**values: object) -> PreferencesOut:
-    base: dict[str, object] = {
-        "categories": [],
-        "keywords": [],
-        "outlets": [],
-        "languages": [],
-        "muted_topics": [],
-        "muted_outlets": [],
-        "voice": None,
-        "playback_speed": 1.0,
-        "updated_at": None,
-    }
-    return PreferencesOut.model_validate(base | values)
+    return PreferencesOut.model_validate(DEFAULTS | {"updated_at": None} | values)
 
 
 def test_a_named_story_passes_preferences_that_would_drop_it() -> None:
