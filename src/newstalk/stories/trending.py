@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -85,15 +85,7 @@ class TrendReason:
             return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "minutes": self.minutes,
-            "outlets": self.outlets,
-            "articles": self.articles,
-            "pace": self.pace,
-            "ratio": self.ratio,
-            "category": self.category,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -101,11 +93,15 @@ class TrendResult:
     """Trending score in [0, 1) with the reason the API shows and the numbers behind it."""
 
     score: float
-    reason: str
     velocity_per_hour: float
     baseline_per_hour: float
     outlets: int
     why: TrendReason
+
+    @property
+    def reason(self) -> str:
+        """The reason in English, as stored and served in ``trending.reason``."""
+        return self.why.text()
 
 
 def _hours(delta: timedelta) -> float:
@@ -175,7 +171,7 @@ def trending(story: TrendInput, category_baseline_per_hour: float) -> TrendResul
     if not recent:
         last = max((t for t, _ in arrivals), default=None)
         why = TrendReason("none") if last is None else TrendReason("quiet", minutes=_hours(now - last) * 60)
-        return TrendResult(0.0, why.text(), 0.0, category_base, len({o for _, o in arrivals}), why)
+        return TrendResult(0.0, 0.0, category_base, len({o for _, o in arrivals}), why)
 
     outlets_recent = len({o for _, o in recent})
     velocity = len(recent) / _hours(WINDOW)
@@ -213,7 +209,7 @@ def trending(story: TrendInput, category_baseline_per_hour: float) -> TrendResul
         ratio=ratio_category,
         category=story.category,
     )
-    return TrendResult(score, why.text(), velocity, baseline, outlets_recent, why)
+    return TrendResult(score, velocity, baseline, outlets_recent, why)
 
 
 def category_baseline(

@@ -105,7 +105,7 @@ class DbQueueTransport:
                     "first_seen_at": ev.first_seen_at,
                     "created_at": now,
                 },
-                ev.hurry and ev.key is not None,
+                ev.hurry,
             )
             for ev in events
             for stage in self.routes.stages_for(ev.topic)

@@ -102,7 +102,7 @@ async def write_outbox(
                 "available_at": now + timedelta(seconds=ev.delay_s) if ev.delay_s else now,
                 "created_at": now,
             },
-            ev.hurry and ev.key is not None,
+            ev.hurry,
         )
         for ev in events
     ]
