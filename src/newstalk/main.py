@@ -109,7 +109,7 @@ def create_app(
     app.add_middleware(NoStoreMiddleware)
     # Outside the page cache: a browser's session cookie becomes its bearer credential first.
     app.add_middleware(CookieAuthMiddleware, settings=settings)
-    app.add_middleware(SecurityHeadersMiddleware, exempt=("/docs", "/redoc"))
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     if settings.cors_origins:
         # Outside limits and routing, so browsers' preflight requests are answered first.

@@ -144,7 +144,13 @@ async def test_language_from_accept_language_and_the_switch(client: httpx.AsyncC
 
 async def test_docs_and_redoc_load_their_assets_from_here(client: httpx.AsyncClient) -> None:
     for path in ("/docs", "/redoc"):
-        html = (await client.get(path)).text
+        response = await client.get(path)
+        html = response.text
+        # Their own policy (the start-up script by hash) and the other security headers.
+        assert "'sha256-" in response.headers["content-security-policy"] or path == "/redoc"
+        assert len(response.headers.get_list("content-security-policy")) == 1  # not the pages' too
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
         assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
         assert assets, path
         for asset in assets:

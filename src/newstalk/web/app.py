@@ -32,8 +32,7 @@ def with_docs_csp(page: HTMLResponse) -> HTMLResponse:
         "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ).replace("'self' ;", "'self';")
-    page.headers["x-content-type-options"] = "nosniff"
-    return page
+    return page  # the other security headers: web.session.SecurityHeadersMiddleware
 
 
 class CachedStatic(StaticFiles):

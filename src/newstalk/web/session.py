@@ -130,14 +130,14 @@ class CookieAuthMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Content-Security-Policy and friends on every HTML answer (web pages; not /docs, /redoc)."""
+    """Content-Security-Policy and friends on every HTML answer; a header the answer set itself
+    wins (``/docs`` and ``/redoc`` bring their own policy, ``web.app.with_docs_csp``)."""
 
-    def __init__(self, app: ASGIApp, *, exempt: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
@@ -146,7 +146,12 @@ class SecurityHeadersMiddleware:
                 headers = list(message.get("headers", []))
                 content_type = next((v for n, v in headers if n == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
-                    headers.extend((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())
+                    present = {n.lower() for n, _ in headers}
+                    headers.extend(
+                        (k.encode(), v.encode())
+                        for k, v in SECURITY_HEADERS.items()
+                        if k.encode() not in present
+                    )
                     message = {**message, "headers": headers}
             await send(message)
 
